@@ -1,0 +1,188 @@
+// In-process KeyValueStore for development and tests: same semantics as the Redis store, values kept as JSON copies.
+import type { KeyValueStore, WriteOp } from './store.js';
+
+interface Entry {
+  json: string;
+  expiresAt: number;
+}
+interface MapEntry {
+  fields: Map<string, string>;
+  expiresAt: number;
+}
+
+export interface MemoryStoreOptions {
+  /** Injected clock (ms since epoch) so tests can move time. */
+  now?: () => number;
+  /** Sweep interval for expired entries, ms (0 disables). */
+  sweepMs?: number;
+}
+
+export class MemoryStore implements KeyValueStore {
+  readonly kind = 'memory' as const;
+  private readonly values = new Map<string, Entry>();
+  private readonly maps = new Map<string, MapEntry>();
+  private readonly channels = new Map<string, Set<(message: string) => void>>();
+  private readonly now: () => number;
+  private readonly sweeper?: NodeJS.Timeout;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    const sweepMs = options.sweepMs ?? 60_000;
+    if (sweepMs > 0) {
+      this.sweeper = setInterval(() => this.sweep(), sweepMs);
+      this.sweeper.unref();
+    }
+  }
+
+  private expiry(ttlMs?: number): number {
+    return ttlMs === undefined ? Infinity : this.now() + Math.max(1, Math.ceil(ttlMs));
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.values.get(key);
+    if (entry && entry.expiresAt <= this.now()) {
+      this.values.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private liveMap(key: string): MapEntry | undefined {
+    const entry = this.maps.get(key);
+    if (entry && entry.expiresAt <= this.now()) {
+      this.maps.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, entry] of this.values) if (entry.expiresAt <= now) this.values.delete(key);
+    for (const [key, entry] of this.maps) if (entry.expiresAt <= now) this.maps.delete(key);
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const entry = this.live(key);
+    return entry ? (JSON.parse(entry.json) as T) : undefined;
+  }
+
+  async getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    return keys.map((key) => {
+      const entry = this.live(key);
+      return entry ? (JSON.parse(entry.json) as T) : undefined;
+    });
+  }
+
+  async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    this.apply({ op: 'set', key, value, ttlMs });
+  }
+
+  async setIfAbsent(key: string, value: unknown, ttlMs: number): Promise<boolean> {
+    if (this.live(key) || this.liveMap(key)) return false;
+    this.apply({ op: 'set', key, value, ttlMs });
+    return true;
+  }
+
+  async take<T>(key: string): Promise<T | undefined> {
+    const entry = this.live(key);
+    this.values.delete(key);
+    return entry ? (JSON.parse(entry.json) as T) : undefined;
+  }
+
+  async delete(...keys: string[]): Promise<void> {
+    for (const key of keys) {
+      this.values.delete(key);
+      this.maps.delete(key);
+    }
+  }
+
+  async deleteIfEquals(key: string, value: unknown): Promise<boolean> {
+    const entry = this.live(key);
+    if (!entry || entry.json !== JSON.stringify(value)) return false;
+    this.values.delete(key);
+    return true;
+  }
+
+  async ttl(key: string): Promise<number | undefined> {
+    const entry = this.live(key) ?? this.liveMap(key);
+    if (!entry) return undefined;
+    return entry.expiresAt === Infinity ? Infinity : entry.expiresAt - this.now();
+  }
+
+  async increment(key: string, ttlMs: number): Promise<number> {
+    const entry = this.live(key);
+    const next = (entry ? Number(JSON.parse(entry.json)) : 0) + 1;
+    this.values.set(key, { json: JSON.stringify(next), expiresAt: entry ? entry.expiresAt : this.expiry(ttlMs) });
+    return next;
+  }
+
+  async mapGetAll<T>(key: string): Promise<Record<string, T>> {
+    const entry = this.liveMap(key);
+    const out: Record<string, T> = {};
+    if (entry) for (const [field, json] of entry.fields) out[field] = JSON.parse(json) as T;
+    return out;
+  }
+
+  async batch(ops: readonly WriteOp[]): Promise<void> {
+    // Serialise first so a bad value fails the whole batch before anything is written.
+    for (const op of ops) if ('value' in op) JSON.stringify(op.value);
+    for (const op of ops) this.apply(op);
+  }
+
+  private apply(op: WriteOp): void {
+    switch (op.op) {
+      case 'set': {
+        const json = JSON.stringify(op.value);
+        if (json === undefined) throw new TypeError(`value for ${op.key} is not JSON-serialisable`);
+        this.maps.delete(op.key);
+        this.values.set(op.key, { json, expiresAt: this.expiry(op.ttlMs) });
+        return;
+      }
+      case 'delete':
+        this.values.delete(op.key);
+        this.maps.delete(op.key);
+        return;
+      case 'mapSet': {
+        const json = JSON.stringify(op.value);
+        if (json === undefined) throw new TypeError(`value for ${op.key}.${op.field} is not JSON-serialisable`);
+        let entry = this.liveMap(op.key);
+        if (!entry) {
+          this.values.delete(op.key);
+          entry = { fields: new Map(), expiresAt: this.expiry(op.ttlMs) };
+          this.maps.set(op.key, entry);
+        } else if (entry.expiresAt !== Infinity) {
+          entry.expiresAt = Math.max(entry.expiresAt, this.expiry(op.ttlMs));
+        }
+        entry.fields.set(op.field, json);
+        return;
+      }
+      case 'mapDelete': {
+        const entry = this.liveMap(op.key);
+        if (!entry) return;
+        entry.fields.delete(op.field);
+        if (entry.fields.size === 0) this.maps.delete(op.key);
+        return;
+      }
+    }
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    for (const handler of this.channels.get(channel) ?? []) queueMicrotask(() => handler(message));
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+    let handlers = this.channels.get(channel);
+    if (!handlers) this.channels.set(channel, (handlers = new Set()));
+    handlers.add(handler);
+    return async () => {
+      handlers.delete(handler);
+    };
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+}

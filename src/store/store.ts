@@ -1,0 +1,51 @@
+// The KeyValueStore seam: every piece of shared state (oidc-provider models, transactions, vault, locks, counters) goes through it.
+
+/** One write inside an atomic batch (see KeyValueStore.batch). */
+export type WriteOp =
+  | { op: 'set'; key: string; value: unknown; ttlMs?: number }
+  | { op: 'delete'; key: string }
+  | { op: 'mapSet'; key: string; field: string; value: unknown; ttlMs?: number }
+  | { op: 'mapDelete'; key: string; field: string };
+
+/**
+ * Values are JSON-serialisable; every implementation stores a copy, never the caller's object.
+ * A TTL is in milliseconds; no TTL means the entry lives until deleted.
+ * Errors of the backend (connection lost, timeout) reject with StoreUnavailableError: never a silent miss.
+ */
+export interface KeyValueStore {
+  readonly kind: 'memory' | 'redis';
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]>;
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /** Sets only when the key is absent; true when it was set (locks, replay caches). */
+  setIfAbsent(key: string, value: unknown, ttlMs: number): Promise<boolean>;
+  /** Reads and deletes in one step; a second take of the same key returns undefined (one-time transactions). */
+  take<T = unknown>(key: string): Promise<T | undefined>;
+  delete(...keys: string[]): Promise<void>;
+  /** Deletes the key only while it still holds `value` (releasing a lock one owns). */
+  deleteIfEquals(key: string, value: unknown): Promise<boolean>;
+  /** Remaining time to live in ms: undefined when absent, Infinity when it has no TTL. */
+  ttl(key: string): Promise<number | undefined>;
+  /** Adds 1 and returns the new value; the TTL is set when the counter is created. */
+  increment(key: string, ttlMs: number): Promise<number>;
+  /** A map of fields; `ttlMs` on mapSet extends the whole map's life to at least that long (never shortens it). */
+  mapGetAll<T = unknown>(key: string): Promise<Record<string, T>>;
+  /** Applies every op atomically: all of them or none. */
+  batch(ops: readonly WriteOp[]): Promise<void>;
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /** Resolves when the backend answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The backend could not be reached or failed; the request must fail with 503, never be treated as "not found". */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'store_unavailable';
+  readonly status = 503;
+  readonly expose = true;
+  constructor(message = 'the state store is unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
