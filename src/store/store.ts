@@ -4,6 +4,8 @@
 export type WriteOp =
   | { op: 'set'; key: string; value: unknown; ttlMs?: number }
   | { op: 'delete'; key: string }
+  /** Deletes the key only while it still holds `value` (an index that may have been repointed meanwhile). */
+  | { op: 'deleteIfEquals'; key: string; value: unknown }
   | { op: 'mapSet'; key: string; field: string; value: unknown; ttlMs?: number }
   | { op: 'mapDelete'; key: string; field: string };
 
@@ -24,13 +26,18 @@ export interface KeyValueStore {
   delete(...keys: string[]): Promise<void>;
   /** Deletes the key only while it still holds `value` (releasing a lock one owns). */
   deleteIfEquals(key: string, value: unknown): Promise<boolean>;
+  /** Replaces the value only while it still holds `expected`, keeping its remaining TTL; false when absent or changed. */
+  replaceIfEquals(key: string, expected: unknown, value: unknown): Promise<boolean>;
   /** Remaining time to live in ms: undefined when absent, Infinity when it has no TTL. */
   ttl(key: string): Promise<number | undefined>;
   /** Adds 1 and returns the new value; the TTL is set when the counter is created. */
   increment(key: string, ttlMs: number): Promise<number>;
   /** A map of fields; `ttlMs` on mapSet extends the whole map's life to at least that long (never shortens it). */
   mapGetAll<T = unknown>(key: string): Promise<Record<string, T>>;
-  /** Applies every op atomically: all of them or none. */
+  /**
+   * Applies every op atomically: all of them or none.
+   * In Redis Cluster every key of one batch must carry the same hash tag (`{tag}` in the key) so they share a slot.
+   */
   batch(ops: readonly WriteOp[]): Promise<void>;
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
@@ -39,13 +46,21 @@ export interface KeyValueStore {
   close(): Promise<void>;
 }
 
-/** The backend could not be reached or failed; the request must fail with 503, never be treated as "not found". */
+/**
+ * The backend could not be reached or failed; the request must fail with 503, never be treated as "not found".
+ * Shaped like an oidc-provider error (message = OAuth error code, statusCode, expose) so that errors raised inside
+ * oidc-provider routes answer 503 `temporarily_unavailable` (RFC 6749 section 4.1.2.1) instead of 500.
+ */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
   readonly code = 'store_unavailable';
   readonly status = 503;
+  readonly statusCode = 503;
   readonly expose = true;
-  constructor(message = 'the state store is unavailable', options?: { cause?: unknown }) {
-    super(message, options);
+  readonly error = 'temporarily_unavailable';
+  readonly error_description: string;
+  constructor(description = 'the state store is unavailable', options?: { cause?: unknown }) {
+    super('temporarily_unavailable', options);
+    this.error_description = description;
   }
 }
