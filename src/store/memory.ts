@@ -17,6 +17,13 @@ export interface MemoryStoreOptions {
   sweepMs?: number;
 }
 
+/** JSON text of a value; throws for values JSON cannot represent (undefined, functions, symbols). */
+function toJson(key: string, value: unknown): string {
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined) throw new TypeError(`value for ${key} is not JSON-serialisable`);
+  return json;
+}
+
 export class MemoryStore implements KeyValueStore {
   readonly kind = 'memory' as const;
   private readonly values = new Map<string, Entry>();
@@ -75,12 +82,13 @@ export class MemoryStore implements KeyValueStore {
   }
 
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    this.apply({ op: 'set', key, value, ttlMs });
+    await this.batch([{ op: 'set', key, value, ttlMs }]);
   }
 
   async setIfAbsent(key: string, value: unknown, ttlMs: number): Promise<boolean> {
+    const json = toJson(key, value);
     if (this.live(key) || this.liveMap(key)) return false;
-    this.apply({ op: 'set', key, value, ttlMs });
+    this.values.set(key, { json, expiresAt: this.expiry(ttlMs) });
     return true;
   }
 
@@ -124,28 +132,34 @@ export class MemoryStore implements KeyValueStore {
     return out;
   }
 
-  async batch(ops: readonly WriteOp[]): Promise<void> {
-    // Serialise first so a bad value fails the whole batch before anything is written.
-    for (const op of ops) if ('value' in op) JSON.stringify(op.value);
-    for (const op of ops) this.apply(op);
+  async replaceIfEquals(key: string, expected: unknown, value: unknown): Promise<boolean> {
+    const json = toJson(key, value);
+    const entry = this.live(key);
+    if (!entry || entry.json !== JSON.stringify(expected)) return false;
+    entry.json = json;
+    return true;
   }
 
-  private apply(op: WriteOp): void {
+  async batch(ops: readonly WriteOp[]): Promise<void> {
+    // Serialise every value first so a bad one fails the whole batch before anything is written.
+    const prepared = ops.map((op) => ('value' in op ? { op, json: toJson(op.key, op.value) } : { op, json: '' }));
+    for (const { op, json } of prepared) this.apply(op, json);
+  }
+
+  private apply(op: WriteOp, json: string): void {
     switch (op.op) {
-      case 'set': {
-        const json = JSON.stringify(op.value);
-        if (json === undefined) throw new TypeError(`value for ${op.key} is not JSON-serialisable`);
+      case 'set':
         this.maps.delete(op.key);
         this.values.set(op.key, { json, expiresAt: this.expiry(op.ttlMs) });
         return;
-      }
       case 'delete':
         this.values.delete(op.key);
         this.maps.delete(op.key);
         return;
+      case 'deleteIfEquals':
+        if (this.live(op.key)?.json === json) this.values.delete(op.key);
+        return;
       case 'mapSet': {
-        const json = JSON.stringify(op.value);
-        if (json === undefined) throw new TypeError(`value for ${op.key}.${op.field} is not JSON-serialisable`);
         let entry = this.liveMap(op.key);
         if (!entry) {
           this.values.delete(op.key);

@@ -1,0 +1,168 @@
+// oidc-provider 9 Adapter on a KeyValueStore: a port of oidc-provider's memory adapter (same keys and grant/sessionUid/userCode indexes).
+import type { KeyValueStore, WriteOp } from './store.js';
+
+/** What oidc-provider hands to upsert and expects back from find (plus `consumed`, set by consume). */
+export interface OidcPayload {
+  [claim: string]: unknown;
+  jti?: string;
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+  consumed?: number;
+}
+
+/** The Adapter contract of oidc-provider 9 (lib/adapters/memory_adapter.js). */
+export interface OidcAdapter {
+  readonly model: string;
+  upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<OidcPayload | undefined>;
+  findByUid(uid: string): Promise<OidcPayload | undefined>;
+  findByUserCode(userCode: string): Promise<OidcPayload | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+/** Pass as oidc-provider's `adapter` option: it calls `new Adapter(modelName)` once per model. */
+export type OidcAdapterClass = new (model: string) => OidcAdapter;
+
+export interface OidcAdapterOptions {
+  /**
+   * Prepended to every key. The default carries the Redis Cluster hash tag `{oidc}`: an upsert, destroy or
+   * revocation touches a model key, its grant index and its secondary indexes in one atomic batch, and those
+   * keys are looked up by different ids, so they can only share a slot through one common tag.
+   */
+  prefix?: string;
+  /** Seconds added to every expiresIn (oidc-provider's clockTolerance), as the memory adapter does. */
+  clockToleranceSec?: number;
+  /** Clock in ms since epoch (tests). */
+  now?: () => number;
+}
+
+export const DEFAULT_OIDC_PREFIX = 'oidc:{oidc}:';
+
+/** Models whose payload carries a grantId that revokeByGrantId must reach (same list as the memory adapter). */
+const grantable = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+/** Optimistic consume retries before giving up on a key that keeps changing under us. */
+const CONSUME_ATTEMPTS = 5;
+
+/**
+ * Builds the Adapter class. Grant index `grant:<grantId>` is a store map: field = member key (`<Model>:<id>`),
+ * value = the member's expiry in ms since epoch (0 = never), and the map lives at least as long as its longest member.
+ */
+export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOptions = {}): OidcAdapterClass {
+  const prefix = options.prefix ?? DEFAULT_OIDC_PREFIX;
+  const tolerance = options.clockToleranceSec ?? 0;
+  const now = options.now ?? Date.now;
+
+  const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
+  const sessionUidKey = (uid: string) => `${prefix}sessionUid:${uid}`;
+  const userCodeKey = (userCode: string) => `${prefix}userCode:${userCode}`;
+
+  function removeSecondaryIndexes(id: string, payload: OidcPayload): WriteOp[] {
+    const ops: WriteOp[] = [];
+    if (payload.uid) ops.push({ op: 'deleteIfEquals', key: sessionUidKey(payload.uid), value: id });
+    if (payload.userCode) ops.push({ op: 'deleteIfEquals', key: userCodeKey(payload.userCode), value: id });
+    return ops;
+  }
+
+  return class StoreAdapter implements OidcAdapter {
+    constructor(readonly model: string) {}
+
+    /** The member name used in grant indexes, as the memory adapter's storage key. */
+    private member(id: string): string {
+      return `${this.model}:${id}`;
+    }
+
+    private key(id: string): string {
+      return prefix + this.member(id);
+    }
+
+    private removeIndexes(id: string, payload: OidcPayload): WriteOp[] {
+      const ops = removeSecondaryIndexes(id, payload);
+      if (grantable.has(this.model) && payload.grantId) {
+        ops.push({ op: 'mapDelete', key: grantKey(payload.grantId), field: this.member(id) });
+      }
+      return ops;
+    }
+
+    async upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void> {
+      const key = this.key(id);
+      const ttlMs = typeof expiresIn === 'number' ? (expiresIn + tolerance) * 1000 : undefined;
+      const grantId = grantable.has(this.model) ? payload.grantId : undefined;
+      const [previous, members] = await Promise.all([
+        store.get<OidcPayload>(key),
+        grantId ? store.mapGetAll<number>(grantKey(grantId)) : undefined,
+      ]);
+
+      const ops: WriteOp[] = previous ? this.removeIndexes(id, previous) : [];
+      if (this.model === 'Session') ops.push({ op: 'set', key: sessionUidKey(String(payload.uid)), value: id, ttlMs });
+      if (grantId) {
+        const at = now();
+        for (const [member, expiresAt] of Object.entries(members ?? {})) {
+          if (expiresAt !== 0 && expiresAt <= at) ops.push({ op: 'mapDelete', key: grantKey(grantId), field: member });
+        }
+        const expiresAt = ttlMs === undefined ? 0 : at + ttlMs;
+        ops.push({ op: 'mapSet', key: grantKey(grantId), field: this.member(id), value: expiresAt, ttlMs });
+      }
+      if (payload.userCode) ops.push({ op: 'set', key: userCodeKey(payload.userCode), value: id, ttlMs });
+      ops.push({ op: 'set', key, value: payload, ttlMs });
+      await store.batch(ops);
+    }
+
+    async find(id: string): Promise<OidcPayload | undefined> {
+      return store.get<OidcPayload>(this.key(id));
+    }
+
+    async findByUid(uid: string): Promise<OidcPayload | undefined> {
+      const id = await store.get<string>(sessionUidKey(uid));
+      return id === undefined ? undefined : this.find(id);
+    }
+
+    async findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
+      const id = await store.get<string>(userCodeKey(userCode));
+      return id === undefined ? undefined : this.find(id);
+    }
+
+    /** Marks the entry consumed (epoch seconds) in place, keeping its TTL; an absent entry stays absent. */
+    async consume(id: string): Promise<void> {
+      const key = this.key(id);
+      for (let attempt = 0; attempt < CONSUME_ATTEMPTS; attempt += 1) {
+        const current = await store.get<OidcPayload>(key);
+        if (!current) return;
+        const consumed = { ...current, consumed: Math.floor(now() / 1000) };
+        if (await store.replaceIfEquals(key, current, consumed)) return;
+      }
+      throw new Error(`${this.model} ${id} changed during every consume attempt`);
+    }
+
+    async destroy(id: string): Promise<void> {
+      const key = this.key(id);
+      const payload = await store.get<OidcPayload>(key);
+      await store.batch([{ op: 'delete', key }, ...(payload ? this.removeIndexes(id, payload) : [])]);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      const members = Object.keys(await store.mapGetAll(grantKey(grantId)));
+      if (members.length === 0) return;
+      const payloads = await store.getMany<OidcPayload>(members.map((member) => prefix + member));
+      const ops: WriteOp[] = [];
+      members.forEach((member, i) => {
+        ops.push({ op: 'delete', key: prefix + member });
+        const payload = payloads[i];
+        if (payload) ops.push(...removeSecondaryIndexes(payload.jti ?? member.slice(member.indexOf(':') + 1), payload));
+        // Only the members read above: a token added to this grant meanwhile is not revoked, as with the memory adapter.
+        ops.push({ op: 'mapDelete', key: grantKey(grantId), field: member });
+      });
+      await store.batch(ops);
+    }
+  };
+}
