@@ -169,7 +169,8 @@ export function createRedisClient(connection: RedisConnection = {}): Client {
 export class RedisStore implements KeyValueStore {
   readonly kind = 'redis' as const;
   readonly client: Client;
-  private readonly prefix: string;
+  /** Prepended to every key and channel. */
+  readonly prefix: string;
   private readonly isCluster: boolean;
   private readonly logger?: Logger;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();

@@ -1,0 +1,133 @@
+// Test access to Redis: the shared server at $REDIS_URL with an isolated key prefix per store, and private redis-server processes.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from 'ioredis';
+import { RedisStore } from '../../src/store/redis.js';
+import type { RedisConnection } from '../../src/store/redis.js';
+
+/** The shared test Redis (started by .ci/redis.sh when none answers). */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A fresh key prefix no other test uses. */
+export function testPrefix(label = 't'): string {
+  return `vtest:${label}:${randomBytes(6).toString('hex')}:`;
+}
+
+const opened = new Set<RedisStore>();
+
+/** A RedisStore on its own prefix (shared server unless `connection` says otherwise), connected. */
+export async function openRedisStore(options: { connection?: RedisConnection; prefix?: string } = {}): Promise<RedisStore> {
+  const store = new RedisStore({ connection: options.connection ?? { url: REDIS_URL }, prefix: options.prefix ?? testPrefix() });
+  opened.add(store);
+  await store.ready(10_000);
+  return store;
+}
+
+/** Deletes every key under the store's prefix (on every master in Cluster), and nothing else. */
+export async function flushPrefix(store: RedisStore): Promise<void> {
+  const nodes = store.client instanceof Cluster ? store.client.nodes('master') : [store.client];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${store.prefix}*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) await node.del(key);
+    } while (cursor !== '0');
+  }
+}
+
+/** Flushes the store's own prefix and closes it. */
+export async function disposeRedisStore(store: RedisStore): Promise<void> {
+  opened.delete(store);
+  try {
+    if (store.client.status === 'ready') await flushPrefix(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Disposes every store openRedisStore made and that is still open (use in afterAll). */
+export async function disposeAllRedisStores(): Promise<void> {
+  await Promise.all([...opened].map((store) => disposeRedisStore(store)));
+}
+
+/** A TCP port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
+  /** SIGKILLs the process (a crash, no final save). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  start(): Promise<void>;
+  /** Stops it and removes its directory. */
+  destroy(): Promise<void>;
+}
+
+/** Runs `redis-cli` against a port and returns stdout (throws on failure). */
+export function redisCli(port: number, ...args: string[]): string {
+  const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+async function waitForPing(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8' });
+    if (result.stdout.trim() === 'PONG') return;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Starts a private redis-server on a free loopback port in a temp dir (AOF optional, extra args e.g. cluster mode). */
+export async function startRedisServer(options: { aof?: boolean; args?: string[]; port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), `vestibule-redis-${port}-`));
+  let child: ChildProcess | undefined;
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    '--appendonly', options.aof ? 'yes' : 'no', '--appendfsync', 'always', ...(options.args ?? []),
+  ];
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    async start() {
+      child = spawn('redis-server', args, { stdio: 'ignore' });
+      await waitForPing(port, 10_000);
+    },
+    async kill() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once('exit', () => resolve());
+        running.kill('SIGKILL');
+      });
+    },
+    async destroy() {
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}

@@ -1,0 +1,306 @@
+// The oidc-provider adapter tests, run against every KeyValueStore backend (memory, Redis, Redis Cluster).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Provider from 'oidc-provider';
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createOidcAdapter, DEFAULT_OIDC_PREFIX } from '../../src/store/oidc-adapter.js';
+import type { OidcAdapterClass, OidcPayload } from '../../src/store/oidc-adapter.js';
+import type { KeyValueStore } from '../../src/store/store.js';
+
+export function runOidcAdapterSuite(
+  name: string,
+  makeStore: () => Promise<KeyValueStore>,
+  disposeStore: (store: KeyValueStore) => Promise<void> = (store) => store.close(),
+): void {
+  describe(`oidc-provider adapter on ${name}`, () => {
+    let store: KeyValueStore;
+    let Adapter: OidcAdapterClass;
+    const p = DEFAULT_OIDC_PREFIX;
+
+    beforeEach(async () => {
+      store = await makeStore();
+      Adapter = createOidcAdapter(store);
+    });
+    afterEach(async () => {
+      await disposeStore(store);
+    });
+
+    it('stores a payload under <Model>:<id> with expiresIn as TTL and returns a copy', async () => {
+      const adapter = new Adapter('Interaction');
+      const payload = { jti: 'i1', kind: 'Interaction', params: { scope: 'openid', nested: [1, 2] } };
+      await adapter.upsert('i1', payload, 600);
+      payload.params.scope = 'changed';
+      expect(await adapter.find('i1')).toEqual({ jti: 'i1', kind: 'Interaction', params: { scope: 'openid', nested: [1, 2] } });
+      const ttl = await store.ttl(`${p}Interaction:i1`);
+      expect(ttl).toBeGreaterThan(590_000);
+      expect(ttl).toBeLessThanOrEqual(600_000);
+      expect(await adapter.find('missing')).toBeUndefined();
+    });
+
+    it('adds clockTolerance to every TTL and keeps entries without expiresIn forever', async () => {
+      const tolerant = new (createOidcAdapter(store, { clockToleranceSec: 30 }))('AccessToken');
+      await tolerant.upsert('at1', { jti: 'at1', grantId: 'g-tol' }, 60);
+      expect(await store.ttl(`${p}AccessToken:at1`)).toBeGreaterThan(80_000);
+      const client = new Adapter('Client');
+      await client.upsert('c1', { client_id: 'c1' });
+      expect(await store.ttl(`${p}Client:c1`)).toBe(Infinity);
+    });
+
+    it('finds a Session by uid and drops the index on destroy', async () => {
+      const sessions = new Adapter('Session');
+      await sessions.upsert('s1', { jti: 's1', uid: 'u1', accountId: 'a1' }, 3600);
+      expect(await sessions.findByUid('u1')).toMatchObject({ jti: 's1', accountId: 'a1' });
+      expect(await store.get(`${p}sessionUid:u1`)).toBe('s1');
+      await sessions.destroy('s1');
+      expect(await sessions.find('s1')).toBeUndefined();
+      expect(await sessions.findByUid('u1')).toBeUndefined();
+      expect(await store.get(`${p}sessionUid:u1`)).toBeUndefined();
+    });
+
+    it('keeps the uid index of a regenerated session when the old id is destroyed afterwards', async () => {
+      const sessions = new Adapter('Session');
+      await sessions.upsert('old', { jti: 'old', uid: 'u2' }, 3600);
+      await sessions.upsert('new', { jti: 'new', uid: 'u2' }, 3600);
+      await sessions.destroy('old');
+      expect(await sessions.findByUid('u2')).toMatchObject({ jti: 'new' });
+    });
+
+    it('finds a DeviceCode by userCode and replaces the index when the userCode changes', async () => {
+      const codes = new Adapter('DeviceCode');
+      await codes.upsert('d1', { jti: 'd1', userCode: 'ABCD-EFGH', grantId: 'gd' }, 600);
+      expect(await codes.findByUserCode('ABCD-EFGH')).toMatchObject({ jti: 'd1' });
+      await codes.upsert('d1', { jti: 'd1', userCode: 'WXYZ-WXYZ', grantId: 'gd' }, 600);
+      expect(await codes.findByUserCode('ABCD-EFGH')).toBeUndefined();
+      expect(await codes.findByUserCode('WXYZ-WXYZ')).toMatchObject({ jti: 'd1' });
+      await codes.destroy('d1');
+      expect(await codes.findByUserCode('WXYZ-WXYZ')).toBeUndefined();
+      expect(await store.get(`${p}userCode:WXYZ-WXYZ`)).toBeUndefined();
+    });
+
+    it('consume sets consumed to the current epoch second and keeps the TTL', async () => {
+      const codes = new Adapter('AuthorizationCode');
+      await codes.upsert('ac1', { jti: 'ac1', grantId: 'g1', accountId: 'a' }, 60);
+      const before = Math.floor(Date.now() / 1000);
+      await codes.consume('ac1');
+      const found = await codes.find('ac1');
+      expect(found?.consumed).toBeGreaterThanOrEqual(before);
+      expect(found?.consumed).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+      expect(found).toMatchObject({ jti: 'ac1', grantId: 'g1', accountId: 'a' });
+      const ttl = await store.ttl(`${p}AuthorizationCode:ac1`);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    });
+
+    it('consume does not resurrect a destroyed, revoked or expired entry', async () => {
+      const codes = new Adapter('AuthorizationCode');
+      await codes.upsert('gone', { jti: 'gone', grantId: 'g2' }, 60);
+      await codes.destroy('gone');
+      await codes.consume('gone');
+      expect(await codes.find('gone')).toBeUndefined();
+
+      await codes.upsert('revoked', { jti: 'revoked', grantId: 'g2' }, 60);
+      await codes.revokeByGrantId('g2');
+      await codes.consume('revoked');
+      expect(await codes.find('revoked')).toBeUndefined();
+
+      await codes.upsert('short', { jti: 'short', grantId: 'g3' }, 0.05);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await codes.consume('short');
+      expect(await codes.find('short')).toBeUndefined();
+      expect(await store.ttl(`${p}AuthorizationCode:short`)).toBeUndefined();
+    });
+
+    it('concurrent consumes of one code all succeed and leave one consumed entry', async () => {
+      const tokens = new Adapter('RefreshToken');
+      await tokens.upsert('rt', { jti: 'rt', grantId: 'g4' }, 60);
+      await Promise.all(Array.from({ length: 8 }, () => tokens.consume('rt')));
+      expect((await tokens.find('rt'))?.consumed).toEqual(expect.any(Number));
+    });
+
+    it('revokeByGrantId removes every member of the grant and their secondary indexes, and no other grant', async () => {
+      const at = new Adapter('AccessToken');
+      const rt = new Adapter('RefreshToken');
+      const dc = new Adapter('DeviceCode');
+      await at.upsert('at1', { jti: 'at1', grantId: 'G' }, 600);
+      await rt.upsert('rt1', { jti: 'rt1', grantId: 'G' }, 86_400);
+      await dc.upsert('dc1', { jti: 'dc1', grantId: 'G', userCode: 'UC-1' }, 600);
+      await at.upsert('at-other', { jti: 'at-other', grantId: 'H' }, 600);
+      expect(Object.keys(await store.mapGetAll(`${p}grant:G`)).sort()).toEqual(['AccessToken:at1', 'DeviceCode:dc1', 'RefreshToken:rt1']);
+
+      await at.revokeByGrantId('G');
+      expect(await at.find('at1')).toBeUndefined();
+      expect(await rt.find('rt1')).toBeUndefined();
+      expect(await dc.find('dc1')).toBeUndefined();
+      expect(await dc.findByUserCode('UC-1')).toBeUndefined();
+      expect(await store.mapGetAll(`${p}grant:G`)).toEqual({});
+      expect(await at.find('at-other')).toMatchObject({ jti: 'at-other' });
+      await at.revokeByGrantId('never-existed');
+    });
+
+    it('the grant index lives as long as its longest member and never shortens', async () => {
+      const at = new Adapter('AccessToken');
+      const rt = new Adapter('RefreshToken');
+      await rt.upsert('rt-long', { jti: 'rt-long', grantId: 'T' }, 86_400);
+      await at.upsert('at-short', { jti: 'at-short', grantId: 'T' }, 60);
+      const ttl = await store.ttl(`${p}grant:T`);
+      expect(ttl).toBeGreaterThan(86_000_000);
+      const members = await store.mapGetAll<number>(`${p}grant:T`);
+      expect(members['RefreshToken:rt-long']).toBeGreaterThan(Date.now() + 86_000_000);
+      expect(members['AccessToken:at-short']).toBeLessThanOrEqual(Date.now() + 60_000);
+    });
+
+    it('destroying a member removes it from the grant index; a token moved to another grant leaves the old one', async () => {
+      const at = new Adapter('AccessToken');
+      await at.upsert('a', { jti: 'a', grantId: 'X' }, 600);
+      await at.upsert('b', { jti: 'b', grantId: 'X' }, 600);
+      await at.destroy('a');
+      expect(Object.keys(await store.mapGetAll(`${p}grant:X`))).toEqual(['AccessToken:b']);
+      await at.upsert('b', { jti: 'b', grantId: 'Y' }, 600);
+      expect(await store.mapGetAll(`${p}grant:X`)).toEqual({});
+      await at.revokeByGrantId('X');
+      expect(await at.find('b')).toMatchObject({ grantId: 'Y' });
+      await at.revokeByGrantId('Y');
+      expect(await at.find('b')).toBeUndefined();
+    });
+
+    it('prunes expired members from the grant index on the next upsert', async () => {
+      const at = new Adapter('AccessToken');
+      await at.upsert('expiring', { jti: 'expiring', grantId: 'P' }, 0.05);
+      await at.upsert('lasting', { jti: 'lasting', grantId: 'P' }, 600);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await at.upsert('later', { jti: 'later', grantId: 'P' }, 600);
+      expect(Object.keys(await store.mapGetAll(`${p}grant:P`)).sort()).toEqual(['AccessToken:lasting', 'AccessToken:later']);
+    });
+
+    it('does not index grantIds of models that are not grantable', async () => {
+      const grants = new Adapter('Grant');
+      await grants.upsert('gr1', { jti: 'gr1', grantId: 'N' } as OidcPayload, 600);
+      expect(await store.mapGetAll(`${p}grant:N`)).toEqual({});
+      await grants.revokeByGrantId('N');
+      expect(await grants.find('gr1')).toMatchObject({ jti: 'gr1' });
+    });
+
+    it('behaves like oidc-provider memory adapter over a random sequence of operations', async () => {
+      const reference = createMemoryAdapter();
+      const models = ['Session', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'Interaction', 'Grant'];
+      const ids = ['i0', 'i1', 'i2', 'i3'];
+      const grantIds = ['g0', 'g1', 'g2'];
+      const uids = ['u0', 'u1', 'u2'];
+      const userCodes = ['c0', 'c1'];
+      let seed = 12345;
+      const rand = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const pick = <T>(list: readonly T[]): T => list[rand(list.length)] as T;
+      const ours = new Map(models.map((model) => [model, new Adapter(model)]));
+      const theirs = new Map(models.map((model) => [model, reference(model)]));
+      const normalise = (value: unknown) => {
+        if (!value || typeof value !== 'object') return value;
+        const { consumed, ...rest } = value as OidcPayload;
+        return { ...rest, consumed: consumed === undefined ? 'no' : 'yes' };
+      };
+
+      for (let step = 0; step < 300; step += 1) {
+        const model = pick(models);
+        const id = pick(ids);
+        const mine = ours.get(model)!;
+        const ref = theirs.get(model)!;
+        switch (rand(4)) {
+          case 0:
+          case 1: {
+            const payload: OidcPayload = { jti: id, kind: model, step };
+            if (model === 'Session') payload.uid = pick(uids);
+            if (model !== 'Session' && model !== 'Interaction' && rand(4) > 0) payload.grantId = pick(grantIds);
+            if (model === 'DeviceCode') payload.userCode = pick(userCodes);
+            await ref.upsert(id, { ...payload }, 3600);
+            await mine.upsert(id, { ...payload }, 3600);
+            break;
+          }
+          case 2:
+            if (await ref.find(id)) {
+              await ref.consume(id);
+              await mine.consume(id);
+            } else {
+              await ref.destroy(id);
+              await mine.destroy(id);
+            }
+            break;
+          default: {
+            const grantId = pick(grantIds);
+            await ref.revokeByGrantId(grantId);
+            await mine.revokeByGrantId(grantId);
+          }
+        }
+        for (const [m, adapter] of ours) {
+          for (const each of ids) {
+            expect(normalise(await adapter.find(each)), `step ${step} ${m}:${each}`).toEqual(normalise(await theirs.get(m)!.find(each)));
+          }
+        }
+        for (const uid of uids) {
+          expect(normalise(await ours.get('Session')!.findByUid(uid))).toEqual(normalise(await theirs.get('Session')!.findByUid(uid)));
+        }
+        for (const code of userCodes) {
+          expect(normalise(await ours.get('DeviceCode')!.findByUserCode(code))).toEqual(
+            normalise(await theirs.get('DeviceCode')!.findByUserCode(code)),
+          );
+        }
+      }
+    });
+
+    it('serves a real oidc-provider: tokens, sessions, grant revocation and refresh-token consumption', async () => {
+      const provider = new Provider('http://127.0.0.1/', {
+        adapter: Adapter,
+        clients: [
+          { client_id: 'svc', client_secret: 'a-secret-that-is-long-enough-0123456789', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] },
+          { client_id: 'web', client_secret: 'another-secret-long-enough-0123456789', redirect_uris: ['https://rp.example/cb'] },
+        ],
+        features: { clientCredentials: { enabled: true }, introspection: { enabled: true }, revocation: { enabled: true } },
+      });
+      const server = createServer(provider.callback());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const auth = `Basic ${Buffer.from('svc:a-secret-that-is-long-enough-0123456789').toString('base64')}`;
+      const post = (path: string, body: Record<string, string>) =>
+        fetch(base + path, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+      try {
+        const tokenResponse = await post('/token', { grant_type: 'client_credentials' });
+        expect(tokenResponse.status).toBe(200);
+        const { access_token: accessToken } = (await tokenResponse.json()) as { access_token: string };
+        expect(await store.get(`${p}ClientCredentials:${accessToken}`)).toMatchObject({ kind: 'ClientCredentials', clientId: 'svc' });
+        expect(await (await post('/token/introspection', { token: accessToken })).json()).toMatchObject({ active: true, client_id: 'svc' });
+        expect((await post('/token/revocation', { token: accessToken })).status).toBe(200);
+        expect(await (await post('/token/introspection', { token: accessToken })).json()).toEqual({ active: false });
+        expect(await store.get(`${p}ClientCredentials:${accessToken}`)).toBeUndefined();
+
+        const client = await provider.Client.find('web');
+        const session = new provider.Session();
+        session.accountId = 'acct';
+        await session.save(3600);
+        expect(await store.get(`${p}sessionUid:${session.uid}`)).toBe(session.jti);
+        expect((await provider.Session.findByUid(session.uid))?.accountId).toBe('acct');
+
+        const grant = new provider.Grant({ accountId: 'acct', clientId: 'web' });
+        grant.addOIDCScope('openid offline_access');
+        const grantId = await grant.save();
+        const refresh = new provider.RefreshToken({ accountId: 'acct', client, grantId, scope: 'openid offline_access', gty: 'authorization_code' } as never);
+        const refreshValue = await refresh.save();
+        const access = new provider.AccessToken({ accountId: 'acct', client, grantId, scope: 'openid', gty: 'authorization_code' } as never);
+        const accessValue = await access.save();
+
+        const found = await provider.RefreshToken.find(refreshValue);
+        expect(found?.consumed).toBeUndefined();
+        await found!.consume();
+        expect((await provider.RefreshToken.find(refreshValue))?.consumed).toEqual(expect.any(Number));
+
+        await provider.AccessToken.revokeByGrantId(grantId);
+        expect(await provider.AccessToken.find(accessValue)).toBeUndefined();
+        expect(await provider.RefreshToken.find(refreshValue)).toBeUndefined();
+        expect((await provider.Grant.find(grantId))?.accountId).toBe('acct');
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  });
+}
