@@ -1,0 +1,91 @@
+// Translates openid-client / oauth4webapi failures into ConnectorErrors with stable codes and log-safe details.
+import * as client from 'openid-client';
+import { ConnectorError } from './connector.js';
+
+/** Which upstream call failed: decides how a token-endpoint error is reported. */
+export type OidcStage = 'discovery' | 'callback' | 'userinfo' | 'refresh';
+
+const ID_TOKEN_CODES = new Set([
+  'OAUTH_JWT_CLAIM_COMPARISON_FAILED',
+  'OAUTH_JWT_TIMESTAMP_CHECK_FAILED',
+  'OAUTH_KEY_SELECTION_FAILED',
+]);
+
+/** Short, token-free description of an error and its cause chain. */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; current instanceof Error && depth < 4; depth++) {
+    const claim = (current.cause as { claim?: unknown } | undefined)?.claim;
+    parts.push(typeof claim === 'string' ? `${current.message} (${claim})` : current.message);
+    current = current.cause;
+  }
+  return parts.join(': ').slice(0, 500);
+}
+
+/** Safe excerpt of an upstream-provided string (error codes/descriptions are attacker-influenced). */
+function excerpt(value: unknown): string {
+  return typeof value === 'string' ? value.replace(/[^\x20-\x7E]/g, '?').slice(0, 200) : '';
+}
+
+function isTimeout(err: unknown): boolean {
+  if (err instanceof client.ClientError && err.code === 'OAUTH_TIMEOUT') return true;
+  let current: unknown = err;
+  for (let depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (current.name === 'TimeoutError') return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** Maps any error thrown while talking to the upstream into a ConnectorError. */
+export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  if (isTimeout(err)) {
+    return new ConnectorError('upstream_timeout', `upstream did not answer in time during ${stage}`, { status: 504, cause: err });
+  }
+  if (err instanceof client.AuthorizationResponseError) {
+    const description = excerpt(err.error_description);
+    return new ConnectorError(
+      'upstream_error',
+      `upstream returned error=${excerpt(err.error)}${description ? ` (${description})` : ''}`,
+      { status: err.error === 'access_denied' ? 403 : 400, cause: err },
+    );
+  }
+  if (err instanceof client.ResponseBodyError) {
+    const detail = `${stage}: upstream token endpoint answered ${err.status} error=${excerpt(err.error)}`;
+    if (stage === 'refresh') {
+      return err.error === 'invalid_grant'
+        ? new ConnectorError('upstream_revoked', detail, { status: 401, cause: err })
+        : new ConnectorError('upstream_refresh_failed', detail, { status: 502, cause: err });
+    }
+    if (stage === 'userinfo') return new ConnectorError('userinfo_failed', detail, { status: 502, cause: err });
+    return new ConnectorError('token_exchange_failed', detail, { status: 400, cause: err });
+  }
+  if (err instanceof client.WWWAuthenticateChallengeError) {
+    return new ConnectorError(stage === 'userinfo' ? 'userinfo_failed' : 'token_exchange_failed', `${stage}: ${describe(err)}`, {
+      status: 502,
+      cause: err,
+    });
+  }
+  if (err instanceof client.ClientError) {
+    const code = err.code ?? '';
+    const detail = `${stage}: ${describe(err)}`;
+    if (stage === 'discovery') return new ConnectorError('upstream_unavailable', detail, { status: 502, cause: err });
+    if (ID_TOKEN_CODES.has(code) || (code === 'OAUTH_INVALID_RESPONSE' && /JWT|ID Token|"alg"/i.test(detail))) {
+      return new ConnectorError('invalid_id_token', detail, { status: 400, cause: err });
+    }
+    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && stage === 'callback') {
+      return new ConnectorError('invalid_callback', detail, { status: 400, cause: err });
+    }
+    if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
+      return new ConnectorError('upstream_unavailable', detail, { status: 502, cause: err });
+    }
+    return new ConnectorError('invalid_upstream_response', detail, { status: 502, cause: err });
+  }
+  // fetch() network failures (connection refused, DNS, TLS) surface as TypeError.
+  if (err instanceof TypeError) {
+    return new ConnectorError('upstream_unavailable', `${stage}: ${describe(err)}`, { status: 502, cause: err });
+  }
+  return new ConnectorError('upstream_unavailable', `${stage}: ${describe(err)}`, { status: 502, cause: err });
+}

@@ -1,0 +1,264 @@
+// Sample upstream OpenID Provider (a second oidc-provider on a loopback port) with a plain login page, for dev mode and tests.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { ProviderFile } from '../config/schema.js';
+
+export interface UpstreamUser {
+  username: string;
+  password: string;
+  sub: string;
+  email: string;
+  emailVerified?: boolean;
+  name: string;
+  groups?: string[];
+}
+
+export interface UpstreamOpOptions {
+  /** Port to listen on (0 = any free port). */
+  port?: number;
+  /** Loopback address to listen on and to name in the issuer. Default 127.0.0.1. */
+  host?: string;
+  clients: ClientMetadata[];
+  users: UpstreamUser[];
+  /** Token lifetimes in seconds. */
+  ttl?: { accessToken?: number; idToken?: number; refreshToken?: number };
+  /** Issue a new refresh token on every refresh (default true). */
+  rotateRefreshToken?: boolean;
+  /** Put scope claims (email, name, groups) in the ID token too, not only in userinfo (default true). */
+  claimsInIdToken?: boolean;
+  /** acr / amr the upstream asserts for a password login. */
+  loginAcr?: string;
+  loginAmr?: string[];
+  /** Private signing keys (JWKs with kid); generated when absent. */
+  jwks?: JWK[];
+  title?: string;
+}
+
+export interface UpstreamOp {
+  issuer: string;
+  provider: Provider;
+  /** The private signing keys the upstream uses. */
+  jwks: JWK[];
+  close(): Promise<void>;
+}
+
+const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+function loginPage(title: string, uid: string, hint: string, error?: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>
+<h1>${escapeHtml(title)}</h1>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label>Username <input name="username" autocomplete="username" value="${escapeHtml(hint)}" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>
+<form method="post" action="/interaction/${escapeHtml(uid)}/abort"><button type="submit">Cancel</button></form>
+</body></html>`;
+}
+
+async function readForm(req: IncomingMessage, limit = 16 * 1024): Promise<URLSearchParams> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error('form too large');
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function passwordMatches(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+async function interactionRoutes(ctx: KoaContextWithOIDC, provider: Provider, options: UpstreamOpOptions, next: () => Promise<void>) {
+  const match = /^\/interaction\/([\w-]+)(\/login|\/abort)?$/.exec(ctx.path);
+  if (!match) return next();
+  const [, uid = '', action] = match;
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (details.uid !== uid) ctx.throw(400, 'interaction mismatch');
+  const title = options.title ?? 'Upstream sign-in';
+  ctx.set('cache-control', 'no-store');
+
+  if (ctx.method === 'GET' && !action) {
+    if (details.prompt.name === 'consent') {
+      // A first-party upstream: grant what the broker asked for without a consent page.
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: details.session?.accountId ?? '', clientId: String(details.params.client_id) });
+      if (!grant) ctx.throw(400, 'unknown grant');
+      const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      const grantId = await grant.save();
+      ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true }));
+      return;
+    }
+    ctx.type = 'html';
+    ctx.body = loginPage(title, uid, typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
+    return;
+  }
+  if (ctx.method === 'POST' && action === '/abort') {
+    const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
+    ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false }));
+    return;
+  }
+  if (ctx.method === 'POST' && action === '/login') {
+    const form = await readForm(ctx.req);
+    const user = options.users.find((u) => u.username === form.get('username'));
+    const ok = passwordMatches(form.get('password') ?? '', user?.password ?? randomBytes(16).toString('hex'));
+    if (!user || !ok) {
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = loginPage(title, uid, form.get('username') ?? '', 'Wrong username or password.');
+      return;
+    }
+    const login = { accountId: user.sub, acr: options.loginAcr ?? 'urn:upstream:acr:pwd', amr: options.loginAmr ?? ['pwd'], remember: false };
+    ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false }));
+    return;
+  }
+  ctx.throw(405, 'method not allowed');
+}
+
+/** Starts an upstream OpenID Provider on a loopback port. */
+export async function startUpstreamOp(options: UpstreamOpOptions): Promise<UpstreamOp> {
+  const host = options.host ?? '127.0.0.1';
+  let handler: Parameters<typeof createServer>[1] = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server: Server = createServer((req, res) => handler?.(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://${host}:${port}`;
+
+  let jwks = options.jwks;
+  if (!jwks) {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    jwks = [{ ...(await exportJWK(privateKey)), kid: `up-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' }];
+  }
+  const users = new Map(options.users.map((u) => [u.sub, u]));
+  const ttl = options.ttl ?? {};
+  const configuration: Configuration = {
+    clients: options.clients,
+    jwks: { keys: jwks } as Configuration['jwks'],
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    findAccount: async (_ctx, sub) => {
+      const user = users.get(sub);
+      if (!user) return undefined;
+      return {
+        accountId: sub,
+        claims: async () => ({
+          sub,
+          email: user.email,
+          email_verified: user.emailVerified ?? true,
+          name: user.name,
+          preferred_username: user.username,
+          groups: user.groups ?? [],
+        }),
+      };
+    },
+    claims: {
+      // acr/amr/auth_time/sid ride with the openid scope so every ID token carries them.
+      openid: ['sub', 'acr', 'amr', 'auth_time', 'sid'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username'],
+      groups: ['groups'],
+    } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    conformIdTokenClaims: !(options.claimsInIdToken ?? true),
+    acrValues: ['urn:upstream:acr:pwd', 'urn:upstream:acr:mfa', ...(options.loginAcr ? [options.loginAcr] : [])],
+    responseTypes: ['code'],
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: true },
+      revocation: { enabled: true },
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: options.rotateRefreshToken ?? true,
+    ttl: {
+      AccessToken: ttl.accessToken ?? 3600,
+      IdToken: ttl.idToken ?? 3600,
+      RefreshToken: ttl.refreshToken ?? 86400,
+      AuthorizationCode: 60,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 86400,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  };
+  const provider = new Provider(issuer, configuration);
+  provider.use((ctx, next) => interactionRoutes(ctx as KoaContextWithOIDC, provider, options, next));
+  handler = provider.callback();
+
+  return {
+    issuer,
+    provider,
+    jwks,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface DemoUpstreamOidc {
+  issuer: string;
+  /** Register this with the broker (same shape as a providers/*.json file). */
+  providerFile: ProviderFile;
+  close(): Promise<void>;
+}
+
+/** The development-mode upstream: demo users alice and bob, a client for the broker at `brokerIssuer`. */
+export async function startDemoUpstreamOidc(options: { port: number; brokerIssuer: string; host?: string }): Promise<DemoUpstreamOidc> {
+  const providerId = 'demo-oidc';
+  const brokerIssuer = options.brokerIssuer.replace(/\/+$/, '');
+  const clientSecret = randomBytes(32).toString('base64url');
+  const op = await startUpstreamOp({
+    port: options.port,
+    ...(options.host ? { host: options.host } : {}),
+    title: 'Demo upstream IdP (alice / alice-password, bob / bob-password)',
+    clients: [
+      {
+        client_id: 'vestibule-demo',
+        client_secret: clientSecret,
+        redirect_uris: [`${brokerIssuer}/callback/${providerId}`],
+        post_logout_redirect_uris: [`${brokerIssuer}/logout/callback/${providerId}`, `${brokerIssuer}/`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    users: [
+      { username: 'alice', password: 'alice-password', sub: 'demo-alice', email: 'alice@demo.example', name: 'Alice Demo', groups: ['admins', 'staff'] },
+      { username: 'bob', password: 'bob-password', sub: 'demo-bob', email: 'bob@demo.example', name: 'Bob Demo', groups: ['staff'] },
+    ],
+  });
+  const providerFile: ProviderFile = {
+    id: providerId,
+    type: 'oidc',
+    name: 'Demo OIDC IdP',
+    domains: ['demo.example'],
+    config: {
+      issuer: op.issuer,
+      clientId: 'vestibule-demo',
+      clientSecret,
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+      allowInsecureRequests: true,
+      passAcrValues: true,
+      passMaxAge: true,
+      passPromptLogin: true,
+      claims: { groupPrefix: 'demo:' },
+    },
+  };
+  return { issuer: op.issuer, providerFile, close: () => op.close() };
+}
