@@ -30,6 +30,8 @@ export interface RedisStoreOptions {
   logger?: Logger;
 }
 
+const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
+
 /** Batch ops are sent as one Lua script (atomic); type checks come first so no command fails halfway. */
 const BATCH_LUA = `
 local a = 1
@@ -137,7 +139,7 @@ export function createRedisClient(connection: RedisConnection = {}): Client {
   const common: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: connection.commandTimeoutMs ?? 2000,
+    commandTimeout: connection.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeout: 5000,
     retryStrategy: (times: number) => Math.min(times * 100, 1000),
     ...(connection.username !== undefined ? { username: connection.username } : {}),
@@ -173,6 +175,7 @@ export class RedisStore implements KeyValueStore {
   readonly prefix: string;
   private readonly isCluster: boolean;
   private readonly logger?: Logger;
+  private readonly commandTimeoutMs: number;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
   private subscriber?: Client;
   private down = false;
@@ -182,6 +185,7 @@ export class RedisStore implements KeyValueStore {
     this.prefix = options.prefix ?? '';
     this.isCluster = this.client instanceof Cluster;
     this.logger = options.logger;
+    this.commandTimeoutMs = options.connection?.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     for (const [name, lua] of Object.entries(scripts)) this.client.defineCommand(name, { lua });
     this.watch(this.client, 'commands');
   }
@@ -237,7 +241,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const json = await this.call(() => this.client.get(this.k(key)));
+    const json = await this.call(() => missOnWrongType(this.client.get(this.k(key)), null));
     return json === null ? undefined : (JSON.parse(json) as T);
   }
 
@@ -271,7 +275,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async take<T>(key: string): Promise<T | undefined> {
-    const json = await this.call(() => this.client.getdel(this.k(key)));
+    const json = await this.call(() => missOnWrongType(this.client.getdel(this.k(key)), null));
     return json === null ? undefined : (JSON.parse(json) as T);
   }
 
@@ -301,7 +305,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async mapGetAll<T>(key: string): Promise<Record<string, T>> {
-    const fields = await this.call(() => this.client.hgetall(this.k(key)));
+    const fields = await this.call(() => missOnWrongType(this.client.hgetall(this.k(key)), {}));
     const out: Record<string, T> = {};
     for (const [field, json] of Object.entries(fields)) out[field] = JSON.parse(json) as T;
     return out;
@@ -342,6 +346,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+    if (this.client.status !== 'ready') throw new StoreUnavailableError(undefined, { cause: new Error(`redis is ${this.client.status}`) });
     const subscriber = this.subscriberClient();
     const full = this.k(channel);
     let handlers = this.handlers.get(full);
@@ -349,7 +354,7 @@ export class RedisStore implements KeyValueStore {
       handlers = new Set();
       this.handlers.set(full, handlers);
       try {
-        await waitReady(subscriber, 5000);
+        await waitReady(subscriber, this.commandTimeoutMs);
         await this.call(() => subscriber.subscribe(full));
       } catch (err) {
         this.handlers.delete(full);
@@ -386,6 +391,16 @@ export class RedisStore implements KeyValueStore {
 
   async close(): Promise<void> {
     await Promise.all([this.client, this.subscriber].map((client) => (client ? quit(client) : undefined)));
+  }
+}
+
+/** A key holding a map is no plain value and vice versa: like MGET, reads of the wrong kind are misses, as in the memory store. */
+async function missOnWrongType<T>(reply: Promise<T>, miss: T): Promise<T> {
+  try {
+    return await reply;
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return miss;
+    throw err;
   }
 }
 

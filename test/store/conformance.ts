@@ -1,0 +1,438 @@
+// One conformance suite for the KeyValueStore interface; every backend (memory, Redis, Redis Cluster) runs it.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/store/store.js';
+import type { KeyValueStore, WriteOp } from '../../src/store/store.js';
+
+export interface ConformanceOptions {
+  /** Releases a store made by makeStore (default: close()). */
+  disposeStore?: (store: KeyValueStore) => Promise<void>;
+  /** A store of this backend whose server cannot be reached: every call must reject with StoreUnavailableError. */
+  makeUnreachableStore?: () => Promise<KeyValueStore>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `check` holds (pub/sub delivery is asynchronous); fails after a generous bound. */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    if (check()) return;
+    await sleep(10);
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+export function runStoreConformance(name: string, makeStore: () => Promise<KeyValueStore>, options: ConformanceOptions = {}): void {
+  const dispose = options.disposeStore ?? ((store: KeyValueStore) => store.close());
+
+  describe(`KeyValueStore conformance: ${name}`, () => {
+    let store: KeyValueStore;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await dispose(store);
+    });
+
+    describe('get / set', () => {
+      it('round-trips every JSON type and misses absent keys', async () => {
+        const value = { s: 'x', n: 1.5, big: 1_700_000_000_123, t: true, f: false, z: null, a: [1, 'two', { three: 3 }, []], o: { nested: { deep: 'yes' } }, e: {} };
+        await store.set('doc', value);
+        await store.set('str', 'plain');
+        await store.set('num', 0);
+        await store.set('nil', null);
+        expect(await store.get('doc')).toEqual(value);
+        expect(await store.get('str')).toBe('plain');
+        expect(await store.get('num')).toBe(0);
+        expect(await store.get('nil')).toBeNull();
+        expect(await store.get('absent')).toBeUndefined();
+      });
+
+      it('stores a copy: later changes to the written or the read object do not leak into the store', async () => {
+        const value = { list: [1], inner: { a: 1 } };
+        await store.set('copy', value);
+        value.list.push(2);
+        value.inner.a = 9;
+        const read = await store.get<typeof value>('copy');
+        expect(read).toEqual({ list: [1], inner: { a: 1 } });
+        read!.inner.a = 5;
+        expect(await store.get('copy')).toEqual({ list: [1], inner: { a: 1 } });
+      });
+
+      it('rejects values JSON cannot represent and writes nothing', async () => {
+        await expect(store.set('bad', undefined)).rejects.toThrow(TypeError);
+        await expect(store.set('bad', 10n)).rejects.toThrow(TypeError);
+        expect(await store.get('bad')).toBeUndefined();
+      });
+
+      it('getMany returns values in key order with undefined for misses', async () => {
+        await store.set('m:{a}:1', 1);
+        await store.set('m:{b}:2', { two: 2 });
+        await store.set('m:{c}:3', 'three');
+        expect(await store.getMany(['m:{c}:3', 'm:{x}:missing', 'm:{a}:1', 'm:{b}:2'])).toEqual(['three', undefined, 1, { two: 2 }]);
+        expect(await store.getMany([])).toEqual([]);
+      });
+
+      it('overwriting replaces the value and its TTL', async () => {
+        await store.set('over', 1, 60_000);
+        await store.set('over', 2);
+        expect(await store.get('over')).toBe(2);
+        expect(await store.ttl('over')).toBe(Infinity);
+        await store.set('over', 3, 30_000);
+        const ttl = await store.ttl('over');
+        expect(ttl).toBeGreaterThan(20_000);
+        expect(ttl).toBeLessThanOrEqual(30_000);
+      });
+    });
+
+    describe('TTL', () => {
+      it('reports undefined for absent keys, Infinity without TTL, the remaining ms otherwise', async () => {
+        expect(await store.ttl('nothing')).toBeUndefined();
+        await store.set('forever', 1);
+        expect(await store.ttl('forever')).toBe(Infinity);
+        await store.set('minute', 1, 60_000);
+        const ttl = await store.ttl('minute');
+        expect(ttl).toBeGreaterThan(50_000);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+      });
+
+      it('expires entries after their TTL', async () => {
+        await store.set('short', 'gone soon', 40);
+        await store.set('long', 'stays', 60_000);
+        expect(await store.get('short')).toBe('gone soon');
+        await sleep(150);
+        expect(await store.get('short')).toBeUndefined();
+        expect(await store.ttl('short')).toBeUndefined();
+        expect(await store.getMany(['short', 'long'])).toEqual([undefined, 'stays']);
+        expect(await store.take('short')).toBeUndefined();
+      });
+
+      it('treats a zero or fractional TTL as a positive one (never "no expiry")', async () => {
+        await store.set('zero', 1, 0);
+        await store.set('fraction', 1, 0.3);
+        await sleep(60);
+        expect(await store.get('zero')).toBeUndefined();
+        expect(await store.get('fraction')).toBeUndefined();
+      });
+    });
+
+    describe('setIfAbsent', () => {
+      it('sets only when absent, with its TTL, and again after expiry or delete', async () => {
+        expect(await store.setIfAbsent('lock', 'owner-1', 60_000)).toBe(true);
+        expect(await store.setIfAbsent('lock', 'owner-2', 60_000)).toBe(false);
+        expect(await store.get('lock')).toBe('owner-1');
+        expect(await store.ttl('lock')).toBeGreaterThan(50_000);
+        await store.delete('lock');
+        expect(await store.setIfAbsent('lock', 'owner-3', 40)).toBe(true);
+        await sleep(150);
+        expect(await store.setIfAbsent('lock', 'owner-4', 60_000)).toBe(true);
+        expect(await store.get('lock')).toBe('owner-4');
+      });
+
+      it('is false while a map lives under the key', async () => {
+        await store.batch([{ op: 'mapSet', key: 'maplock', field: 'f', value: 1, ttlMs: 60_000 }]);
+        expect(await store.setIfAbsent('maplock', 'x', 60_000)).toBe(false);
+      });
+
+      it('lets exactly one of many concurrent callers win', async () => {
+        const results = await Promise.all(Array.from({ length: 25 }, (_, i) => store.setIfAbsent('race', `caller-${i}`, 60_000)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.get('race')).toBe(`caller-${results.indexOf(true)}`);
+      });
+    });
+
+    describe('take', () => {
+      it('returns the value once and removes it', async () => {
+        await store.set('txn', { state: 's' }, 60_000);
+        expect(await store.take('txn')).toEqual({ state: 's' });
+        expect(await store.take('txn')).toBeUndefined();
+        expect(await store.get('txn')).toBeUndefined();
+        expect(await store.take('never')).toBeUndefined();
+      });
+
+      it('gives the value to exactly one of many concurrent takers', async () => {
+        await store.set('once', 'prize', 60_000);
+        const results = await Promise.all(Array.from({ length: 25 }, () => store.take('once')));
+        expect(results.filter((r) => r !== undefined)).toEqual(['prize']);
+      });
+    });
+
+    describe('delete / deleteIfEquals / replaceIfEquals', () => {
+      it('deletes values and maps, many at once, ignoring absent keys', async () => {
+        await store.set('d:{a}', 1);
+        await store.set('d:{b}', 2);
+        await store.batch([{ op: 'mapSet', key: 'd:{c}', field: 'f', value: 1 }]);
+        await store.delete('d:{a}', 'd:{b}', 'd:{c}', 'd:{absent}');
+        expect(await store.getMany(['d:{a}', 'd:{b}'])).toEqual([undefined, undefined]);
+        expect(await store.mapGetAll('d:{c}')).toEqual({});
+        await store.delete();
+      });
+
+      it('deleteIfEquals deletes only while the key holds the given value', async () => {
+        await store.set('owned', { owner: 'me', n: 1 }, 60_000);
+        expect(await store.deleteIfEquals('owned', { owner: 'you', n: 1 })).toBe(false);
+        expect(await store.get('owned')).toEqual({ owner: 'me', n: 1 });
+        expect(await store.deleteIfEquals('owned', { owner: 'me', n: 1 })).toBe(true);
+        expect(await store.get('owned')).toBeUndefined();
+        expect(await store.deleteIfEquals('owned', { owner: 'me', n: 1 })).toBe(false);
+      });
+
+      it('replaceIfEquals swaps the value only while it holds the expected one, keeping the TTL', async () => {
+        await store.set('cas', { v: 1 }, 60_000);
+        expect(await store.replaceIfEquals('cas', { v: 2 }, { v: 3 })).toBe(false);
+        expect(await store.get('cas')).toEqual({ v: 1 });
+        expect(await store.replaceIfEquals('cas', { v: 1 }, { v: 2 })).toBe(true);
+        expect(await store.get('cas')).toEqual({ v: 2 });
+        const ttl = await store.ttl('cas');
+        expect(ttl).toBeGreaterThan(50_000);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+        await store.set('cas-forever', 'a');
+        expect(await store.replaceIfEquals('cas-forever', 'a', 'b')).toBe(true);
+        expect(await store.ttl('cas-forever')).toBe(Infinity);
+      });
+
+      it('replaceIfEquals never creates an absent or expired key', async () => {
+        expect(await store.replaceIfEquals('nobody', null, { v: 1 })).toBe(false);
+        expect(await store.get('nobody')).toBeUndefined();
+        await store.set('expiring', { v: 1 }, 40);
+        await sleep(150);
+        expect(await store.replaceIfEquals('expiring', { v: 1 }, { v: 2 })).toBe(false);
+        expect(await store.get('expiring')).toBeUndefined();
+      });
+
+      it('replaceIfEquals loses no update under concurrent read-modify-write loops', async () => {
+        await store.set('counter-doc', { n: 0 }, 60_000);
+        const bump = async () => {
+          for (;;) {
+            const current = await store.get<{ n: number }>('counter-doc');
+            if (await store.replaceIfEquals('counter-doc', current, { n: current!.n + 1 })) return;
+          }
+        };
+        await Promise.all(Array.from({ length: 20 }, bump));
+        expect(await store.get('counter-doc')).toEqual({ n: 20 });
+      });
+    });
+
+    describe('increment', () => {
+      it('counts from 1 and sets the TTL only when the counter is created', async () => {
+        expect(await store.increment('hits', 60_000)).toBe(1);
+        expect(await store.increment('hits', 10)).toBe(2);
+        expect(await store.increment('hits', 10)).toBe(3);
+        await sleep(60);
+        expect(await store.get('hits')).toBe(3);
+        const ttl = await store.ttl('hits');
+        expect(ttl).toBeGreaterThan(50_000);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+      });
+
+      it('starts again at 1 after the counter expires', async () => {
+        expect(await store.increment('window', 40)).toBe(1);
+        await sleep(150);
+        expect(await store.increment('window', 60_000)).toBe(1);
+      });
+
+      it('loses no increment under concurrency', async () => {
+        const values = await Promise.all(Array.from({ length: 50 }, () => store.increment('busy', 60_000)));
+        expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      });
+    });
+
+    describe('maps', () => {
+      it('mapSet / mapDelete / mapGetAll, with the map removed when its last field goes', async () => {
+        expect(await store.mapGetAll('idx')).toEqual({});
+        await store.batch([
+          { op: 'mapSet', key: 'idx', field: 'a', value: 1, ttlMs: 60_000 },
+          { op: 'mapSet', key: 'idx', field: 'b', value: { two: 2 }, ttlMs: 60_000 },
+        ]);
+        expect(await store.mapGetAll('idx')).toEqual({ a: 1, b: { two: 2 } });
+        await store.batch([{ op: 'mapSet', key: 'idx', field: 'a', value: 'one', ttlMs: 60_000 }]);
+        await store.batch([{ op: 'mapDelete', key: 'idx', field: 'b' }]);
+        expect(await store.mapGetAll('idx')).toEqual({ a: 'one' });
+        await store.batch([{ op: 'mapDelete', key: 'idx', field: 'a' }, { op: 'mapDelete', key: 'absent-map', field: 'x' }]);
+        expect(await store.mapGetAll('idx')).toEqual({});
+        expect(await store.ttl('idx')).toBeUndefined();
+      });
+
+      it('mapSet extends the map TTL to at least its own and never shortens it', async () => {
+        await store.batch([{ op: 'mapSet', key: 'grow', field: 'a', value: 1, ttlMs: 1_000 }]);
+        await store.batch([{ op: 'mapSet', key: 'grow', field: 'b', value: 1, ttlMs: 60_000 }]);
+        expect(await store.ttl('grow')).toBeGreaterThan(50_000);
+        await store.batch([{ op: 'mapSet', key: 'grow', field: 'c', value: 1, ttlMs: 1_000 }]);
+        expect(await store.ttl('grow')).toBeGreaterThan(50_000);
+
+        await store.batch([{ op: 'mapSet', key: 'keep', field: 'a', value: 1 }]);
+        await store.batch([{ op: 'mapSet', key: 'keep', field: 'b', value: 1, ttlMs: 1_000 }]);
+        expect(await store.ttl('keep')).toBe(Infinity);
+
+        await store.batch([{ op: 'mapSet', key: 'forever', field: 'a', value: 1, ttlMs: 1_000 }]);
+        await store.batch([{ op: 'mapSet', key: 'forever', field: 'b', value: 1 }]);
+        expect(await store.ttl('forever')).toBe(Infinity);
+      });
+
+      it('expires a map with its TTL', async () => {
+        await store.batch([{ op: 'mapSet', key: 'brief', field: 'a', value: 1, ttlMs: 40 }]);
+        await sleep(150);
+        expect(await store.mapGetAll('brief')).toEqual({});
+        expect(await store.ttl('brief')).toBeUndefined();
+      });
+
+      it('set over a map and mapSet over a value replace what was there', async () => {
+        await store.batch([{ op: 'mapSet', key: 'shape', field: 'a', value: 1 }]);
+        await store.set('shape', 'now a value');
+        expect(await store.get('shape')).toBe('now a value');
+        expect(await store.mapGetAll('shape')).toEqual({});
+        await store.batch([{ op: 'mapSet', key: 'shape', field: 'b', value: 2, ttlMs: 60_000 }]);
+        expect(await store.mapGetAll('shape')).toEqual({ b: 2 });
+      });
+    });
+
+    describe('batch', () => {
+      it('applies every op in order', async () => {
+        await store.set('b:{t}:old', 'old');
+        await store.set('b:{t}:index', 'id-1');
+        await store.set('b:{t}:repointed', 'id-2');
+        const ops: WriteOp[] = [
+          { op: 'set', key: 'b:{t}:doc', value: { id: 1 }, ttlMs: 60_000 },
+          { op: 'set', key: 'b:{t}:forever', value: 'f' },
+          { op: 'delete', key: 'b:{t}:old' },
+          { op: 'deleteIfEquals', key: 'b:{t}:index', value: 'id-1' },
+          { op: 'deleteIfEquals', key: 'b:{t}:repointed', value: 'id-1' },
+          { op: 'mapSet', key: 'b:{t}:map', field: 'x', value: [1], ttlMs: 60_000 },
+          { op: 'set', key: 'b:{t}:temp', value: 1 },
+          { op: 'delete', key: 'b:{t}:temp' },
+          { op: 'delete', key: 'b:{t}:again' },
+          { op: 'set', key: 'b:{t}:again', value: 'last write wins' },
+        ];
+        await store.batch(ops);
+        expect(await store.getMany(['b:{t}:doc', 'b:{t}:forever', 'b:{t}:old', 'b:{t}:index', 'b:{t}:repointed', 'b:{t}:temp', 'b:{t}:again'])).toEqual([
+          { id: 1 }, 'f', undefined, undefined, 'id-2', undefined, 'last write wins',
+        ]);
+        expect(await store.ttl('b:{t}:doc')).toBeGreaterThan(50_000);
+        expect(await store.ttl('b:{t}:forever')).toBe(Infinity);
+        expect(await store.mapGetAll('b:{t}:map')).toEqual({ x: [1] });
+        await store.batch([]);
+      });
+
+      it('writes nothing when any op of the batch is invalid', async () => {
+        await store.set('b:{f}:keep', 'original');
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        for (const bad of [undefined, 10n, circular]) {
+          await expect(
+            store.batch([
+              { op: 'set', key: 'b:{f}:new', value: 'new' },
+              { op: 'delete', key: 'b:{f}:keep' },
+              { op: 'mapSet', key: 'b:{f}:map', field: 'a', value: 1 },
+              { op: 'set', key: 'b:{f}:bad', value: bad },
+            ]),
+          ).rejects.toThrow(TypeError);
+        }
+        await expect(store.batch([{ op: 'set', key: 'b:{f}:new', value: 'new' }, { op: 'mapSet', key: 'b:{f}:map', field: 'a', value: undefined }])).rejects.toThrow(TypeError);
+        expect(await store.getMany(['b:{f}:new', 'b:{f}:keep', 'b:{f}:bad'])).toEqual([undefined, 'original', undefined]);
+        expect(await store.mapGetAll('b:{f}:map')).toEqual({});
+      });
+
+      it('is atomic towards concurrent readers: they see all of a batch or none of it', async () => {
+        const rounds = 30;
+        const seen: string[] = [];
+        const writer = (async () => {
+          for (let i = 0; i < rounds; i += 1) {
+            await store.batch([
+              { op: 'set', key: 'b:{p}:x', value: i },
+              { op: 'set', key: 'b:{p}:y', value: i },
+            ]);
+          }
+        })();
+        const reader = (async () => {
+          for (let i = 0; i < rounds; i += 1) {
+            const [x, y] = await store.getMany<number>(['b:{p}:x', 'b:{p}:y']);
+            seen.push(`${x}/${y}`);
+          }
+        })();
+        await Promise.all([writer, reader]);
+        expect(seen.filter((pair) => pair.split('/')[0] !== pair.split('/')[1])).toEqual([]);
+        expect(await store.getMany(['b:{p}:x', 'b:{p}:y'])).toEqual([rounds - 1, rounds - 1]);
+      });
+    });
+
+    describe('publish / subscribe', () => {
+      it('delivers messages to every handler of the channel and only that channel', async () => {
+        const first: string[] = [];
+        const second: string[] = [];
+        const other: string[] = [];
+        const stopFirst = await store.subscribe('events', (m) => first.push(m));
+        const stopSecond = await store.subscribe('events', (m) => second.push(m));
+        const stopOther = await store.subscribe('elsewhere', (m) => other.push(m));
+        await store.publish('events', 'hello');
+        await store.publish('events', '{"json":true}');
+        await eventually(() => first.length === 2 && second.length === 2, 'both handlers got both messages');
+        expect(first).toEqual(['hello', '{"json":true}']);
+        expect(second).toEqual(['hello', '{"json":true}']);
+        expect(other).toEqual([]);
+        await Promise.all([stopFirst(), stopSecond(), stopOther()]);
+      });
+
+      it('stops delivering after unsubscribe', async () => {
+        const stopped: string[] = [];
+        const still: string[] = [];
+        const stop = await store.subscribe('chan', (m) => stopped.push(m));
+        const keep = await store.subscribe('chan', (m) => still.push(m));
+        await stop();
+        await store.publish('chan', 'after');
+        await eventually(() => still.length === 1, 'remaining handler got the message');
+        expect(stopped).toEqual([]);
+        await keep();
+        const marker: string[] = [];
+        const stopMarker = await store.subscribe('marker', (m) => marker.push(m));
+        await store.publish('chan', 'nobody listens');
+        await store.publish('marker', 'sync');
+        await eventually(() => marker.length === 1, 'marker delivered');
+        expect(still).toEqual(['after']);
+        await stopMarker();
+      });
+    });
+
+    it('ping resolves while the backend answers', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+
+  const makeUnreachableStore = options.makeUnreachableStore;
+  if (makeUnreachableStore) {
+    describe(`KeyValueStore conformance: ${name} when the backend is unreachable`, () => {
+      it('rejects every call with StoreUnavailableError (never a miss)', async () => {
+        const down = await makeUnreachableStore();
+        try {
+          const calls: [string, () => Promise<unknown>][] = [
+            ['get', () => down.get('k')],
+            ['getMany', () => down.getMany(['k', 'l'])],
+            ['set', () => down.set('k', 1, 1000)],
+            ['setIfAbsent', () => down.setIfAbsent('k', 1, 1000)],
+            ['take', () => down.take('k')],
+            ['delete', () => down.delete('k')],
+            ['deleteIfEquals', () => down.deleteIfEquals('k', 1)],
+            ['replaceIfEquals', () => down.replaceIfEquals('k', 1, 2)],
+            ['ttl', () => down.ttl('k')],
+            ['increment', () => down.increment('k', 1000)],
+            ['mapGetAll', () => down.mapGetAll('k')],
+            ['batch', () => down.batch([{ op: 'set', key: 'k', value: 1 }])],
+            ['publish', () => down.publish('c', 'm')],
+            ['subscribe', () => down.subscribe('c', () => undefined)],
+            ['ping', () => down.ping()],
+          ];
+          for (const [method, call] of calls) {
+            const outcome = await call().then(
+              (value) => ({ resolved: value }),
+              (err: unknown) => ({ rejected: err }),
+            );
+            expect(outcome, method).toHaveProperty('rejected');
+            const err = (outcome as { rejected: unknown }).rejected;
+            expect(err, method).toBeInstanceOf(StoreUnavailableError);
+            expect(err, method).toMatchObject({ code: 'store_unavailable', status: 503 });
+          }
+        } finally {
+          await down.close();
+        }
+      });
+    });
+  }
+}
