@@ -35,6 +35,8 @@ export interface UpstreamOpOptions {
   /** Private signing keys (JWKs with kid); generated when absent. */
   jwks?: JWK[];
   title?: string;
+  /** Called before the HTTP handler is built, e.g. to add Koa middleware (provider.use) in tests. */
+  configure?: (provider: Provider) => void;
 }
 
 export interface UpstreamOp {
@@ -197,6 +199,7 @@ export async function startUpstreamOp(options: UpstreamOpOptions): Promise<Upstr
   };
   const provider = new Provider(issuer, configuration);
   provider.use((ctx, next) => interactionRoutes(ctx as KoaContextWithOIDC, provider, options, next));
+  options.configure?.(provider);
   handler = provider.callback();
 
   return {

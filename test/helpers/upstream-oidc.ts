@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
-import type { ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
+import type { ClientMetadata } from 'oidc-provider';
 import { startUpstreamOp, type UpstreamOp, type UpstreamOpOptions, type UpstreamUser } from '../../src/demo/upstream-oidc.js';
 import type { ConnectorContext } from '../../src/connectors/registry.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -50,9 +50,20 @@ export async function startTestUpstream(options: TestUpstreamOptions = {}): Prom
   const clientId = `broker-${randomBytes(4).toString('hex')}`;
   const clientSecret = randomBytes(24).toString('base64url');
   const { client: clientOverrides, connectorId: _c, ...opOptions } = options;
+  let tamper: IdTokenTamper | undefined;
   const op = await startUpstreamOp({
     users: TEST_USERS,
     ...opOptions,
+    configure: (provider) => {
+      provider.use(async (ctx, next) => {
+        await next();
+        const body = ctx.body as Record<string, unknown> | undefined;
+        if (tamper && ctx.path === '/token' && ctx.status === 200 && body && typeof body.id_token === 'string') {
+          ctx.body = { ...body, id_token: await tamper(decodeJwt(body.id_token), decodeProtectedHeader(body.id_token)) };
+        }
+      });
+      opOptions.configure?.(provider);
+    },
     clients: [
       {
         client_id: clientId,
@@ -70,15 +81,7 @@ export async function startTestUpstream(options: TestUpstreamOptions = {}): Prom
   const upstreamJwk = op.jwks[0] as JWK;
   const { privateKey: otherKey } = await generateKeyPair('RS256', { extractable: true });
   const otherJwk = await exportJWK(otherKey);
-  let tamper: IdTokenTamper | undefined;
 
-  op.provider.use(async (ctx, next) => {
-    await next();
-    const body = (ctx as KoaContextWithOIDC).body as Record<string, unknown> | undefined;
-    if (tamper && ctx.path === '/token' && ctx.status === 200 && body && typeof body.id_token === 'string') {
-      ctx.body = { ...body, id_token: await tamper(decodeJwt(body.id_token), decodeProtectedHeader(body.id_token)) };
-    }
-  });
 
   async function signIdToken(claims: JWTPayload, signOptions: { key?: 'upstream' | 'other'; alg?: string } = {}): Promise<string> {
     const alg = signOptions.alg ?? 'RS256';
