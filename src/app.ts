@@ -1,0 +1,112 @@
+// Wires the modules together into one Koa application (oidc-provider is the Koa app); no logic of its own.
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import { pino, type Logger } from 'pino';
+import { Auditor } from './audit/auditor.js';
+import type { AuditSink } from './audit/events.js';
+import { JsonLinesSink } from './audit/json-lines.js';
+import type { BrokerConfig } from './config/load.js';
+import type { Connector } from './connectors/connector.js';
+import { connectorFactory } from './connectors/registry.js';
+import type { BrokerContext, TokenSink } from './context.js';
+import { Transactions } from './federation/transactions.js';
+import { errorHandler } from './http/errors.js';
+import { requestContext } from './http/request-context.js';
+import { callbackRoutes } from './http/routes/callback.js';
+import { healthRoutes } from './http/routes/health.js';
+import { interactionRoutes } from './http/routes/interaction.js';
+import { securityHeaders } from './http/security-headers.js';
+import { createRenderer } from './http/views.js';
+import { auditProviderEvents } from './issuer/audit-events.js';
+import { loadSigningKeys } from './issuer/keys.js';
+import { createIssuer } from './issuer/provider.js';
+import { SessionRepository } from './session/federated-session.js';
+import { createStore } from './store/create-store.js';
+import type { KeyValueStore } from './store/store.js';
+import { demoRoutes } from './demo/relying-party.js';
+
+export interface AppDeps {
+  logger?: Logger;
+  store?: KeyValueStore;
+  now?: () => number;
+  /** Extra audit sinks (tests capture events here). */
+  auditSinks?: AuditSink[];
+}
+
+export interface BrokerApp {
+  /** The Koa application: pass `app.callback()` to http.createServer. */
+  app: Provider;
+  broker: BrokerContext;
+  close(): Promise<void>;
+}
+
+async function createConnectors(config: BrokerConfig, store: KeyValueStore, logger: Logger, now: () => number): Promise<Map<string, Connector>> {
+  const connectors = new Map<string, Connector>();
+  for (const definition of config.providers) {
+    const factory = connectorFactory(definition.type)!;
+    const connector = await factory.create({ id: definition.id, name: definition.name, domains: definition.domains }, definition.config, {
+      issuer: config.issuer,
+      store,
+      logger: logger.child({ connector: definition.id }),
+      now,
+      baseDir: definition.baseDir,
+      httpTimeoutMs: config.upstreamTimeoutMs,
+      production: config.production,
+    });
+    connectors.set(definition.id, connector);
+  }
+  return connectors;
+}
+
+export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promise<BrokerApp> {
+  const logger = deps.logger ?? pino({ level: config.logLevel });
+  const now = deps.now ?? Date.now;
+  const store = deps.store ?? (await createStore(config.store, logger));
+  const ownsStore = !deps.store;
+  const keys = await loadSigningKeys(config.jwksFile, store);
+  const renderer = createRenderer();
+  const sinks: AuditSink[] = [...(config.auditLog === 'off' ? [] : [new JsonLinesSink(config.auditLog)]), ...(deps.auditSinks ?? [])];
+  const auditor = new Auditor(sinks, logger, now);
+  const connectors = await createConnectors(config, store, logger, now);
+  const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000);
+  // Interim until src/session/vault.ts lands: refuse to keep upstream tokens rather than keep them unencrypted.
+  const vault: TokenSink = { async save() { throw new Error('upstream token vault not wired yet'); } };
+  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer });
+  auditProviderEvents(provider, auditor);
+  const broker: BrokerContext = {
+    config,
+    provider,
+    store,
+    connectors,
+    clients: new Map(config.clients.map((client) => [client.clientId, client])),
+    renderer,
+    auditor,
+    sessions,
+    transactions: new Transactions(store, config.tokens.interactionTtl * 1000),
+    vault,
+    logger,
+    now,
+  };
+
+  const router = new Router();
+  healthRoutes(router, store);
+  interactionRoutes(router, broker);
+  callbackRoutes(router, broker);
+  if (config.demo) demoRoutes(router, broker);
+
+  provider.use(requestContext(logger, config.trustProxy));
+  provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
+  provider.use(errorHandler(renderer));
+  provider.use(router.routes());
+  provider.use(router.allowedMethods());
+
+  return {
+    app: provider,
+    broker,
+    async close() {
+      await Promise.all([...connectors.values()].map((connector) => connector.close?.()));
+      await auditor.close();
+      if (ownsStore) await store.close();
+    },
+  };
+}

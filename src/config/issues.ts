@@ -1,0 +1,27 @@
+// Turns zod issues into "json.path: message" lines so one run can report every configuration problem.
+import type { z } from 'zod';
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+export function zodIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((issue) => {
+    const path = formatPath(issue.path);
+    const where = prefix ? (path === '(root)' ? prefix : `${prefix}.${path}`) : path;
+    return `${where}: ${issue.message}`;
+  });
+}
+
+/** Thrown by loadConfig with every problem found. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+  }
+}

@@ -1,0 +1,193 @@
+// Loads and validates the whole configuration (file + environment + providers), collecting every problem before failing once.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { envValue, type Env } from './env.js';
+import { ConfigError, zodIssues } from './issues.js';
+import { loadProviders, type ProviderDefinition } from './providers.js';
+import { configFileSchema, type ParsedConfigFile } from './schema.js';
+import { resolveSecretRefs } from './secret-refs.js';
+import { demoClient, developmentConfig, DEMO_CLIENT_ID, type DemoCredentials } from './development.js';
+
+export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cookieKeys' | 'vaultKeys' | 'issuer' | 'host' | 'demo' | '$schema'> {
+  issuer: string;
+  host: string;
+  production: boolean;
+  demo: boolean;
+  cookieKeys: string[];
+  vaultKeys: Buffer[];
+  providers: ProviderDefinition[];
+  /** Where the configuration came from: a file path, or "built-in development configuration". */
+  source: string;
+  /** Development defaults in use; logged loudly at start. */
+  warnings: string[];
+  /** Demo users' generated passwords (development configuration only), printed at start. */
+  demoCredentials?: DemoCredentials;
+}
+
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+type EnvOverride = { name: string; path: string; kind: 'string' | 'int' | 'bool' | 'list' };
+/** Environment variables that override the file, in the order of the README's reference. */
+export const ENV_OVERRIDES: readonly EnvOverride[] = [
+  { name: 'ISSUER', path: 'issuer', kind: 'string' },
+  { name: 'PORT', path: 'port', kind: 'int' },
+  { name: 'HOST', path: 'host', kind: 'string' },
+  { name: 'TRUST_PROXY', path: 'trustProxy', kind: 'bool' },
+  { name: 'COOKIE_KEYS', path: 'cookieKeys', kind: 'list' },
+  { name: 'JWKS_FILE', path: 'jwksFile', kind: 'string' },
+  { name: 'VAULT_KEYS', path: 'vaultKeys', kind: 'list' },
+  { name: 'PROVIDERS_DIR', path: 'providersDir', kind: 'string' },
+  { name: 'REVERIFY_INTERVAL_SECONDS', path: 'session.reverifyIntervalSeconds', kind: 'int' },
+  { name: 'UPSTREAM_REFRESH_SKEW_SECONDS', path: 'session.upstreamRefreshSkewSeconds', kind: 'int' },
+  { name: 'ACCESS_TOKEN_TTL', path: 'tokens.accessTokenTtl', kind: 'int' },
+  { name: 'ID_TOKEN_TTL', path: 'tokens.idTokenTtl', kind: 'int' },
+  { name: 'REFRESH_TOKEN_TTL', path: 'tokens.refreshTokenTtl', kind: 'int' },
+  { name: 'SESSION_TTL', path: 'tokens.sessionTtl', kind: 'int' },
+  { name: 'UPSTREAM_TIMEOUT_MS', path: 'upstreamTimeoutMs', kind: 'int' },
+  { name: 'MAX_BODY_BYTES', path: 'maxBodyBytes', kind: 'int' },
+  { name: 'AUDIT_LOG', path: 'auditLog', kind: 'string' },
+  { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string' },
+  { name: 'DEMO', path: 'demo', kind: 'bool' },
+];
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (!node[part] || typeof node[part] !== 'object') node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: Env, errors: string[]): void {
+  for (const { name, path, kind } of ENV_OVERRIDES) {
+    let text: string | undefined;
+    try {
+      text = envValue(env, name);
+    } catch (error) {
+      errors.push(`${name}: ${(error as Error).message}`);
+      continue;
+    }
+    if (text === undefined) continue;
+    if (kind === 'int') {
+      if (!/^\d+$/.test(text.trim())) errors.push(`${name}: must be a whole number, got "${text.slice(0, 40)}"`);
+      else setPath(raw, path, Number(text.trim()));
+    } else if (kind === 'bool') {
+      const value = text.trim().toLowerCase();
+      if (!['true', 'false', '1', '0'].includes(value)) errors.push(`${name}: must be true or false`);
+      else setPath(raw, path, value === 'true' || value === '1');
+    } else if (kind === 'list') {
+      setPath(raw, path, text.split(',').map((item) => item.trim()).filter(Boolean));
+    } else setPath(raw, path, text);
+  }
+  const redisUrl = envValue(env, 'REDIS_URL');
+  if (redisUrl) {
+    const store = (raw.store && typeof raw.store === 'object' ? raw.store : {}) as Record<string, unknown>;
+    raw.store = { ...store, type: 'redis', url: redisUrl };
+  }
+}
+
+function readConfigFile(path: string, errors: string[]): Record<string, unknown> | undefined {
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (text.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    errors.push(`BROKER_CONFIG=${path}: ${code ? `cannot read (${code})` : `invalid JSON: ${(error as Error).message}`}`);
+    return undefined;
+  }
+}
+
+export interface LoadOptions {
+  env: Env;
+  /** Base for relative paths (providers dir, JWKS file); default the process's working directory. */
+  cwd?: string;
+  /** A configuration object instead of the BROKER_CONFIG file (tests, embedding). */
+  file?: Record<string, unknown>;
+}
+
+/** Loads, resolves and validates everything; throws ConfigError listing every problem. */
+export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
+  const { env } = options;
+  const errors: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  const configPath = env.BROKER_CONFIG;
+  let cwd = options.cwd ?? process.cwd();
+  let fileRaw: Record<string, unknown> | undefined = options.file ? structuredClone(options.file) : undefined;
+  let source = 'inline configuration';
+  if (!fileRaw && configPath) {
+    fileRaw = readConfigFile(resolve(cwd, configPath), errors);
+    source = resolve(cwd, configPath);
+    cwd = dirname(source);
+  }
+  let demoCredentials: DemoCredentials | undefined;
+  if (!fileRaw && !configPath) {
+    if (production) errors.push('BROKER_CONFIG: required when NODE_ENV=production (the built-in development configuration is refused)');
+    const development = await developmentConfig();
+    fileRaw = development.file;
+    demoCredentials = development.credentials;
+    source = 'built-in development configuration';
+  }
+  const raw = (resolveSecretRefs(fileRaw ?? {}, env, errors) ?? {}) as Record<string, unknown>;
+  applyEnvOverrides(raw, env, errors);
+
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    errors.push(...zodIssues(parsed.error));
+    throw new ConfigError(errors);
+  }
+  const file = parsed.data;
+  const providers = loadProviders(file.providersDir, file.providers, env, errors, cwd);
+  const providerIds = new Set(providers.map((p) => p.id));
+  file.clients.forEach((client, index) => {
+    client.allowedProviders?.forEach((id, j) => {
+      if (!providerIds.has(id)) errors.push(`clients[${index}].allowedProviders[${j}]: no provider with id "${id}"`);
+    });
+  });
+
+  const warnings: string[] = [];
+  const demo = file.demo ?? (!production && !configPath && !options.file);
+  const cookieKeys = file.cookieKeys ?? [randomBytes(32).toString('base64url')];
+  if (!file.cookieKeys) warnings.push('cookieKeys not set: using a generated key (sessions will not survive a restart)');
+  const vaultKeys = (file.vaultKeys ?? []).map((key) => Buffer.from(key, key.includes('+') || key.includes('/') ? 'base64' : 'base64url'));
+  if (vaultKeys.length === 0) {
+    vaultKeys.push(randomBytes(32));
+    warnings.push('vaultKeys not set: using a generated upstream-token vault key');
+  }
+  if (!file.jwksFile) warnings.push('jwksFile not set: signing keys are generated (and shared through the store)');
+  if (file.store.type === 'memory') warnings.push('store is "memory": state is lost on restart and not shared between instances');
+
+  if (production) {
+    if (!file.cookieKeys) errors.push('cookieKeys: required when NODE_ENV=production (set COOKIE_KEYS or COOKIE_KEYS_FILE)');
+    if (!file.vaultKeys) errors.push('vaultKeys: required when NODE_ENV=production (set VAULT_KEYS or VAULT_KEYS_FILE)');
+    if (!file.jwksFile) errors.push('jwksFile: required when NODE_ENV=production (generated signing keys are refused)');
+    if (file.store.type === 'memory') errors.push('store: the memory store is refused when NODE_ENV=production (set REDIS_URL)');
+    if (demo) errors.push('demo: the demo is refused when NODE_ENV=production');
+  }
+  const port = file.port;
+  const issuer = (file.issuer ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  if (production && !issuer.startsWith('https://')) errors.push('issuer: must use https when NODE_ENV=production');
+  if (file.jwksFile) file.jwksFile = resolve(cwd, file.jwksFile);
+  if (demo && !file.clients.some((client) => client.clientId === DEMO_CLIENT_ID)) file.clients.push(demoClient(issuer));
+  if (errors.length > 0) throw new ConfigError(errors);
+
+  const { providers: _inline, cookieKeys: _c, vaultKeys: _v, issuer: _i, host, demo: _d, $schema: _s, ...rest } = file;
+  return {
+    ...rest,
+    issuer,
+    host: host ?? (production ? '0.0.0.0' : 'localhost'),
+    production,
+    demo,
+    cookieKeys,
+    vaultKeys,
+    providers,
+    source,
+    warnings,
+    demoCredentials,
+  };
+}

@@ -1,0 +1,106 @@
+// The zod schema of the broker configuration (JSON file named by BROKER_CONFIG, merged with environment variables).
+import { z } from 'zod';
+import { storeConfigSchema } from '../store/create-store.js';
+
+const absoluteUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? !url.hash : url.protocol.length > 1;
+  } catch {
+    return false;
+  }
+}, 'must be an absolute URL without a fragment');
+
+const issuerUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL with no query or fragment');
+
+export const clientSchema = z
+  .strictObject({
+    clientId: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+    name: z.string().max(255).optional().describe('Shown on the consent page.'),
+    clientSecret: z.string().min(32, 'must be at least 32 characters').optional().describe('Confidential clients; "$ENV_NAME" recommended.'),
+    public: z.boolean().default(false).describe('Public client (SPA, native): no secret, PKCE S256 required.'),
+    tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+    redirectUris: z.array(absoluteUrl).min(1),
+    postLogoutRedirectUris: z.array(absoluteUrl).default([]),
+    allowedProviders: z.array(z.string().min(1)).optional().describe('Upstream provider ids this client may use (default: all).'),
+    skipConsent: z.boolean().default(false).describe('First-party app: no consent page.'),
+    idTokenSignedResponseAlg: z.enum(['ES256', 'RS256']).default('ES256'),
+    scopes: z.array(z.string()).default(['openid', 'profile', 'email', 'groups', 'offline_access']),
+  })
+  .superRefine((client, ctx) => {
+    if (client.public && client.clientSecret) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a public client must not have a secret' });
+    if (!client.public && !client.clientSecret) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'required for a confidential client (or set "public": true)' });
+  });
+
+export type ClientConfig = z.output<typeof clientSchema>;
+
+export const providerFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 lowercase letters, digits, "-" or "_"'),
+  type: z.string().min(1),
+  name: z.string().min(1).max(255),
+  domains: z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')).default([]),
+  config: z.record(z.string(), z.unknown()),
+});
+export type ProviderFile = z.input<typeof providerFileSchema>;
+
+const seconds = (fallback: number, description: string) => z.number().int().positive().default(fallback).describe(description);
+
+export const tokensSchema = z
+  .strictObject({
+    accessTokenTtl: seconds(600, 'Access token lifetime, seconds.'),
+    idTokenTtl: seconds(3600, 'ID token lifetime, seconds.'),
+    refreshTokenTtl: seconds(14 * 86400, 'Refresh token lifetime, seconds (rotated on every use).'),
+    authorizationCodeTtl: seconds(60, 'Authorization code lifetime, seconds.'),
+    sessionTtl: seconds(86400, 'Broker browser session lifetime, seconds.'),
+    interactionTtl: seconds(600, 'Time allowed to finish a login, seconds.'),
+  })
+  .prefault({});
+
+export const sessionSchema = z
+  .strictObject({
+    reverifyIntervalSeconds: seconds(900, 'Re-verify every session against its upstream this often.'),
+    upstreamRefreshSkewSeconds: seconds(300, 'Refresh upstream access tokens when less than this remains.'),
+  })
+  .prefault({});
+
+export const configFileSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    issuer: issuerUrl.optional().describe('Public issuer URL (default http://localhost:$PORT).'),
+    port: z.number().int().min(1).max(65535).default(3000),
+    host: z.string().min(1).optional().describe('Listen address (default localhost in development, 0.0.0.0 in production).'),
+    trustProxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers from a reverse proxy.'),
+    cookieKeys: z.array(z.string().min(32, 'must be at least 32 characters')).min(1).optional().describe('Keys signing cookies; first signs, all verify.'),
+    jwksFile: z.string().min(1).optional().describe('Private JWKS (JSON) with the signing keys: an ES256 key, and an RS256 key for clients that need it.'),
+    vaultKeys: z.array(z.string().regex(/^[A-Za-z0-9_-]{43}=?$|^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64 or base64url')).min(1).optional().describe('AES-256-GCM keys for the upstream token vault; first encrypts, all decrypt.'),
+    store: storeConfigSchema.default({ type: 'memory' }),
+    clients: z.array(clientSchema).default([]),
+    providersDir: z.string().default('providers').describe('Directory of upstream provider JSON files (top level only).'),
+    providers: z.array(z.unknown()).default([]).describe('Inline provider definitions, same shape as a providers/*.json file.'),
+    tokens: tokensSchema,
+    session: sessionSchema,
+    upstreamTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('Timeout of every upstream HTTP call, ms.'),
+    maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body.'),
+    auditLog: z.string().default('stdout').describe('"stdout", "off", or a file path for JSON-lines audit records.'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.clients.forEach((client, index) => {
+      if (seen.has(client.clientId)) {
+        ctx.addIssue({ code: 'custom', path: ['clients', index, 'clientId'], message: `duplicate client id "${client.clientId}" (also clients[${seen.get(client.clientId)}])` });
+      } else seen.set(client.clientId, index);
+    });
+  });
+
+export type ConfigFile = z.input<typeof configFileSchema>;
+export type ParsedConfigFile = z.output<typeof configFileSchema>;

@@ -1,0 +1,83 @@
+// The local connector: static users from configuration, passwords verified against argon2id hashes.
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+import { z } from 'zod';
+import type { Identity, PasswordConnector } from './connector.js';
+import type { ConnectorFactory } from './registry.js';
+
+const argon2idHash = z
+  .string()
+  .regex(/^\$argon2id\$v=\d+\$[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/, 'must be an argon2id hash (make one with `npm run hash-password`)');
+
+const localUserSchema = z.strictObject({
+  username: z.string().min(1).max(256),
+  passwordHash: argon2idHash,
+  email: z.email().optional(),
+  emailVerified: z.boolean().default(true),
+  name: z.string().max(256).optional(),
+  groups: z.array(z.string().min(1)).default([]),
+});
+
+export const localConfigSchema = z
+  .strictObject({ users: z.array(localUserSchema).min(1) })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.users.forEach((user, index) => {
+      const key = user.username.toLowerCase();
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: `duplicate username "${user.username}"` });
+      seen.add(key);
+    });
+  });
+
+export type LocalUser = z.output<typeof localUserSchema>;
+
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/** Hashes a password the way the local connector expects (argon2id, OWASP parameters). */
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, ARGON2_OPTIONS);
+}
+
+class LocalConnector implements PasswordConnector {
+  readonly type = 'local';
+  private readonly users: Map<string, LocalUser>;
+
+  constructor(
+    readonly id: string,
+    readonly displayName: string,
+    readonly domains: readonly string[],
+    users: LocalUser[],
+    private readonly decoyHash: string,
+    private readonly now: () => number,
+  ) {
+    this.users = new Map(users.map((user) => [user.username.toLowerCase(), user]));
+  }
+
+  async login(username: string, password: string): Promise<Identity | undefined> {
+    const user = this.users.get(username.trim().toLowerCase());
+    // Verify against a decoy for unknown users so both failures take the same time.
+    const ok = await argon2.verify(user?.passwordHash ?? this.decoyHash, password).catch(() => false);
+    if (!user || !ok) return undefined;
+    return {
+      connectorId: this.id,
+      subject: user.username,
+      email: user.email,
+      emailVerified: user.email ? user.emailVerified : undefined,
+      name: user.name,
+      groups: user.groups,
+      acr: 'urn:vestibule:acr:password',
+      amr: ['pwd'],
+      authTime: Math.floor(this.now() / 1000),
+      rawClaims: {},
+    };
+  }
+}
+
+export const localConnectorFactory: ConnectorFactory<typeof localConfigSchema> = {
+  type: 'local',
+  configSchema: localConfigSchema,
+  async create(base, config, context) {
+    const decoyHash = await hashPassword(randomBytes(16).toString('base64url'));
+    return new LocalConnector(base.id, base.name, base.domains, config.users, decoyHash, context.now);
+  },
+};

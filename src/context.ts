@@ -1,0 +1,31 @@
+// The dependencies that routes and login steps share, built once by app.ts.
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Auditor } from './audit/auditor.js';
+import type { BrokerConfig } from './config/load.js';
+import type { ClientConfig } from './config/schema.js';
+import type { Connector, UpstreamTokens } from './connectors/connector.js';
+import type { Transactions } from './federation/transactions.js';
+import type { Renderer } from './http/views.js';
+import type { SessionRepository } from './session/federated-session.js';
+import type { KeyValueStore } from './store/store.js';
+
+/** What finalize needs from the upstream token vault (src/session/vault.ts). */
+export interface TokenSink {
+  save(sessionId: string, connectorId: string, tokens: UpstreamTokens): Promise<void>;
+}
+
+export interface BrokerContext {
+  config: BrokerConfig;
+  provider: Provider;
+  store: KeyValueStore;
+  connectors: Map<string, Connector>;
+  clients: Map<string, ClientConfig>;
+  renderer: Renderer;
+  auditor: Auditor;
+  sessions: SessionRepository;
+  transactions: Transactions;
+  vault: TokenSink;
+  logger: Logger;
+  now: () => number;
+}

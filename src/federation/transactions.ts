@@ -1,0 +1,53 @@
+// Short-lived, one-time login transactions: what the broker must remember between sending a user upstream and the callback.
+import { randomBytes } from 'node:crypto';
+import type { KeyValueStore } from '../store/store.js';
+
+export interface Transaction {
+  uid: string;
+  connectorId: string;
+  clientId: string;
+  /** Connector-private data (PKCE verifier, nonce, SAML request id). */
+  data: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** The login result waiting for the browser at /interaction/:uid/finish. */
+export interface PendingLogin {
+  accountId: string;
+  acr?: string;
+  amr: string[];
+  ts: number;
+  sessionId: string;
+}
+
+const txKey = (state: string) => `ftx:${state}`;
+const resultKey = (uid: string) => `fresult:${uid}`;
+
+export function newState(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export class Transactions {
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly ttlMs: number,
+  ) {}
+
+  save(state: string, transaction: Transaction): Promise<void> {
+    return this.store.set(txKey(state), transaction, this.ttlMs);
+  }
+
+  /** Returns the transaction once; a replayed callback finds nothing. */
+  take(state: string): Promise<Transaction | undefined> {
+    if (!/^[A-Za-z0-9_-]{16,128}$/.test(state)) return Promise.resolve(undefined);
+    return this.store.take<Transaction>(txKey(state));
+  }
+
+  saveResult(uid: string, result: PendingLogin): Promise<void> {
+    return this.store.set(resultKey(uid), result, this.ttlMs);
+  }
+
+  takeResult(uid: string): Promise<PendingLogin | undefined> {
+    return this.store.take<PendingLogin>(resultKey(uid));
+  }
+}

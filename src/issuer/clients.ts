@@ -1,0 +1,19 @@
+// Turns configured clients into oidc-provider client metadata (RFC 7591 names).
+import type { ClientConfig } from '../config/schema.js';
+
+export function clientMetadata(client: ClientConfig): Record<string, unknown> {
+  const authMethod = client.public ? 'none' : (client.tokenEndpointAuthMethod ?? 'client_secret_basic');
+  return {
+    client_id: client.clientId,
+    ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
+    ...(client.name ? { client_name: client.name } : {}),
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    response_types: ['code'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: authMethod,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    application_type: client.redirectUris.every((uri) => /^https?:/.test(uri)) ? 'web' : 'native',
+    scope: client.scopes.join(' '),
+  };
+}

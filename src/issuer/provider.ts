@@ -1,0 +1,95 @@
+// Builds the oidc-provider instance: clients, keys, scopes and claims, lifetimes, features and the broker's hooks.
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { BrokerConfig } from '../config/load.js';
+import type { Renderer } from '../http/views.js';
+import type { SessionRepository } from '../session/federated-session.js';
+import type { KeyValueStore } from '../store/store.js';
+import { createOidcAdapter } from '../store/oidc-adapter.js';
+import { createFindAccount, SCOPE_CLAIMS } from './accounts.js';
+import { clientMetadata } from './clients.js';
+import { providerPages } from './pages.js';
+
+export const ACR_PASSWORD = 'urn:vestibule:acr:password';
+
+export interface IssuerDeps {
+  config: BrokerConfig;
+  store: KeyValueStore;
+  keys: JWK[];
+  sessions: SessionRepository;
+  renderer: Renderer;
+}
+
+/** First-party clients (skipConsent) get their grant without a consent page. */
+function createLoadExistingGrant(skipConsent: Set<string>) {
+  return async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+    const { client, session, provider } = ctx.oidc;
+    if (!client || !session) return undefined;
+    const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+    if (grantId) return provider.Grant.find(grantId);
+    if (!skipConsent.has(client.clientId) || !session.accountId) return undefined;
+    const grant = new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+    grant.addOIDCScope(client.scope ?? 'openid');
+    grant.addOIDCClaims(['sub']);
+    await grant.save();
+    return grant;
+  };
+}
+
+export function createIssuer(deps: IssuerDeps): Provider {
+  const { config, store, keys, sessions, renderer } = deps;
+  const pages = providerPages(renderer);
+  const skipConsent = new Set(config.clients.filter((c) => c.skipConsent).map((c) => c.clientId));
+  const tokens = config.tokens;
+  const configuration: Configuration = {
+    adapter: createOidcAdapter(store),
+    clients: config.clients.map(clientMetadata) as unknown as Configuration['clients'],
+    jwks: { keys } as Configuration['jwks'],
+    cookies: {
+      keys: config.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    findAccount: createFindAccount(sessions),
+    claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    conformIdTokenClaims: false,
+    acrValues: [ACR_PASSWORD],
+    extraParams: ['idp_hint'],
+    responseTypes: ['code'],
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    loadExistingGrant: createLoadExistingGrant(skipConsent),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    renderError: pages.renderError as Configuration['renderError'],
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] } as Configuration['enabledJWA'],
+    ttl: {
+      AccessToken: tokens.accessTokenTtl,
+      AuthorizationCode: tokens.authorizationCodeTtl,
+      IdToken: tokens.idTokenTtl,
+      RefreshToken: tokens.refreshTokenTtl,
+      Grant: tokens.refreshTokenTtl,
+      Session: tokens.sessionTtl,
+      Interaction: tokens.interactionTtl,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      claimsParameter: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: pages.logoutSource as never,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource as never,
+      },
+    },
+    clientBasedCORS(_ctx, origin, client) {
+      if (origin === 'null') return false;
+      return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
+    },
+  };
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}
