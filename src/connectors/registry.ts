@@ -5,6 +5,7 @@ import type { Connector } from './connector.js';
 import type { KeyValueStore } from '../store/store.js';
 import { localConnectorFactory } from './local.js';
 import { oidcConnectorFactory } from './oidc.js';
+import { samlConnectorFactory } from './saml.js';
 
 /** What a factory may use when it builds a connector. */
 export interface ConnectorContext {
@@ -48,3 +49,4 @@ export function connectorTypes(): string[] {
 
 registerConnectorType(localConnectorFactory as unknown as ConnectorFactory);
 registerConnectorType(oidcConnectorFactory as unknown as ConnectorFactory);
+registerConnectorType(samlConnectorFactory as unknown as ConnectorFactory);
