@@ -8,7 +8,7 @@ import { JsonLinesSink } from './audit/json-lines.js';
 import type { BrokerConfig } from './config/load.js';
 import type { Connector } from './connectors/connector.js';
 import { connectorFactory } from './connectors/registry.js';
-import type { BrokerContext, TokenSink } from './context.js';
+import type { BrokerContext } from './context.js';
 import { Transactions } from './federation/transactions.js';
 import { errorHandler } from './http/errors.js';
 import { requestContext } from './http/request-context.js';
@@ -21,6 +21,7 @@ import { auditProviderEvents } from './issuer/audit-events.js';
 import { loadSigningKeys } from './issuer/keys.js';
 import { createIssuer } from './issuer/provider.js';
 import { SessionRepository } from './session/federated-session.js';
+import { createTokenVault } from './session/vault.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
 import { demoRoutes } from './demo/relying-party.js';
@@ -69,8 +70,15 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const auditor = new Auditor(sinks, logger, now);
   const connectors = await createConnectors(config, store, logger, now);
   const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000);
-  // Interim until src/session/vault.ts lands: refuse to keep upstream tokens rather than keep them unencrypted.
-  const vault: TokenSink = { async save() { throw new Error('upstream token vault not wired yet'); } };
+  const vault = createTokenVault({
+    store,
+    keys: config.vaultKeys,
+    now,
+    refreshSkewMs: config.session.upstreamRefreshSkewSeconds * 1000,
+    ttlMs: config.tokens.sessionTtl * 1000,
+    logger,
+    auditor,
+  });
   const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {

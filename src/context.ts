@@ -4,16 +4,13 @@ import type { Logger } from 'pino';
 import type { Auditor } from './audit/auditor.js';
 import type { BrokerConfig } from './config/load.js';
 import type { ClientConfig } from './config/schema.js';
-import type { Connector, UpstreamTokens } from './connectors/connector.js';
+import type { Connector } from './connectors/connector.js';
 import type { Transactions } from './federation/transactions.js';
 import type { Renderer } from './http/views.js';
 import type { SessionRepository } from './session/federated-session.js';
+import type { TokenVault } from './session/vault.js';
 import type { KeyValueStore } from './store/store.js';
 
-/** What finalize needs from the upstream token vault (src/session/vault.ts). */
-export interface TokenSink {
-  save(sessionId: string, connectorId: string, tokens: UpstreamTokens): Promise<void>;
-}
 
 export interface BrokerContext {
   config: BrokerConfig;
@@ -25,7 +22,7 @@ export interface BrokerContext {
   auditor: Auditor;
   sessions: SessionRepository;
   transactions: Transactions;
-  vault: TokenSink;
+  vault: TokenVault;
   logger: Logger;
   now: () => number;
 }

@@ -18,6 +18,14 @@ export function zodIssues(error: z.ZodError, prefix = ''): string[] {
   });
 }
 
+const pathOf = (problem: string) => problem.slice(0, problem.indexOf(': '));
+
+/** Drops schema problems at paths already reported as an unset "$ENV" reference (their value is only a placeholder). */
+export function withoutUnresolved(problems: string[], referenceProblems: readonly string[]): string[] {
+  const unresolved = new Set(referenceProblems.map(pathOf));
+  return problems.filter((problem) => !unresolved.has(pathOf(problem)));
+}
+
 /** Thrown by loadConfig with every problem found. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

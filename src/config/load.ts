@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { envValue, type Env } from './env.js';
-import { ConfigError, zodIssues } from './issues.js';
+import { ConfigError, withoutUnresolved, zodIssues } from './issues.js';
 import { loadProviders, type ProviderDefinition } from './providers.js';
 import { configFileSchema, type ParsedConfigFile } from './schema.js';
 import { resolveSecretRefs } from './secret-refs.js';
@@ -138,7 +138,7 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
 
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
-    errors.push(...zodIssues(parsed.error));
+    errors.push(...withoutUnresolved(zodIssues(parsed.error), errors));
     throw new ConfigError(errors);
   }
   const file = parsed.data;
@@ -163,6 +163,7 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
   if (file.store.type === 'memory') warnings.push('store is "memory": state is lost on restart and not shared between instances');
 
   if (production) {
+    if (!file.issuer) errors.push('issuer: required when NODE_ENV=production (set ISSUER to the public https URL)');
     if (!file.cookieKeys) errors.push('cookieKeys: required when NODE_ENV=production (set COOKIE_KEYS or COOKIE_KEYS_FILE)');
     if (!file.vaultKeys) errors.push('vaultKeys: required when NODE_ENV=production (set VAULT_KEYS or VAULT_KEYS_FILE)');
     if (!file.jwksFile) errors.push('jwksFile: required when NODE_ENV=production (generated signing keys are refused)');

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { connectorFactory, connectorTypes } from '../connectors/registry.js';
 import type { Env } from './env.js';
-import { zodIssues } from './issues.js';
+import { withoutUnresolved, zodIssues } from './issues.js';
 import { providerFileSchema } from './schema.js';
 import { resolveSecretRefs } from './secret-refs.js';
 
@@ -28,7 +28,7 @@ function validateProvider(raw: unknown, source: string, baseDir: string, env: En
   errors.push(...refErrors.map((problem) => `${source}: ${problem}`));
   const envelope = providerFileSchema.safeParse(resolved);
   if (!envelope.success) {
-    errors.push(...zodIssues(envelope.error).map((problem) => `${source}: ${problem}`));
+    errors.push(...withoutUnresolved(zodIssues(envelope.error), refErrors).map((problem) => `${source}: ${problem}`));
     return undefined;
   }
   const factory = connectorFactory(envelope.data.type);
@@ -38,7 +38,7 @@ function validateProvider(raw: unknown, source: string, baseDir: string, env: En
   }
   const config = factory.configSchema.safeParse(envelope.data.config);
   if (!config.success) {
-    errors.push(...zodIssues(config.error, 'config').map((problem) => `${source}: ${problem}`));
+    errors.push(...withoutUnresolved(zodIssues(config.error, 'config'), refErrors).map((problem) => `${source}: ${problem}`));
     return undefined;
   }
   if (refErrors.length > 0) return undefined;

@@ -1,0 +1,143 @@
+// Configuration loading: every problem reported with its JSON path in one run; production refuses development defaults.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/issues.js';
+import { loadConfig } from '../../src/config/load.js';
+import { localProvider } from '../helpers/broker.js';
+
+const client = { clientId: 'app', clientSecret: 'x'.repeat(40), redirectUris: ['https://app.example.com/cb'] };
+
+async function problems(file: Record<string, unknown>, env: Record<string, string> = {}, cwd?: string): Promise<string[]> {
+  try {
+    await loadConfig({ env, file: { providersDir: 'test/fixtures/no-providers', ...file }, cwd });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('loadConfig', () => {
+  it('accepts a minimal configuration and fills documented defaults', async () => {
+    const config = await loadConfig({ env: {}, file: { providersDir: 'test/fixtures/no-providers', clients: [client], providers: [await localProvider()] } });
+    expect(config.issuer).toBe('http://localhost:3000');
+    expect(config.port).toBe(3000);
+    expect(config.session.reverifyIntervalSeconds).toBe(900);
+    expect(config.tokens.accessTokenTtl).toBe(600);
+    expect(config.store).toEqual({ type: 'memory' });
+    expect(config.providers.map((p) => p.id)).toEqual(['local']);
+    expect(config.warnings.length).toBeGreaterThan(0);
+  });
+
+  it('reports a bad issuer URL by its path', async () => {
+    expect(await problems({ issuer: 'not a url' })).toEqual([expect.stringMatching(/^issuer: /)]);
+  });
+
+  it('requires the issuer in production', async () => {
+    const list = await problems({}, { NODE_ENV: 'production' });
+    expect(list).toEqual(expect.arrayContaining([expect.stringMatching(/^issuer: required/)]));
+  });
+
+  it('reports a duplicate client id at the second occurrence', async () => {
+    expect(await problems({ clients: [client, client] })).toEqual([expect.stringMatching(/^clients\[1\]\.clientId: duplicate client id "app"/)]);
+  });
+
+  it('refuses a redirect URI that is not absolute', async () => {
+    expect(await problems({ clients: [{ ...client, redirectUris: ['/cb'] }] })).toEqual([expect.stringMatching(/^clients\[0\]\.redirectUris\[0\]: must be an absolute URL/)]);
+  });
+
+  it('refuses an unknown connector type, naming the provider and the known types', async () => {
+    const list = await problems({ providers: [{ id: 'x', type: 'kerberos', name: 'X', config: {} }] });
+    expect(list).toEqual([expect.stringMatching(/^providers\[0\]: type: unknown connector type "kerberos" \(known: .*local.*\)/)]);
+  });
+
+  it('reports an unset "$ENV" secret with its path', async () => {
+    const list = await problems({ clients: [{ ...client, clientSecret: '$APP_SECRET' }] });
+    expect(list).toEqual([expect.stringMatching(/^clients\[0\]\.clientSecret: environment variable APP_SECRET is not set/)]);
+  });
+
+  it('resolves "$ENV" from NAME and from NAME_FILE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-config-'));
+    writeFileSync(join(dir, 'secret'), `${'s'.repeat(40)}\n`);
+    const fromFile = await loadConfig({ env: { APP_SECRET_FILE: join(dir, 'secret') }, file: { providersDir: 'test/fixtures/no-providers', clients: [{ ...client, clientSecret: '$APP_SECRET' }] } });
+    expect(fromFile.clients[0]!.clientSecret).toBe('s'.repeat(40));
+    const direct = await loadConfig({ env: { APP_SECRET: 'd'.repeat(40) }, file: { providersDir: 'test/fixtures/no-providers', clients: [{ ...client, clientSecret: '$APP_SECRET' }] } });
+    expect(direct.clients[0]!.clientSecret).toBe('d'.repeat(40));
+  });
+
+  it('reports every problem of one configuration in one run', async () => {
+    const list = await problems({
+      issuer: 'ftp://nope?x=1',
+      port: 70000,
+      clients: [client, { ...client, redirectUris: ['relative'] }, { ...client, clientId: 'b', clientSecret: '$UNSET_SECRET' }],
+      providers: [{ id: 'x', type: 'nope', name: 'X', config: {} }, { id: 'Bad Id', type: 'local', name: 'L', config: {} }],
+    });
+    const paths = list.map((p) => p.split(':')[0]);
+    expect(paths).toEqual(expect.arrayContaining(['issuer', 'port', 'clients[1].clientId', 'clients[1].redirectUris[0]', 'clients[2].clientSecret']));
+    expect(list.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('reports provider file problems with the file name and the config path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-providers-'));
+    writeFileSync(join(dir, 'broken.json'), '{ not json');
+    writeFileSync(join(dir, 'okta.json'), JSON.stringify({ id: 'okta', type: 'local', name: 'Okta', config: { users: [{ username: 'a', passwordHash: 'plain' }] } }));
+    writeFileSync(join(dir, 'README.md'), 'ignored');
+    const list = await problems({ providersDir: dir });
+    expect(list).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/broken\.json: invalid JSON/),
+        expect.stringMatching(/okta\.json: config\.users\[0\]\.passwordHash: must be an argon2id hash/),
+      ]),
+    );
+  });
+
+  it('refuses an allowedProviders entry that names no provider', async () => {
+    const list = await problems({ clients: [{ ...client, allowedProviders: ['ghost'] }], providers: [await localProvider()] });
+    expect(list).toEqual([expect.stringMatching(/^clients\[0\]\.allowedProviders\[0\]: no provider with id "ghost"/)]);
+  });
+
+  it('refuses development defaults in production, naming each', async () => {
+    const list = await problems({ issuer: 'https://sso.example.com', clients: [client] }, { NODE_ENV: 'production' });
+    expect(list).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^cookieKeys: required when NODE_ENV=production/),
+        expect.stringMatching(/^vaultKeys: required/),
+        expect.stringMatching(/^jwksFile: required/),
+        expect.stringMatching(/^store: the memory store is refused/),
+      ]),
+    );
+  });
+
+  it('refuses the built-in development configuration in production', async () => {
+    await expect(loadConfig({ env: { NODE_ENV: 'production' } })).rejects.toThrow(/BROKER_CONFIG: required when NODE_ENV=production/);
+  });
+
+  it('lets environment variables override the file and validates them', async () => {
+    const config = await loadConfig({ env: { PORT: '4000', ISSUER: 'https://id.example.com/', REVERIFY_INTERVAL_SECONDS: '60' }, file: { providersDir: 'test/fixtures/no-providers' } });
+    expect(config.port).toBe(4000);
+    expect(config.issuer).toBe('https://id.example.com');
+    expect(config.session.reverifyIntervalSeconds).toBe(60);
+    expect(await problems({}, { PORT: 'eighty' })).toEqual([expect.stringMatching(/^PORT: must be a whole number/)]);
+  });
+
+  it('reads the file named by BROKER_CONFIG and reports invalid JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-file-'));
+    writeFileSync(join(dir, 'bad.json'), '{"issuer": ');
+    await expect(loadConfig({ env: { BROKER_CONFIG: join(dir, 'bad.json') } })).rejects.toThrow(/BROKER_CONFIG=.*bad\.json: invalid JSON/);
+    writeFileSync(join(dir, 'good.json'), JSON.stringify({ issuer: 'https://sso.example.com', providersDir: 'none', clients: [client] }));
+    const config = await loadConfig({ env: { BROKER_CONFIG: join(dir, 'good.json') } });
+    expect(config.issuer).toBe('https://sso.example.com');
+    expect(config.demo).toBe(false);
+  });
+
+  it('starts the development configuration with generated demo users and the demo client', async () => {
+    const config = await loadConfig({ env: {} });
+    expect(config.demo).toBe(true);
+    expect(config.demoCredentials?.users.map((u) => u.username)).toEqual(['alice', 'bob']);
+    expect(config.clients.map((c) => c.clientId)).toContain('demo-app');
+    const again = await loadConfig({ env: {} });
+    expect(again.demoCredentials?.users[0]!.password).not.toBe(config.demoCredentials?.users[0]!.password);
+  });
+});
