@@ -21,9 +21,10 @@ export interface AccountRecord {
   updatedAt: number;
 }
 
-const sessionKey = (id: string) => `fsession:${id}`;
-const accountKey = (accountId: string) => `account:${accountId}`;
-const accountSessionsKey = (accountId: string) => `account-sessions:${accountId}`;
+// Every key of one account carries the account id as a Redis Cluster hash tag, so the atomic batches stay in one slot.
+const sessionKey = (accountId: string, id: string) => `fsession:{${accountId}}:${id}`;
+const accountKey = (accountId: string) => `account:{${accountId}}`;
+const accountSessionsKey = (accountId: string) => `account-sessions:{${accountId}}`;
 
 export function newSessionId(): string {
   return randomBytes(18).toString('base64url');
@@ -38,14 +39,14 @@ export class SessionRepository {
   /** Saves the session, the account's claims and the account -> sessions index in one atomic write. */
   async save(session: FederatedSession, account: AccountRecord): Promise<void> {
     await this.store.batch([
-      { op: 'set', key: sessionKey(session.id), value: session, ttlMs: this.ttlMs },
+      { op: 'set', key: sessionKey(session.accountId, session.id), value: session, ttlMs: this.ttlMs },
       { op: 'set', key: accountKey(account.accountId), value: account, ttlMs: this.ttlMs },
       { op: 'mapSet', key: accountSessionsKey(account.accountId), field: session.id, value: session.createdAt + this.ttlMs, ttlMs: this.ttlMs },
     ]);
   }
 
-  get(id: string): Promise<FederatedSession | undefined> {
-    return this.store.get<FederatedSession>(sessionKey(id));
+  get(accountId: string, id: string): Promise<FederatedSession | undefined> {
+    return this.store.get<FederatedSession>(sessionKey(accountId, id));
   }
 
   account(accountId: string): Promise<AccountRecord | undefined> {
@@ -58,7 +59,7 @@ export class SessionRepository {
 
   async end(session: FederatedSession): Promise<void> {
     await this.store.batch([
-      { op: 'delete', key: sessionKey(session.id) },
+      { op: 'delete', key: sessionKey(session.accountId, session.id) },
       { op: 'mapDelete', key: accountSessionsKey(session.accountId), field: session.id },
     ]);
   }
