@@ -269,6 +269,7 @@ export async function verifyLoginResponse(xml: string, options: ResponseCheckOpt
   checkVersion(root);
   assertUniqueIds(root);
   const assertionLike = descendants(root).filter((el) => el.localName === 'Assertion' || el.localName === 'EncryptedAssertion');
+  if (assertionLike.length > 1) throw new ConnectorError('saml_multiple_assertions', `the Response holds ${assertionLike.length} assertions`);
   const assertionNode = assertionLike.length === 1 && assertionLike[0]!.parentNode === root ? assertionLike[0]! : undefined;
   checkSignaturePlacement(root, assertionNode && is(assertionNode, NS.assertion, 'Assertion') ? [root, assertionNode] : [root]);
   if (options.validateSchema) await options.validateSchema(xml);
@@ -280,7 +281,6 @@ export async function verifyLoginResponse(xml: string, options: ResponseCheckOpt
   const status = statusError(response);
   if (status) throw status;
 
-  if (assertionLike.length > 1) throw new ConnectorError('saml_multiple_assertions', `the Response holds ${assertionLike.length} assertions`);
   if (!assertionNode) throw new ConnectorError('saml_no_assertion', assertionLike.length === 0 ? 'the Response holds no assertion' : 'the assertion is not a direct child of the Response');
   const responseId = attr(response, 'ID');
   if (!responseId) throw new ConnectorError('saml_invalid_message', 'the Response has no ID');

@@ -58,6 +58,8 @@ export interface ResponseOptions {
   signingKey?: { key: string; cert: string };
   assertionId?: string;
   responseId?: string;
+  /** Sign with RSA-SHA1 (to check that it is refused). */
+  sha1?: boolean;
 }
 
 const esc = (v: string): string => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -116,8 +118,8 @@ export class TestIdp {
     return TestIdp.metadata(this.options);
   }
 
-  private idp(encrypt: Encryption, signer: { key: string; cert: string }) {
-    const cacheKey = `${encrypt ? encrypt.data : 'plain'}|${signer.cert.slice(30, 60)}`;
+  private idp(encrypt: Encryption, signer: { key: string; cert: string }, sha1 = false) {
+    const cacheKey = `${encrypt ? encrypt.data : 'plain'}|${signer.cert.slice(30, 60)}|${sha1}`;
     let entity = this.entities.get(cacheKey);
     if (!entity) {
       entity = samlify.IdentityProvider({
@@ -125,6 +127,7 @@ export class TestIdp {
         privateKey: signer.key,
         signingCert: signer.cert,
         isAssertionEncrypted: !!encrypt,
+        ...(sha1 ? { requestSignatureAlgorithm: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' } : {}),
         ...(encrypt ? { dataEncryptionAlgorithm: DATA_ALG[encrypt.data], keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p' } : {}),
         singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: this.ssoUrl }],
         singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: this.sloUrl }],
@@ -185,13 +188,12 @@ export class TestIdp {
     const sign = o.sign ?? 'assertion';
     if (sign === 'none' && !o.encrypt) return template;
     const signer = o.signingKey ?? { key: IDP_KEY, cert: IDP_CERT };
-    const idp = this.idp(o.encrypt ?? false, signer);
+    const idp = this.idp(o.encrypt ?? false, signer, o.sha1);
     const sp = this.sp(sign === 'none' ? 'response' : sign);
     if (sign === 'none') {
-      const { default: libsaml } = (await import('samlify/build/src/libsaml.js')) as unknown as { default: { encryptAssertion(a: unknown, b: unknown, xml: string): Promise<string> } };
-      return Buffer.from(await libsaml.encryptAssertion(idp, sp, template), 'base64').toString('utf8');
+      return Buffer.from(await samlify.SamlLib.encryptAssertion(idp, sp, template), 'base64').toString('utf8');
     }
-    const result = await idp.createLoginResponse(sp, {}, 'post', {}, {
+    const result = await idp.createLoginResponse(sp, {} as never, 'post', {}, {
       customTagReplacement: () => ({ id: 'x', context: template }),
       encryptThenSign: !!o.encrypt,
     } as never);
@@ -210,7 +212,7 @@ export class TestIdp {
     return samlify.SamlLib.constructSAMLSignature({
       rawSamlMessage: xml,
       privateKey: signer.key,
-      signingCert: signer.cert,
+      signingCert: signer.cert.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, ''),
       signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
       isMessageSigned: true,
       isBase64Output: false,
