@@ -45,7 +45,7 @@ const redisStoreSchema = z
         }),
       ])
       .optional()
-      .describe('TLS for cluster / sentinel connections (a URL uses rediss:// instead).'),
+      .describe('TLS for every connection (rediss:// URLs turn it on by themselves); an object sets the CA to trust.'),
     commandTimeoutMs: z.number().int().positive().max(60_000).default(2000).describe('A command unanswered this long fails with 503.'),
   })
   .superRefine((section, ctx) => {

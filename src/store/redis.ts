@@ -17,7 +17,7 @@ export interface RedisConnection {
   sentinelName?: string;
   username?: string;
   password?: string;
-  /** TLS for cluster/sentinel connections (URLs use rediss://); an object sets the CA / verification. */
+  /** TLS for every connection (rediss:// URLs turn it on by themselves); an object sets the CA / verification. */
   tls?: boolean | { ca?: string; rejectUnauthorized?: boolean; servername?: string };
   /** A command that gets no answer within this time fails (default 2000 ms). */
   commandTimeoutMs?: number;

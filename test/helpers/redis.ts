@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,10 +87,10 @@ export function redisCli(port: number, ...args: string[]): string {
   return result.stdout.trim();
 }
 
-async function waitForPing(port: number, timeoutMs: number): Promise<void> {
+async function waitForPing(port: number, timeoutMs: number, cwd?: string, cliArgs: string[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8' });
+    const result = spawnSync('redis-cli', [...cliArgs, '-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8', cwd });
     if (result.stdout.trim() === 'PONG') return;
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -99,20 +99,61 @@ async function waitForPing(port: number, timeoutMs: number): Promise<void> {
 
 /** Starts a private redis-server on a free loopback port in a temp dir (AOF optional, extra args e.g. cluster mode). */
 export async function startRedisServer(options: { aof?: boolean; args?: string[]; port?: number } = {}): Promise<RedisServer> {
-  const port = options.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), `vestibule-redis-${port}-`));
-  let child: ChildProcess | undefined;
-  const args = [
+  return launch(options.port, 'redis', (port, dir) => [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', options.aof ? 'yes' : 'no', '--appendfsync', 'always', ...(options.args ?? []),
-  ];
+  ]);
+}
+
+/** Starts a Redis Sentinel watching the master on masterPort under `name` (quorum 1). */
+export async function startSentinel(masterPort: number, name = 'mymaster'): Promise<RedisServer> {
+  return launch(undefined, 'sentinel', (port, dir) => {
+    const file = join(dir, 'sentinel.conf');
+    writeFileSync(file, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`);
+    return [file, '--sentinel'];
+  });
+}
+
+/** Starts a TLS-only redis-server with a fresh CA and server certificate (for 127.0.0.1); `ca` is the PEM to trust. */
+export async function startTlsRedisServer(): Promise<RedisServer & { ca: string }> {
+  let ca = '';
+  const server = await launch(undefined, 'tls', (port, dir) => {
+    const run = (...args: string[]) => {
+      const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+    };
+    if (!ca) {
+      run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=vestibule-test-ca');
+      run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+      writeFileSync(join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+      run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext');
+      ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    }
+    return [
+      '--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+      '--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key'),
+      '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no',
+    ];
+  }, ['--tls', '--cacert', 'ca.crt']);
+  return Object.assign(server, { ca, url: `rediss://127.0.0.1:${server.port}` });
+}
+
+async function launch(
+  fixedPort: number | undefined,
+  label: string,
+  argsFor: (port: number, dir: string) => string[],
+  cliArgs: string[] = [],
+): Promise<RedisServer> {
+  const port = fixedPort ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), `vestibule-${label}-${port}-`));
+  let child: ChildProcess | undefined;
   const server: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
     async start() {
-      child = spawn('redis-server', args, { stdio: 'ignore' });
-      await waitForPing(port, 10_000);
+      child = spawn('redis-server', argsFor(port, dir), { stdio: 'ignore', cwd: dir });
+      await waitForPing(port, 10_000, dir, cliArgs);
     },
     async kill() {
       const running = child;
