@@ -39,17 +39,20 @@ export interface TestUpstreamOptions extends Partial<Omit<UpstreamOpOptions, 'cl
   /** Extra client metadata for the broker's client (e.g. token_endpoint_auth_method, jwks). */
   client?: Partial<ClientMetadata>;
   connectorId?: string;
+  /** The broker issuer the callback and post-logout URLs point at (default an unused loopback port). */
+  brokerIssuer?: string;
 }
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 export async function startTestUpstream(options: TestUpstreamOptions = {}): Promise<TestUpstream> {
   const connectorId = options.connectorId ?? 'upstream';
-  const callbackUrl = `http://127.0.0.1:9/callback/${connectorId}`;
-  const postLogoutRedirectUri = `http://127.0.0.1:9/logout/callback/${connectorId}`;
+  const brokerIssuer = options.brokerIssuer ?? 'http://127.0.0.1:9';
+  const callbackUrl = `${brokerIssuer}/callback/${connectorId}`;
+  const postLogoutRedirectUri = `${brokerIssuer}/logout/callback/${connectorId}`;
   const clientId = `broker-${randomBytes(4).toString('hex')}`;
   const clientSecret = randomBytes(24).toString('base64url');
-  const { client: clientOverrides, connectorId: _c, ...opOptions } = options;
+  const { client: clientOverrides, connectorId: _c, brokerIssuer: _b, ...opOptions } = options;
   let tamper: IdTokenTamper | undefined;
   const op = await startUpstreamOp({
     users: TEST_USERS,
@@ -164,13 +167,18 @@ export async function startBlackhole(): Promise<{ url: string; close(): Promise<
   };
 }
 
-/** A free loopback port with nothing listening: the "upstream down" case. */
-export async function closedPortUrl(): Promise<string> {
+/** A loopback port nothing listens on right now. */
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  return port;
+}
+
+/** A URL on a free loopback port with nothing listening: the "upstream down" case. */
+export async function closedPortUrl(): Promise<string> {
+  return `http://127.0.0.1:${await freeLoopbackPort()}`;
 }
 
 /** A ConnectorContext for connector-level tests (silent logger, memory store). */
