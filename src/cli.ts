@@ -1,10 +1,12 @@
-// Command-line tools: check-config, hash-password and config-schema.
+// Command-line tools: check-config, hash-password, config-schema, generate-jwks and generate-secret.
+import { randomBytes } from 'node:crypto';
 import { processEnv } from './config/env.js';
 import { ConfigError } from './config/issues.js';
 import { loadConfig } from './config/load.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { configJsonSchema, providerJsonSchema } from './config/json-schema.js';
 import { hashPassword } from './connectors/local.js';
+import { generateSigningJwks } from './issuer/keys.js';
 
 async function readPassword(): Promise<string> {
   const stdin = process.stdin;
@@ -65,8 +67,14 @@ async function run(command: string | undefined): Promise<number> {
       process.stdout.write('wrote schemas/config.schema.json and schemas/provider.schema.json\n');
       return 0;
     }
+    case 'generate-jwks':
+      process.stdout.write(`${JSON.stringify(await generateSigningJwks(), null, 2)}\n`);
+      return 0;
+    case 'generate-secret':
+      process.stdout.write(`${randomBytes(32).toString('base64url')}\n`);
+      return 0;
     default:
-      process.stderr.write('usage: vestibule <check-config | hash-password | config-schema>\n');
+      process.stderr.write('usage: vestibule <check-config | hash-password | config-schema | generate-jwks | generate-secret>\n');
       return 2;
   }
 }

@@ -35,11 +35,16 @@ async function generateKey(alg: 'ES256' | 'RS256'): Promise<JWK> {
   return { ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) };
 }
 
+/** A fresh private JWKS (ES256 + RS256) for production's jwksFile. */
+export async function generateSigningJwks(): Promise<{ keys: JWK[] }> {
+  return { keys: [await generateKey('ES256'), await generateKey('RS256')] };
+}
+
 /** Generates keys unless another instance already did; every instance then publishes the same JWKS. */
 export async function sharedGeneratedKeys(store: KeyValueStore): Promise<JWK[]> {
   const existing = await store.get<JWK[]>(GENERATED_KEYS);
   if (existing) return existing;
-  const fresh = [await generateKey('ES256'), await generateKey('RS256')];
+  const fresh = (await generateSigningJwks()).keys;
   await store.setIfAbsent(GENERATED_KEYS, fresh, 365 * 86400_000);
   return (await store.get<JWK[]>(GENERATED_KEYS)) ?? fresh;
 }
