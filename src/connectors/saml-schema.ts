@@ -10,7 +10,8 @@ const require = createRequire(import.meta.url);
 /**
  * The worker runs node-xmllint with the SAML 2.0 protocol/assertion, xmldsig and xenc schemas (the set samlify's
  * validator uses). The emscripten build writes to stdout, leaks process listeners on every run and may call
- * process.exit: inside a worker that only ends the worker, and the pool recycles workers after RECYCLE_AFTER jobs.
+ * process.exit: inside a worker that only ends the worker. A worker warms up (~6 s of CPU: the first run compiles the asm.js)
+ * before it takes jobs, and is recycled after RECYCLE_AFTER jobs.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -30,6 +31,7 @@ const cleanUp = () => {
 // Warm-up: the first run compiles ~4 MB of asm.js (hundreds of ms); do it before any real message arrives.
 try { xmllint.validateXML({ xml: '<x/>', schema }); } catch {}
 cleanUp();
+parentPort.postMessage({ ready: true });
 parentPort.on('message', ({ id, xml }) => {
   let errors = null;
   try {
@@ -42,7 +44,7 @@ parentPort.on('message', ({ id, xml }) => {
 });
 `;
 
-const RECYCLE_AFTER = 500;
+const RECYCLE_AFTER = 20_000;
 const JOB_TIMEOUT_MS = 10_000;
 const MAX_QUEUE = 256;
 
@@ -55,6 +57,7 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  ready: boolean;
   job?: Job;
   timer?: NodeJS.Timeout;
   done: number;
@@ -87,8 +90,13 @@ export class SchemaValidatorPool {
     worker.unref();
     worker.stdout.resume();
     worker.stderr.resume();
-    const slot: Slot = { worker, done: 0 };
-    worker.on('message', (message: { id: number; errors: string[] | null }) => {
+    const slot: Slot = { worker, ready: false, done: 0 };
+    worker.on('message', (message: { id: number; errors: string[] | null; ready?: boolean }) => {
+      if (message.ready) {
+        slot.ready = true;
+        this.pump();
+        return;
+      }
       const job = slot.job;
       if (!job || job.id !== message.id) return;
       this.finish(slot);
@@ -126,7 +134,7 @@ export class SchemaValidatorPool {
 
   private pump(): void {
     for (const slot of this.slots) {
-      if (slot.job) continue;
+      if (slot.job || !slot.ready) continue;
       const job = this.queue.shift();
       if (!job) return;
       slot.job = job;
