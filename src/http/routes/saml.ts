@@ -1,0 +1,62 @@
+// SAML SP endpoints per connector: /saml/:connectorId/metadata (SP metadata) and /saml/:connectorId/slo (Single Logout).
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ConnectorError } from '../../connectors/connector.js';
+import { isSamlServiceProvider, type EndSessionsInput } from '../../connectors/saml.js';
+import type { BrokerContext } from '../../context.js';
+import { HttpError } from '../errors.js';
+import { readForm } from '../form.js';
+
+export interface SamlRouteDeps {
+  broker: Pick<BrokerContext, 'connectors' | 'renderer' | 'auditor' | 'config'>;
+  /** Ends the broker sessions of that upstream NameID (and SessionIndex); returns how many ended. */
+  endSessions(input: EndSessionsInput): Promise<number>;
+}
+
+export function samlRoutes(router: Router, deps: SamlRouteDeps): void {
+  const { broker } = deps;
+  const connectorFor = (ctx: Context) => {
+    const connectorId = String(ctx.params.connectorId);
+    const connector = broker.connectors.get(connectorId);
+    if (!connector || !isSamlServiceProvider(connector)) throw new HttpError(404, 'not_found', `no SAML connector ${connectorId.slice(0, 64)}`);
+    return connector;
+  };
+
+  router.get('/saml/:connectorId/metadata', (ctx) => {
+    const connector = connectorFor(ctx);
+    ctx.type = 'application/samlmetadata+xml';
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = connector.spMetadata();
+  });
+
+  const slo = async (ctx: Context) => {
+    const connector = connectorFor(ctx);
+    const binding = ctx.method === 'POST' ? 'post' : 'redirect';
+    const params: Record<string, string> = binding === 'post' ? await readForm(ctx, broker.config.maxBodyBytes) : {};
+    if (binding === 'redirect') for (const [key, value] of new URLSearchParams(ctx.querystring)) if (!(key in params)) params[key] = value;
+    try {
+      const outcome = await connector.handleSlo({ binding, params, rawQuery: ctx.querystring }, deps.endSessions);
+      if (outcome.kind === 'response') {
+        broker.auditor.record({ event: 'saml.logout', outcome: outcome.success ? 'success' : 'failure', connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { direction: 'sp-initiated' } });
+        ctx.status = 303;
+        ctx.redirect(outcome.returnTo);
+        return;
+      }
+      broker.auditor.record({ event: 'saml.logout', outcome: 'success', connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { direction: 'idp-initiated', endedSessions: outcome.endedSessions } });
+      if ('redirectUrl' in outcome.message) {
+        ctx.status = 303;
+        ctx.redirect(outcome.message.redirectUrl);
+      } else {
+        broker.renderer.render(ctx, 'saml-post', { action: outcome.message.postForm.action, fields: outcome.message.postForm.fields });
+      }
+    } catch (error) {
+      if (error instanceof ConnectorError) {
+        broker.auditor.record({ event: 'saml.logout', outcome: 'failure', reason: error.code, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { detail: error.detail.slice(0, 200) } });
+        throw new HttpError(error.status, error.code, error.detail);
+      }
+      throw error;
+    }
+  };
+  router.get('/saml/:connectorId/slo', slo);
+  router.post('/saml/:connectorId/slo', slo);
+}
