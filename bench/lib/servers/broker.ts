@@ -1,0 +1,31 @@
+// The broker as a benchmark server: the real buildApp with the local connector, the bench client, and the memory or Redis store.
+import type { RequestListener } from 'node:http';
+import { pino } from 'pino';
+import { buildApp } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { BENCH_CLIENT_CONFIG, BENCH_USER, COOKIE_KEYS } from '../settings.js';
+import type { ServerSpec } from '../spec.js';
+
+export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>, issuer: string): Promise<{ handler: RequestListener; close(): Promise<void> }> {
+  const { password: _password, ...user } = BENCH_USER;
+  const logLevel = spec.logLevel ?? 'info';
+  const config = await loadConfig({
+    env: {},
+    cwd: process.cwd(),
+    file: {
+      issuer,
+      providersDir: 'bench/lib/no-providers',
+      // As deployed: audit records and one log line per request, written to /dev/null so only their production cost counts.
+      auditLog: '/dev/null',
+      logLevel,
+      cookieKeys: COOKIE_KEYS,
+      jwksFile: spec.jwksFile,
+      store: spec.store,
+      clients: [BENCH_CLIENT_CONFIG],
+      providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users: [{ ...user, passwordHash: spec.passwordHash }] } }],
+    },
+  });
+  const logger = pino({ level: logLevel }, pino.destination({ dest: '/dev/null', sync: false }));
+  const built = await buildApp(config, { logger });
+  return { handler: built.app.callback(), close: () => built.close() };
+}

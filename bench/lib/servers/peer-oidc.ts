@@ -1,0 +1,114 @@
+// The login peer: a bare oidc-provider with the broker's settings (clients, keys, algs, TTLs, scopes, claims) on its memory adapter,
+// and a minimal interaction handler that logs in the same user (argon2id verify with the same hash, or a plain compare).
+import type { RequestListener } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Router from '@koa/router';
+import argon2 from 'argon2';
+import type { Context } from 'koa';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { clientSchema, tokensSchema } from '../../../src/config/schema.js';
+import { accountIdFor } from '../../../src/connectors/claims.js';
+import { SCOPE_CLAIMS } from '../../../src/issuer/accounts.js';
+import { clientMetadata } from '../../../src/issuer/clients.js';
+import { ACR_PASSWORD } from '../../../src/issuer/provider.js';
+import { BENCH_CLIENT_CONFIG, BENCH_USER, COOKIE_KEYS } from '../settings.js';
+import type { ServerSpec } from '../spec.js';
+
+const ACCOUNT_ID = accountIdFor('local', BENCH_USER.username);
+const CLAIMS = { sub: ACCOUNT_ID, groups: BENCH_USER.groups, email: BENCH_USER.email, email_verified: true, name: BENCH_USER.name, preferred_username: BENCH_USER.email };
+
+async function readForm(ctx: Context): Promise<URLSearchParams> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+const page = (title: string, form: string) => `<!doctype html><html><head><title>${title}</title></head><body>${form}</body></html>`;
+
+export function peerOidcServer(spec: Extract<ServerSpec, { kind: 'peer-oidc' }>, issuer: string): { handler: RequestListener; close(): Promise<void> } {
+  const client = clientSchema.parse(BENCH_CLIENT_CONFIG);
+  const tokens = tokensSchema.parse({});
+  const { keys } = JSON.parse(readFileSync(spec.jwksFile, 'utf8')) as { keys: unknown[] };
+  const configuration: Configuration = {
+    clients: [clientMetadata(client)] as unknown as Configuration['clients'],
+    jwks: { keys } as Configuration['jwks'],
+    cookies: { keys: COOKIE_KEYS, long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
+    findAccount: async (_ctx, accountId) => (accountId === ACCOUNT_ID ? { accountId, claims: async () => CLAIMS } : undefined),
+    claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    conformIdTokenClaims: false,
+    acrValues: [ACR_PASSWORD],
+    responseTypes: ['code'],
+    pkce: { required: (_ctx, c) => c.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const { client: c, session, provider } = ctx.oidc;
+      if (!c || !session) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(c.clientId);
+      if (grantId) return provider.Grant.find(grantId);
+      if (!session.accountId) return undefined;
+      const grant = new provider.Grant({ clientId: c.clientId, accountId: session.accountId });
+      grant.addOIDCScope(c.scope ?? 'openid');
+      grant.addOIDCClaims(['sub']);
+      await grant.save();
+      return grant;
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] } as Configuration['enabledJWA'],
+    ttl: {
+      AccessToken: tokens.accessTokenTtl,
+      AuthorizationCode: tokens.authorizationCodeTtl,
+      IdToken: tokens.idTokenTtl,
+      RefreshToken: tokens.refreshTokenTtl,
+      Grant: tokens.refreshTokenTtl,
+      Session: tokens.sessionTtl,
+      Interaction: tokens.interactionTtl,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      claimsParameter: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+    },
+  };
+  const provider = new Provider(issuer, configuration);
+  const expected = Buffer.from(BENCH_USER.password);
+  const passwordOk = async (password: string) =>
+    spec.passwordHash ? argon2.verify(spec.passwordHash, password) : Buffer.byteLength(password) === expected.length && timingSafeEqual(Buffer.from(password), expected);
+
+  const router = new Router();
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    ctx.type = 'html';
+    ctx.body =
+      details.prompt.name === 'consent'
+        ? page('Consent', `<form method="post" action="/interaction/${details.uid}/consent"><input type="hidden" name="decision" value="allow"><button>Allow</button></form>`)
+        : page('Sign in', `<form method="post" action="/interaction/${details.uid}/login"><input name="username" value=""><input type="password" name="password" value=""><button>Sign in</button></form>`);
+  });
+  router.post('/interaction/:uid/login', async (ctx) => {
+    const form = await readForm(ctx);
+    await provider.interactionDetails(ctx.req, ctx.res);
+    if (form.get('username') !== BENCH_USER.username || !(await passwordOk(form.get('password') ?? ''))) {
+      ctx.status = 401;
+      ctx.body = 'invalid credentials';
+      return;
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: ACCOUNT_ID, acr: ACR_PASSWORD, amr: ['pwd'], ts: Math.floor(Date.now() / 1000) } }, { mergeWithLastSubmission: false });
+  });
+  router.post('/interaction/:uid/consent', async (ctx) => {
+    await readForm(ctx);
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const accountId = details.session!.accountId;
+    const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+    const prompt = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+    if (prompt.missingOIDCScope) grant!.addOIDCScope(prompt.missingOIDCScope.join(' '));
+    if (prompt.missingOIDCClaims) grant!.addOIDCClaims(prompt.missingOIDCClaims);
+    const grantId = await grant!.save();
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  });
+  provider.use(router.routes());
+  return { handler: provider.callback(), close: async () => {} };
+}

@@ -1,0 +1,38 @@
+// Settings shared by the broker and its peers in every scenario: the user, the client, cookie keys and the signing keys file.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+
+export const BENCH_USER = { username: 'alice', password: 'correct horse battery staple', email: 'alice@example.com', name: 'Alice Liddell', groups: ['admins', 'staff'] };
+
+/** A confidential first-party client (skipConsent): the login flow has no consent page unless prompt=consent. */
+export const BENCH_CLIENT = {
+  clientId: 'bench-rp',
+  clientSecret: 'bench-rp-secret-0123456789abcdefghijklmnopqrstuv',
+  redirectUri: 'http://127.0.0.1:1/cb',
+};
+
+export const COOKIE_KEYS = ['bench-cookie-key-0123456789abcdefghijklmnopqrstuvwxyz'];
+
+/** The broker's client configuration entry (config file shape); peers derive the same oidc-provider metadata from it. */
+export const BENCH_CLIENT_CONFIG = {
+  clientId: BENCH_CLIENT.clientId,
+  clientSecret: BENCH_CLIENT.clientSecret,
+  redirectUris: [BENCH_CLIENT.redirectUri],
+  name: 'Bench RP',
+  skipConsent: true,
+};
+
+/** Writes a private JWKS (ES256 + RS256) both servers load, so they sign with the same keys and algorithms. */
+export async function writeBenchJwks(): Promise<string> {
+  const keys = [];
+  for (const alg of ['ES256', 'RS256'] as const) {
+    const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+    const jwk = await exportJWK(privateKey);
+    keys.push({ ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) });
+  }
+  const path = join(mkdtempSync(join(tmpdir(), 'vestibule-bench-')), 'jwks.json');
+  writeFileSync(path, JSON.stringify({ keys }), { mode: 0o600 });
+  return path;
+}
