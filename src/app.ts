@@ -15,6 +15,8 @@ import { requestContext } from './http/request-context.js';
 import { callbackRoutes } from './http/routes/callback.js';
 import { healthRoutes } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
+import { logoutRoutes } from './http/routes/logout.js';
+import { upstreamLogout } from './federation/logout.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createRenderer } from './http/views.js';
 import { auditProviderEvents } from './issuer/audit-events.js';
@@ -100,11 +102,13 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   healthRoutes(router, store);
   interactionRoutes(router, broker);
   callbackRoutes(router, broker);
+  logoutRoutes(router, broker);
   if (config.demo) demoRoutes(router, broker);
 
   provider.use(requestContext(logger, config.trustProxy));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   provider.use(errorHandler(renderer));
+  provider.use(upstreamLogout(broker));
   provider.use(router.routes());
   provider.use(router.allowedMethods());
 

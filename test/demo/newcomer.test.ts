@@ -21,7 +21,7 @@ let base: string;
 beforeAll(async () => {
   const port = await freePort();
   base = `http://localhost:${port}`;
-  const env = { ...process.env, PORT: String(port), NODE_ENV: 'development', LOG_LEVEL: 'warn', AUDIT_LOG: 'off' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), NODE_ENV: 'development', LOG_LEVEL: 'warn', AUDIT_LOG: 'off' };
   for (const name of ['BROKER_CONFIG', 'REDIS_URL', 'ISSUER', 'DEMO']) delete env[name];
   child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -87,6 +87,8 @@ describe('authorization code flow with PKCE through the local login form', () =>
   });
 
   it('logs out through RP-initiated logout back to the registered post_logout_redirect_uri', async () => {
+    const sub = result.tokens.claims()!.sub;
+    const sessionsBefore = await broker.app.broker.sessions.sessionsOf(sub);
     const url = oidc.buildEndSessionUrl(result.config, { id_token_hint: result.tokens.id_token!, post_logout_redirect_uri: TEST_CLIENT.postLogoutRedirectUri, state: 'bye-1' });
     const confirm = await result.browser.follow(url.href);
     expect(confirm.status).toBe(200);
@@ -95,6 +97,9 @@ describe('authorization code flow with PKCE through the local login form', () =>
     expect(back.href.startsWith(TEST_CLIENT.postLogoutRedirectUri)).toBe(true);
     expect(back.searchParams.get('state')).toBe('bye-1');
     expect(broker.audit.some((e) => e.event === 'logout' && e.outcome === 'success')).toBe(true);
+    // The federated session record ends with the broker session.
+    expect(broker.audit.some((e) => e.event === 'session.ended' && e.accountId === sub)).toBe(true);
+    expect((await broker.app.broker.sessions.sessionsOf(sub)).length).toBe(sessionsBefore.length - 1);
     // The broker session is gone: a new authorization asks for the password again.
     const request = await authorizationRequest(result.config);
     const page = await result.browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { ConnectorError, isRedirectConnector } from '../../connectors/connector.js';
 import type { BrokerContext } from '../../context.js';
 import { finalizeLogin } from '../../federation/finalize.js';
+import { setSessionCookie } from '../../federation/session-cookie.js';
 import { HttpError } from '../errors.js';
 import { readForm } from '../form.js';
 
@@ -43,6 +44,7 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
     }
     const pending = await finalizeLogin(broker, identity, { clientId: transaction.clientId, ip: ctx.ip, requestId: ctx.state.requestId });
     await broker.transactions.saveResult(transaction.uid, pending);
+    setSessionCookie(ctx, pending, broker.config.tokens.sessionTtl * 1000);
     ctx.status = 303;
     ctx.redirect(`/interaction/${transaction.uid}/finish`);
   };

@@ -5,6 +5,7 @@ import { isPasswordConnector } from '../../connectors/connector.js';
 import type { BrokerContext } from '../../context.js';
 import { allowedConnectors, chooseConnector } from '../../federation/choose.js';
 import { finalizeLogin } from '../../federation/finalize.js';
+import { setSessionCookie } from '../../federation/session-cookie.js';
 import { renderLoginForm, startUpstream, type InteractionView } from '../../federation/start.js';
 import { csrfToken, csrfValid } from '../csrf.js';
 import { HttpError } from '../errors.js';
@@ -111,6 +112,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'invalid_credentials'), username, status: 401 });
     }
     const pending = await finalizeLogin(broker, identity, { clientId: view.clientId, ip: ctx.ip, requestId: ctx.state.requestId });
+    setSessionCookie(ctx, pending, broker.config.tokens.sessionTtl * 1000);
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } }, { mergeWithLastSubmission: false });
   });
 

@@ -1,0 +1,61 @@
+// Broker logout: ends the federated session, empties its vault entry, and chains the browser through the upstream's logout.
+import { randomBytes } from 'node:crypto';
+import type { Context, Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { isLogoutConnector } from '../connectors/connector.js';
+import type { BrokerContext } from '../context.js';
+import { clearSessionCookie, readSessionCookie } from './session-cookie.js';
+
+const pendingKey = (state: string) => `logout:${state}`;
+export const UPSTREAM_LOGOUT_RETURN = '/logout/return';
+
+interface PendingLogout {
+  /** Where oidc-provider wanted to send the browser (the client's post_logout_redirect_uri or the success page). */
+  continueTo: string;
+}
+
+/** Ends this browser's federated session; returns the upstream's logout instruction, if it has one. */
+async function endFederatedSession(broker: BrokerContext, ctx: Context, continueTo: string) {
+  const pointer = readSessionCookie(ctx);
+  clearSessionCookie(ctx);
+  if (!pointer) return undefined;
+  const session = await broker.sessions.get(pointer.accountId, pointer.sessionId);
+  if (!session) return undefined;
+  const vaulted = await broker.vault.get(session.id);
+  await broker.vault.delete(session.id);
+  await broker.sessions.end(session);
+  broker.auditor.record({ event: 'session.ended', outcome: 'success', reason: 'logout', accountId: session.accountId, connectorId: session.connectorId, ip: ctx.ip, requestId: ctx.state.requestId });
+  const connector = broker.connectors.get(session.connectorId);
+  if (!connector || !isLogoutConnector(connector)) return undefined;
+  const state = randomBytes(24).toString('base64url');
+  const instruction = await connector.logout({ ...session.identity, upstreamTokens: vaulted?.tokens }, `${broker.config.issuer}${UPSTREAM_LOGOUT_RETURN}`, state);
+  if (!instruction) return undefined;
+  await broker.store.set(pendingKey(state), { continueTo } satisfies PendingLogout, broker.config.tokens.interactionTtl * 1000);
+  return instruction;
+}
+
+/** Runs after oidc-provider's logout confirmation: when it ended the session, send the browser upstream first. */
+export function upstreamLogout(broker: BrokerContext): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const oidcCtx = ctx as unknown as KoaContextWithOIDC;
+    if (ctx.method !== 'POST' || oidcCtx.oidc?.route !== 'end_session_confirm' || ctx.status !== 303) return;
+    const continueTo = ctx.response.get('location');
+    const instruction = await endFederatedSession(broker, ctx, continueTo);
+    if (instruction?.redirectUrl) {
+      ctx.status = 303;
+      ctx.redirect(instruction.redirectUrl);
+    } else if (instruction?.postForm) {
+      broker.renderer.render(ctx, 'saml-post', { action: instruction.postForm.action, fields: instruction.postForm.fields });
+    }
+  };
+}
+
+/** Where upstreams send the browser back after their logout; continues to the client. */
+export async function resumeAfterUpstreamLogout(broker: BrokerContext, ctx: Context, state: string | undefined): Promise<boolean> {
+  const pending = state ? await broker.store.take<PendingLogout>(pendingKey(state)) : undefined;
+  if (!pending) return false;
+  ctx.status = 303;
+  ctx.redirect(pending.continueTo);
+  return true;
+}
