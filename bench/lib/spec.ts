@@ -8,6 +8,8 @@ export type ServerSpec =
       store: { type: 'memory' } | { type: 'redis'; url: string; prefix: string };
       /** Log level of the broker (default "info": one line per request, as deployed), written to /dev/null. */
       logLevel?: string;
+      /** Extra provider definitions (provider file shape) next to the local one, e.g. an upstream OIDC provider. */
+      providers?: unknown[];
     }
   | {
       kind: 'peer-oidc';

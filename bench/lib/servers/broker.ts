@@ -22,7 +22,7 @@ export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>
       jwksFile: spec.jwksFile,
       store: spec.store,
       clients: [BENCH_CLIENT_CONFIG],
-      providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users: [{ ...user, passwordHash: spec.passwordHash }] } }],
+      providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users: [{ ...user, passwordHash: spec.passwordHash }] } }, ...(spec.providers ?? [])],
     },
   });
   const logger = pino({ level: logLevel }, pino.destination({ dest: '/dev/null', sync: false }));
