@@ -16,6 +16,8 @@ import { callbackRoutes } from './http/routes/callback.js';
 import { healthRoutes } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { logoutRoutes } from './http/routes/logout.js';
+import { samlRoutes } from './http/routes/saml.js';
+import { endSessionsForUpstream } from './federation/upstream-logout.js';
 import { upstreamLogout } from './federation/logout.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createRenderer } from './http/views.js';
@@ -81,7 +83,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     auditor,
   });
-  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer });
+  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {
     config,
@@ -103,6 +105,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   interactionRoutes(router, broker);
   callbackRoutes(router, broker);
   logoutRoutes(router, broker);
+  samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   if (config.demo) demoRoutes(router, broker);
 
   provider.use(requestContext(logger, config.trustProxy));

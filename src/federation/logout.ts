@@ -7,9 +7,11 @@ import type { BrokerContext } from '../context.js';
 import { clearSessionCookie, readSessionCookie } from './session-cookie.js';
 
 const pendingKey = (state: string) => `logout:${state}`;
-export const UPSTREAM_LOGOUT_RETURN = '/logout/return';
+/** Where each upstream sends the browser back after its logout (one path per connector, like the login callback). */
+export const upstreamLogoutReturn = (connectorId: string) => `/logout/callback/${connectorId}`;
 
 interface PendingLogout {
+  connectorId: string;
   /** Where oidc-provider wanted to send the browser (the client's post_logout_redirect_uri or the success page). */
   continueTo: string;
 }
@@ -28,9 +30,9 @@ async function endFederatedSession(broker: BrokerContext, ctx: Context, continue
   const connector = broker.connectors.get(session.connectorId);
   if (!connector || !isLogoutConnector(connector)) return undefined;
   const state = randomBytes(24).toString('base64url');
-  const instruction = await connector.logout({ ...session.identity, upstreamTokens: vaulted?.tokens }, `${broker.config.issuer}${UPSTREAM_LOGOUT_RETURN}`, state);
+  const instruction = await connector.logout({ ...session.identity, upstreamTokens: vaulted?.tokens }, `${broker.config.issuer}${upstreamLogoutReturn(connector.id)}`, state);
   if (!instruction) return undefined;
-  await broker.store.set(pendingKey(state), { continueTo } satisfies PendingLogout, broker.config.tokens.interactionTtl * 1000);
+  await broker.store.set(pendingKey(state), { connectorId: connector.id, continueTo } satisfies PendingLogout, broker.config.tokens.interactionTtl * 1000);
   return instruction;
 }
 
@@ -52,9 +54,9 @@ export function upstreamLogout(broker: BrokerContext): Middleware {
 }
 
 /** Where upstreams send the browser back after their logout; continues to the client. */
-export async function resumeAfterUpstreamLogout(broker: BrokerContext, ctx: Context, state: string | undefined): Promise<boolean> {
+export async function resumeAfterUpstreamLogout(broker: BrokerContext, ctx: Context, connectorId: string, state: string | undefined): Promise<boolean> {
   const pending = state ? await broker.store.take<PendingLogout>(pendingKey(state)) : undefined;
-  if (!pending) return false;
+  if (!pending || pending.connectorId !== connectorId) return false;
   ctx.status = 303;
   ctx.redirect(pending.continueTo);
   return true;

@@ -1,4 +1,4 @@
-// findAccount: serves the claims that the last federated login stored for an account id.
+// findAccount: serves the claims of an account while it has a live federated session (no session, no tokens).
 import type { KoaContextWithOIDC, Account } from 'oidc-provider';
 import type { SessionRepository } from '../session/federated-session.js';
 
@@ -10,10 +10,11 @@ export const SCOPE_CLAIMS = {
   groups: ['groups'],
 } as const;
 
-export function createFindAccount(sessions: SessionRepository) {
+export function createFindAccount(sessions: SessionRepository, now: () => number) {
   return async function findAccount(_ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> {
-    const account = await sessions.account(accountId);
-    if (!account) return undefined;
+    const [account, live] = await Promise.all([sessions.account(accountId), sessions.sessionsOf(accountId, now())]);
+    // Ended upstream (SAML SLO, logout, expiry): refresh, userinfo and silent re-authorization all stop.
+    if (!account || live.length === 0) return undefined;
     return {
       accountId,
       async claims() {

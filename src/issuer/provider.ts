@@ -18,6 +18,7 @@ export interface IssuerDeps {
   keys: JWK[];
   sessions: SessionRepository;
   renderer: Renderer;
+  now: () => number;
 }
 
 /** First-party clients (skipConsent) get their grant without a consent page. */
@@ -37,7 +38,7 @@ function createLoadExistingGrant(skipConsent: Set<string>) {
 }
 
 export function createIssuer(deps: IssuerDeps): Provider {
-  const { config, store, keys, sessions, renderer } = deps;
+  const { config, store, keys, sessions, renderer, now } = deps;
   const pages = providerPages(renderer);
   const skipConsent = new Set(config.clients.filter((c) => c.skipConsent).map((c) => c.clientId));
   const tokens = config.tokens;
@@ -50,7 +51,7 @@ export function createIssuer(deps: IssuerDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    findAccount: createFindAccount(sessions),
+    findAccount: createFindAccount(sessions, now),
     claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../helpers/browser.js';
 import { PUBLIC_CLIENT, startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { authorizationRequest, completeLogin, discoverRp, loginAndExchange } from '../helpers/rp.js';
+import { endSessionsForUpstream } from '../../src/federation/upstream-logout.js';
 
 let broker: TestBroker;
 beforeAll(async () => {
@@ -158,5 +159,24 @@ describe('consent denied', () => {
     const first = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
     const back = await completeLogin(browser, first, TEST_CLIENT.redirectUri, { consent: false });
     expect(back.searchParams.get('error')).toBe('access_denied');
+  });
+});
+
+describe('no live federated session, no tokens', () => {
+  it('refuses the refresh token and userinfo once the upstream ended the session', async () => {
+    const solo = await startBroker();
+    try {
+      const { config, tokens } = await loginAndExchange(solo.issuer, { params: { scope: 'openid email offline_access', prompt: 'consent' } });
+      expect(tokens.refresh_token).toBeTruthy();
+      const sub = tokens.claims()!.sub;
+      expect((await oidc.fetchUserInfo(config, tokens.access_token, sub)).sub).toBe(sub);
+      // What a SAML IdP-initiated LogoutRequest does for its NameID.
+      expect(await endSessionsForUpstream(solo.app.broker)({ connectorId: 'local', nameId: TEST_USER.username })).toBe(1);
+      expect(solo.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_logout' && e.accountId === sub)).toBe(true);
+      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.fetchUserInfo(config, tokens.access_token, sub)).rejects.toThrow();
+    } finally {
+      await solo.close();
+    }
   });
 });

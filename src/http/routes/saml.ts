@@ -39,7 +39,10 @@ export function samlRoutes(router: Router, deps: SamlRouteDeps): void {
       if (outcome.kind === 'response') {
         broker.auditor.record({ event: 'saml.logout', outcome: outcome.success ? 'success' : 'failure', connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { direction: 'sp-initiated' } });
         ctx.status = 303;
-        ctx.redirect(outcome.returnTo);
+        // The broker's logout return point finds its pending logout by `state` (the RelayState we sent).
+        const returnTo = new URL(outcome.returnTo);
+        if (params.RelayState) returnTo.searchParams.set('state', params.RelayState);
+        ctx.redirect(returnTo.href);
         return;
       }
       broker.auditor.record({ event: 'saml.logout', outcome: 'success', connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { direction: 'idp-initiated', endedSessions: outcome.endedSessions } });
