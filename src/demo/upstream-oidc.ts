@@ -234,7 +234,7 @@ export async function startDemoUpstreamOidc(options: { port: number; brokerIssue
         client_id: 'vestibule-demo',
         client_secret: clientSecret,
         redirect_uris: [`${brokerIssuer}/callback/${providerId}`],
-        post_logout_redirect_uris: [`${brokerIssuer}/logout/callback/${providerId}`, `${brokerIssuer}/`],
+        post_logout_redirect_uris: [`${brokerIssuer}/logout/callback/${providerId}`],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',

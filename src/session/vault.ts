@@ -92,8 +92,21 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
 
   const needsRefresh = (record: VaultRecord) => record.tokens.expiresAt !== undefined && record.tokens.expiresAt - now() < refreshSkewMs;
 
-  /** Holding the lock: re-read, refresh if still needed, store the result (keeping the old refresh token if none came back). */
-  async function refreshLocked(sessionId: string, connector: RefreshableConnector, identity?: Identity): Promise<FreshTokens | undefined> {
+  /** The refusal another process just stored, as the error to rethrow. */
+  async function recentFailure(sessionId: string): Promise<ConnectorError | undefined> {
+    const failure = await store.get<StoredFailure>(failureKey(sessionId));
+    return failure ? new ConnectorError(failure.code, failure.detail, { status: failure.status }) : undefined;
+  }
+
+  /**
+   * Holding the lock: re-read, refresh if still needed, store the result (keeping the old refresh token if none came back).
+   * A caller that waited for another holder first honours that holder's refusal instead of asking the upstream again.
+   */
+  async function refreshLocked(sessionId: string, connector: RefreshableConnector, identity: Identity | undefined, waited: boolean): Promise<FreshTokens | undefined> {
+    if (waited) {
+      const failure = await recentFailure(sessionId);
+      if (failure) throw failure;
+    }
     const current = await get(sessionId);
     if (!current) return undefined;
     if (!needsRefresh(current)) return { ...current, refreshed: false };
@@ -129,17 +142,17 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
   /** Takes the store lock or waits for its holder, then answers from what the holder stored. */
   async function refreshSingleFlight(sessionId: string, connector: RefreshableConnector, identity?: Identity): Promise<FreshTokens | undefined> {
     const owner = randomBytes(12).toString('base64url');
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       if (await store.setIfAbsent(lockKey(sessionId), owner, lockTtlMs)) {
         try {
-          return await refreshLocked(sessionId, connector, identity);
+          return await refreshLocked(sessionId, connector, identity, waited);
         } finally {
           await store.deleteIfEquals(lockKey(sessionId), owner);
         }
       }
       await sleep(pollMs);
-      const failure = await store.get<StoredFailure>(failureKey(sessionId));
-      if (failure) throw new ConnectorError(failure.code, failure.detail, { status: failure.status });
+      const failure = await recentFailure(sessionId);
+      if (failure) throw failure;
       const current = await get(sessionId);
       if (!current) return undefined;
       if (!needsRefresh(current)) return { ...current, refreshed: false };

@@ -56,7 +56,7 @@ beforeAll(async () => {
     ],
     config: {
       clients: [
-        { clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], name: 'Test RP' },
+        { clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], postLogoutRedirectUris: [TEST_CLIENT.postLogoutRedirectUri], name: 'Test RP' },
         { clientId: RESTRICTED_CLIENT.clientId, clientSecret: RESTRICTED_CLIENT.clientSecret, redirectUris: [RESTRICTED_CLIENT.redirectUri], allowedProviders: ['local'] },
       ],
     },
@@ -273,5 +273,46 @@ describe('home-realm discovery', () => {
     expect(page.body).toContain('unknown_provider');
     const byDomain = await new Browser().follow((await authorizationRequest(config, RESTRICTED_CLIENT, { login_hint: 'alice@acme.test' })).url.href, {}, RESTRICTED_CLIENT.redirectUri);
     expect(byDomain.url.startsWith(up.issuer)).toBe(false);
+  });
+});
+
+describe('logout', () => {
+  it('chains the broker logout through the upstream end_session_endpoint and back to the client', async () => {
+    const before = new Set(await broker.app.broker.sessions.sessionsOf(accountIdFor('acme', 'sub-alice')));
+    const start = await toUpstream({ idp_hint: 'acme' });
+    const callback = await upstreamLogin(start.browser, start.page);
+    const rpCallback = await completeLogin(start.browser, await start.browser.follow(callback.href, {}, TEST_CLIENT.redirectUri), TEST_CLIENT.redirectUri);
+    const tokens = await oidc.authorizationCodeGrant(start.config, rpCallback, {
+      pkceCodeVerifier: start.request.verifier,
+      expectedState: start.request.state,
+      expectedNonce: start.request.nonce,
+    });
+    const sub = tokens.claims()!.sub;
+    const created = (await broker.app.broker.sessions.sessionsOf(sub)).filter((id) => !before.has(id));
+    expect(created).toHaveLength(1);
+    const sessionId = created[0];
+    expect(await broker.app.broker.vault.get(sessionId!)).toBeDefined();
+
+    const endSession = oidc.buildEndSessionUrl(start.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: TEST_CLIENT.postLogoutRedirectUri, state: 'bye-fed' });
+    const confirm = await start.browser.follow(endSession.href);
+    const atUpstream = await start.browser.submit(confirm, '/session/end/confirm', { logout: 'yes' }, TEST_CLIENT.postLogoutRedirectUri);
+    // The broker sent the browser to the upstream's end_session_endpoint, which asks for its own confirmation.
+    expect(atUpstream.url.startsWith(`${up.issuer}/session/end`)).toBe(true);
+    const upstreamRequest = start.browser.history.find((u) => u.startsWith(`${up.issuer}/session/end?`));
+    const params = new URL(upstreamRequest!).searchParams;
+    expect(params.get('post_logout_redirect_uri')).toBe(up.postLogoutRedirectUri);
+    expect(params.get('client_id')).toBe(up.clientId);
+    expect(upstreamSecrets).toContain(params.get('id_token_hint'));
+    const back = await start.browser.submit(atUpstream, '/session/end/confirm', { logout: 'yes' }, TEST_CLIENT.postLogoutRedirectUri);
+    const bye = new URL(back.url);
+    expect(bye.href.startsWith(TEST_CLIENT.postLogoutRedirectUri)).toBe(true);
+    expect(bye.searchParams.get('state')).toBe('bye-fed');
+    // Broker session, federated session and vault entry are gone; the upstream asks for the password again.
+    expect(await broker.app.broker.vault.get(sessionId!)).toBeUndefined();
+    expect(await broker.app.broker.sessions.sessionsOf(sub)).not.toContain(sessionId);
+    expect(await hasBrokerSession(start.browser)).toBe(false);
+    const again = await toUpstream({ idp_hint: 'acme' }, start.browser);
+    expect(again.page.url.startsWith(`${up.issuer}/interaction/`)).toBe(true);
+    expect(again.page.body).toContain('name="password"');
   });
 });

@@ -22,6 +22,7 @@ export interface TestUpstream extends UpstreamOp {
   clientSecret: string;
   /** The callback URL registered for the connector. */
   callbackUrl: string;
+  /** The broker's return point after an upstream logout (registered as post_logout_redirect_uri). */
   postLogoutRedirectUri: string;
   /** A connector `config` for this upstream (client_secret_basic, plain HTTP allowed), with overrides. */
   connectorConfig(overrides?: Record<string, unknown>): Record<string, unknown>;
