@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     server.listen(config.port, config.host, resolve);
   });
   logger.info({ issuer: config.issuer, host: config.host, port: config.port, store: config.store.type, providers: config.providers.map((p) => p.id) }, 'vestibule listening');
-  if (config.demo) printDemoBanner(config);
+  if (config.demo) printDemoBanner(config, demo);
 
   let stopping = false;
   const shutdown = (signal: string) => {

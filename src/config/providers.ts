@@ -22,7 +22,8 @@ export interface ProviderDefinition {
 
 const MAX_PROVIDER_FILE_BYTES = 1024 * 1024;
 
-function validateProvider(raw: unknown, source: string, baseDir: string, env: Env, errors: string[]): ProviderDefinition | undefined {
+/** Validates one provider definition (resolving "$ENV" references); problems go to `errors`, prefixed by `source`. */
+export function validateProvider(raw: unknown, source: string, baseDir: string, env: Env, errors: string[]): ProviderDefinition | undefined {
   const refErrors: string[] = [];
   const resolved = resolveSecretRefs(raw, env, refErrors);
   errors.push(...refErrors.map((problem) => `${source}: ${problem}`));

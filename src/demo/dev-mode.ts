@@ -1,23 +1,39 @@
 // Development mode: starts the sample upstreams next to the broker and prints how to try a federated login.
 import type { Logger } from 'pino';
+import { validateProvider } from '../config/providers.js';
 import type { BrokerConfig } from '../config/load.js';
+import { ConfigError } from '../config/issues.js';
+import { startDemoUpstreamOidc } from './upstream-oidc.js';
+import { startDemoUpstreamSaml } from './upstream-saml.js';
 
 export interface DemoUpstreams {
+  upstreams: { name: string; url: string }[];
   close(): Promise<void>;
 }
 
-/** Starts the sample upstream IdPs on the ports after the broker's and adds them to the configuration's providers. */
+/** Starts the sample OIDC provider and SAML IdP on free loopback ports and adds them to the configuration's providers. */
 export async function startDemoUpstreams(config: BrokerConfig, logger: Logger): Promise<DemoUpstreams> {
-  const closers: (() => Promise<void>)[] = [];
-  logger.info({ upstreams: closers.length }, 'demo upstreams started');
+  const oidc = await startDemoUpstreamOidc({ port: 0, brokerIssuer: config.issuer, host: '127.0.0.1' });
+  const saml = await startDemoUpstreamSaml({ port: 0, brokerIssuer: config.issuer });
+  const errors: string[] = [];
+  for (const [index, file] of [oidc.providerFile, saml.providerFile].entries()) {
+    const provider = validateProvider(file, `demo-upstream[${index}]`, process.cwd(), {}, errors);
+    if (provider) config.providers.push(provider);
+  }
+  if (errors.length) throw new ConfigError(errors);
+  logger.info({ oidc: oidc.issuer, saml: saml.url }, 'demo upstreams started');
   return {
+    upstreams: [
+      { name: 'Demo OIDC IdP', url: oidc.issuer },
+      { name: 'Demo SAML IdP', url: saml.url },
+    ],
     async close() {
-      await Promise.all(closers.map((close) => close()));
+      await Promise.all([oidc.close(), saml.close()]);
     },
   };
 }
 
-export function printDemoBanner(config: BrokerConfig): void {
+export function printDemoBanner(config: BrokerConfig, demo?: DemoUpstreams): void {
   const users = config.demoCredentials?.users ?? [];
   const lines = [
     '',
@@ -29,6 +45,9 @@ export function printDemoBanner(config: BrokerConfig): void {
     '  Demo accounts (passwords are generated at every start):',
     ...users.map((user) => `    ${user.username.padEnd(8)} ${user.password}`),
     '',
+    ...(demo?.upstreams.length
+      ? ['  Sample upstream IdPs (choose them on the sign-in page):', ...demo.upstreams.map((u) => `    ${u.name.padEnd(15)} ${u.url}`), '']
+      : []),
   ];
   console.log(lines.join('\n'));
 }

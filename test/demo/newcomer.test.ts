@@ -43,8 +43,10 @@ afterAll(async () => {
 });
 
 describe('development mode', () => {
-  it('prints the demo app URL and generated demo accounts, and warns about development defaults', () => {
+  it('prints the demo app URL, generated demo accounts and the sample upstreams, and warns about development defaults', () => {
     expect(output).toContain(`${base}/demo`);
+    expect(output).toContain('Demo OIDC IdP');
+    expect(output).toContain('Demo SAML IdP');
     expect(output).toMatch(/alice\s+\S{8,}/);
     expect(output).toContain('development default in use');
   });
@@ -61,6 +63,31 @@ describe('development mode', () => {
     expect(page.url).toBe(`${base}/demo`);
     expect(page.body).toContain('alice@example.com');
     expect(page.body).toContain('urn:vestibule:acr:password');
+  });
+
+  it('signs a user in through the sample upstream OIDC provider (a federated login)', async () => {
+    const browser = new Browser();
+    let page = await browser.follow(`${base}/demo/login`);
+    page = await browser.submit(page, '/choose', { connector: 'demo-oidc' });
+    expect(page.url).not.toContain(base);
+    page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-password' });
+    if (forms(page).some((f) => f.action.endsWith('/consent'))) page = await browser.submit(page, '/consent', { decision: 'allow' });
+    expect(page.url).toBe(`${base}/demo`);
+    expect(page.body).toContain('alice@demo.example');
+    expect(page.body).toContain('demo:admins');
+  });
+
+  it('signs a user in through the sample SAML IdP', async () => {
+    const browser = new Browser();
+    let page = await browser.follow(`${base}/demo/login`);
+    page = await browser.submit(page, '/choose', { connector: 'demo-saml' });
+    // The AuthnRequest goes out (redirect or auto-POST); the IdP shows its login form.
+    if (forms(page).some((f) => f.fields.SAMLRequest)) page = await browser.submit(page, '', {});
+    page = await browser.submit(page, '/', { username: 'sam', password: 'sam-demo-password' });
+    if (forms(page).some((f) => f.fields.SAMLResponse)) page = await browser.submit(page, '/callback/demo-saml', {});
+    if (forms(page).some((f) => f.action.endsWith('/consent'))) page = await browser.submit(page, '/consent', { decision: 'allow' });
+    expect(page.url).toBe(`${base}/demo`);
+    expect(page.body).toContain('sam@saml.demo');
   });
 
   it('stops cleanly on SIGTERM', async () => {
