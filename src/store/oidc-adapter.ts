@@ -51,6 +51,21 @@ const grantable = new Set([
   'PreAuthorizedCode',
 ]);
 
+/**
+ * Stored payloads leave out `kind` and `jti` when they repeat the model name and the id (every oidc-provider model
+ * but Client carries both); find puts them back, so callers see exactly what was upserted.
+ */
+function compact(model: string, id: string, payload: OidcPayload): OidcPayload {
+  if (model === 'Client' || payload.kind !== model || payload.jti !== id) return payload;
+  const { kind: _kind, jti: _jti, ...rest } = payload;
+  return rest;
+}
+
+function expand(model: string, id: string, stored: OidcPayload | undefined): OidcPayload | undefined {
+  if (!stored || model === 'Client' || 'kind' in stored || 'jti' in stored) return stored;
+  return { ...stored, kind: model, jti: id };
+}
+
 /** Optimistic consume retries before giving up on a key that keeps changing under us. */
 const CONSUME_ATTEMPTS = 5;
 
@@ -99,7 +114,7 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       const ttlMs = typeof expiresIn === 'number' ? (expiresIn + tolerance) * 1000 : undefined;
       const grantId = grantable.has(this.model) ? payload.grantId : undefined;
       const [previous, members] = await Promise.all([
-        store.get<OidcPayload>(key),
+        this.find(id),
         grantId ? store.mapGetAll<number>(grantKey(grantId)) : undefined,
       ]);
 
@@ -114,12 +129,12 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
         ops.push({ op: 'mapSet', key: grantKey(grantId), field: this.member(id), value: expiresAt, ttlMs });
       }
       if (payload.userCode) ops.push({ op: 'set', key: userCodeKey(payload.userCode), value: id, ttlMs });
-      ops.push({ op: 'set', key, value: payload, ttlMs });
+      ops.push({ op: 'set', key, value: compact(this.model, id, payload), ttlMs });
       await store.batch(ops);
     }
 
     async find(id: string): Promise<OidcPayload | undefined> {
-      return store.get<OidcPayload>(this.key(id));
+      return expand(this.model, id, await store.get<OidcPayload>(this.key(id)));
     }
 
     async findByUid(uid: string): Promise<OidcPayload | undefined> {
@@ -146,7 +161,7 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
 
     async destroy(id: string): Promise<void> {
       const key = this.key(id);
-      const payload = await store.get<OidcPayload>(key);
+      const payload = await this.find(id);
       await store.batch([{ op: 'delete', key }, ...(payload ? this.removeIndexes(id, payload) : [])]);
     }
 
@@ -157,8 +172,9 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       const ops: WriteOp[] = [];
       members.forEach((member, i) => {
         ops.push({ op: 'delete', key: prefix + member });
-        const payload = payloads[i];
-        if (payload) ops.push(...removeSecondaryIndexes(payload.jti ?? member.slice(member.indexOf(':') + 1), payload));
+        const separator = member.indexOf(':');
+        const payload = expand(member.slice(0, separator), member.slice(separator + 1), payloads[i]);
+        if (payload) ops.push(...removeSecondaryIndexes(payload.jti ?? member.slice(separator + 1), payload));
         // Only the members read above: a token added to this grant meanwhile is not revoked, as with the memory adapter.
         ops.push({ op: 'mapDelete', key: grantKey(grantId), field: member });
       });

@@ -134,7 +134,10 @@ function tlsOptions(tls: RedisConnection['tls']): RedisOptions['tls'] {
   return tls === true ? {} : { ...tls };
 }
 
-/** ioredis client configured to fail fast: no offline queue, bounded command time, quick reconnects. */
+/**
+ * ioredis client configured to fail fast: no offline queue, bounded command time, quick reconnects.
+ * No auto-pipelining: with the offline queue off it can leave a script call unsettled (ioredis issue #1511).
+ */
 export function createRedisClient(connection: RedisConnection = {}): Client {
   const common: RedisOptions = {
     enableOfflineQueue: false,
@@ -149,7 +152,6 @@ export function createRedisClient(connection: RedisConnection = {}): Client {
   if (connection.cluster && connection.cluster.length > 0) {
     const options: ClusterOptions = {
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
       clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000),
       redisOptions: { ...common, ...(tls ? { tls } : {}) },
     };
@@ -158,14 +160,13 @@ export function createRedisClient(connection: RedisConnection = {}): Client {
   if (connection.sentinels && connection.sentinels.length > 0) {
     return new Redis({
       ...common,
-      enableAutoPipelining: true,
       sentinels: connection.sentinels.map(hostPort),
       name: connection.sentinelName ?? 'mymaster',
       ...(tls ? { tls, enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       ...(connection.password !== undefined ? { sentinelPassword: connection.password } : {}),
     });
   }
-  return new Redis(connection.url ?? 'redis://127.0.0.1:6379', { ...common, enableAutoPipelining: true, ...(tls ? { tls } : {}) });
+  return new Redis(connection.url ?? 'redis://127.0.0.1:6379', { ...common, ...(tls ? { tls } : {}) });
 }
 
 export class RedisStore implements KeyValueStore {
@@ -204,16 +205,29 @@ export class RedisStore implements KeyValueStore {
     });
   }
 
-  /** Resolves once connected; rejects with StoreUnavailableError when not connected within timeoutMs. */
+  /** Resolves once Redis answers a PING; rejects with StoreUnavailableError when it does not within timeoutMs. */
   async ready(timeoutMs = 5000): Promise<void> {
-    await waitReady(this.client, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.ping();
+        return;
+      } catch (err) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw err;
+        await waitReady(this.client, Math.min(left, 100)).catch(() => undefined);
+        if (this.client.status === 'ready') await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
   }
 
   private k(key: string): string {
     return this.prefix + key;
   }
 
+  /** Runs a command; fails at once while disconnected (nothing is queued, so nothing can hang or replay later). */
   private async call<T>(run: () => Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') throw new StoreUnavailableError(undefined, { cause: new Error(`redis is ${this.client.status}`) });
     try {
       return await run();
     } catch (err) {

@@ -20,10 +20,11 @@ export function testPrefix(label = 't'): string {
 
 const opened = new Set<RedisStore>();
 
-/** A RedisStore on its own prefix (shared server unless `connection` says otherwise), connected. */
+/** A RedisStore on its own prefix (shared server unless `connection` says otherwise), answering. */
 export async function openRedisStore(options: { connection?: RedisConnection; prefix?: string } = {}): Promise<RedisStore> {
   const store = new RedisStore({ connection: options.connection ?? { url: REDIS_URL }, prefix: options.prefix ?? testPrefix() });
-  opened.add(store);
+  // Stores on the shared server are flushed by disposeAllRedisStores; stores on private servers go with their server.
+  if (!options.connection) opened.add(store);
   await store.ready(10_000);
   return store;
 }

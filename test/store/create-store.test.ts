@@ -16,15 +16,17 @@ function capturingLogger() {
 }
 
 const cleanups: (() => Promise<void>)[] = [];
+const servers: RedisServer[] = [];
 afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
+  for (const cleanup of cleanups) await cleanup();
+  for (const server of servers) await server.destroy();
 });
 const keep = <T extends KeyValueStore>(store: T): T => {
   cleanups.push(() => (store instanceof RedisStore ? disposeRedisStore(store) : store.close()));
   return store;
 };
 const keepServer = (server: RedisServer): RedisServer => {
-  cleanups.push(() => server.destroy());
+  servers.push(server);
   return server;
 };
 

@@ -38,6 +38,21 @@ export function runOidcAdapterSuite(
       expect(await adapter.find('missing')).toBeUndefined();
     });
 
+    it('leaves kind and jti out of the stored JSON when they repeat model and id, and find restores them', async () => {
+      const tokens = new Adapter('AccessToken');
+      await tokens.upsert('tok', { jti: 'tok', kind: 'AccessToken', grantId: 'gc', scope: 'openid' }, 60);
+      expect(await store.get(`${p}AccessToken:tok`)).toEqual({ grantId: 'gc', scope: 'openid' });
+      expect(await tokens.find('tok')).toEqual({ jti: 'tok', kind: 'AccessToken', grantId: 'gc', scope: 'openid' });
+      await tokens.consume('tok');
+      expect(await tokens.find('tok')).toEqual({ jti: 'tok', kind: 'AccessToken', grantId: 'gc', scope: 'openid', consumed: expect.any(Number) });
+
+      await tokens.upsert('odd', { jti: 'other', kind: 'RefreshToken' }, 60);
+      expect(await tokens.find('odd')).toEqual({ jti: 'other', kind: 'RefreshToken' });
+      const clients = new Adapter('Client');
+      await clients.upsert('c9', { client_id: 'c9', redirect_uris: ['https://rp.example/cb'] });
+      expect(await clients.find('c9')).toEqual({ client_id: 'c9', redirect_uris: ['https://rp.example/cb'] });
+    });
+
     it('adds clockTolerance to every TTL and keeps entries without expiresIn forever', async () => {
       const tolerant = new (createOidcAdapter(store, { clockToleranceSec: 30 }))('AccessToken');
       await tolerant.upsert('at1', { jti: 'at1', grantId: 'g-tol' }, 60);
@@ -268,7 +283,7 @@ export function runOidcAdapterSuite(
         const tokenResponse = await post('/token', { grant_type: 'client_credentials' });
         expect(tokenResponse.status).toBe(200);
         const { access_token: accessToken } = (await tokenResponse.json()) as { access_token: string };
-        expect(await store.get(`${p}ClientCredentials:${accessToken}`)).toMatchObject({ kind: 'ClientCredentials', clientId: 'svc' });
+        expect(await store.get(`${p}ClientCredentials:${accessToken}`)).toMatchObject({ clientId: 'svc' });
         expect(await (await post('/token/introspection', { token: accessToken })).json()).toMatchObject({ active: true, client_id: 'svc' });
         expect((await post('/token/revocation', { token: accessToken })).status).toBe(200);
         expect(await (await post('/token/introspection', { token: accessToken })).json()).toEqual({ active: false });
