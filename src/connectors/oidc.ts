@@ -43,6 +43,16 @@ function readTransaction(data: Record<string, unknown>): OidcTransaction {
   return { state, nonce, codeVerifier, redirectUri, ...(typeof maxAge === 'number' ? { maxAge } : {}) };
 }
 
+/** The `sub` of an ID token the connector validated earlier (kept in the vault); undefined when absent or unreadable. */
+function subjectOf(idToken: string | undefined): string | undefined {
+  if (!idToken) return undefined;
+  try {
+    return decodeJwt(idToken).sub;
+  } catch {
+    return undefined;
+  }
+}
+
 function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
@@ -177,7 +187,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
       throw error;
     }
     const tokens = this.tokensFrom(response, previous);
-    const originalSub = previous.idToken ? decodeJwt(previous.idToken).sub : undefined;
+    const originalSub = subjectOf(previous.idToken);
     const claims = response.claims();
     // OIDC Core 12.2: a refreshed ID token must be about the same subject.
     if (claims && originalSub !== undefined && claims.sub !== originalSub) {
