@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Element } from '@xmldom/xmldom';
-import { ConnectorError } from './connector.js';
 import { toTrustedCert, type TrustedCert } from './saml-signature.js';
 import { NS, attr, childElements, descendants, escapeXml, is, parseUntrustedXml, textOf } from './saml-xml.js';
 
@@ -209,9 +208,4 @@ export function buildSpMetadata(input: SpMetadataInput): string {
     `<md:AssertionConsumerService Binding="${BINDING.post}" Location="${escapeXml(input.acsUrl)}" index="0" isDefault="true"/>` +
     `</md:SPSSODescriptor></md:EntityDescriptor>\n`
   );
-}
-
-/** Thrown by the connector when the metadata cannot be used (wrapped for the config loader). */
-export function metadataError(detail: string): ConnectorError {
-  return new ConnectorError('saml_metadata_invalid', detail, { status: 500 });
 }
