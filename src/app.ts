@@ -26,6 +26,7 @@ import { loadSigningKeys } from './issuer/keys.js';
 import { createIssuer } from './issuer/provider.js';
 import { SessionRepository } from './session/federated-session.js';
 import { createTokenVault } from './session/vault.js';
+import { reverifyAccount } from './session/reverify.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
 import { demoRoutes } from './demo/relying-party.js';
@@ -83,7 +84,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     auditor,
   });
-  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now });
+  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now, reverify: (accountId) => reverifyAccount({ sessions, vault, connectors, auditor, now }, accountId) });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {
     config,

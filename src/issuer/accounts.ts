@@ -10,11 +10,19 @@ export const SCOPE_CLAIMS = {
   groups: ['groups'],
 } as const;
 
-export function createFindAccount(sessions: SessionRepository, now: () => number) {
-  return async function findAccount(_ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> {
-    const [account, live] = await Promise.all([sessions.account(accountId), sessions.sessionsOf(accountId, now())]);
-    // Ended upstream (SAML SLO, logout, expiry): refresh, userinfo and silent re-authorization all stop.
-    if (!account || live.length === 0) return undefined;
+/** A refresh_token grant is where upstream tokens are refreshed and sessions re-confirmed with their upstream. */
+function isRefreshGrant(ctx: KoaContextWithOIDC): boolean {
+  return ctx.oidc?.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token';
+}
+
+export function createFindAccount(sessions: SessionRepository, now: () => number, reverify: (accountId: string) => Promise<number>) {
+  return async function findAccount(ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> {
+    const [account, live] = await Promise.all([
+      sessions.account(accountId),
+      isRefreshGrant(ctx) ? reverify(accountId) : sessions.sessionsOf(accountId, now()).then((ids) => ids.length),
+    ]);
+    // Ended upstream (SAML SLO, logout, refused refresh, expiry): refresh, userinfo and silent re-authorization all stop.
+    if (!account || live === 0) return undefined;
     return {
       accountId,
       async claims() {

@@ -19,6 +19,8 @@ export interface IssuerDeps {
   sessions: SessionRepository;
   renderer: Renderer;
   now: () => number;
+  /** Confirms an account's sessions with their upstreams; returns how many are still live. */
+  reverify: (accountId: string) => Promise<number>;
 }
 
 /** First-party clients (skipConsent) get their grant without a consent page. */
@@ -38,7 +40,7 @@ function createLoadExistingGrant(skipConsent: Set<string>) {
 }
 
 export function createIssuer(deps: IssuerDeps): Provider {
-  const { config, store, keys, sessions, renderer, now } = deps;
+  const { config, store, keys, sessions, renderer, now, reverify } = deps;
   const pages = providerPages(renderer);
   const skipConsent = new Set(config.clients.filter((c) => c.skipConsent).map((c) => c.clientId));
   const tokens = config.tokens;
@@ -51,7 +53,7 @@ export function createIssuer(deps: IssuerDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    findAccount: createFindAccount(sessions, now),
+    findAccount: createFindAccount(sessions, now, reverify),
     claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,

@@ -1,0 +1,75 @@
+// Downstream refresh goes back to the upstream: its tokens are refreshed near expiry, and a refused upstream refresh ends the session.
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser } from '../helpers/browser.js';
+import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
+import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
+
+let up: TestUpstream;
+let broker: TestBroker;
+const upstreamRefreshes: string[] = [];
+
+beforeAll(async () => {
+  const port = await freeLoopbackPort();
+  const brokerIssuer = `http://127.0.0.1:${port}`;
+  // Upstream access tokens live 60 s: always inside the 5-minute refresh window.
+  up = await startTestUpstream({
+    brokerIssuer,
+    connectorId: 'acme',
+    ttl: { accessToken: 60 },
+    configure: (provider) =>
+      provider.use(async (ctx, next) => {
+        if (ctx.path === '/token' && ctx.method === 'POST') upstreamRefreshes.push(ctx.path);
+        await next();
+      }),
+  });
+  broker = await startBroker({ port, providers: [{ id: 'acme', type: 'oidc', name: 'ACME', config: up.connectorConfig() }] });
+});
+
+afterAll(async () => {
+  await broker?.close();
+  await up?.close();
+});
+
+async function federatedLogin() {
+  const config = await discoverRp(broker.issuer);
+  const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
+  const browser = new Browser();
+  let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
+  page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-pw' }, TEST_CLIENT.redirectUri);
+  const callback = await completeLogin(browser, page, TEST_CLIENT.redirectUri);
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  return { config, tokens };
+}
+
+describe('downstream refresh re-confirms the upstream session', () => {
+  it('refreshes the upstream access token when it is near expiry', async () => {
+    const { config, tokens } = await federatedLogin();
+    const before = upstreamRefreshes.length;
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.access_token).toBeTruthy();
+    expect(upstreamRefreshes.length).toBe(before + 1);
+    expect(broker.audit.some((e) => e.event === 'upstream.token.refreshed' && e.outcome === 'success')).toBe(true);
+  });
+
+  it('ends the session and refuses the downstream refresh when the upstream revoked its grant', async () => {
+    const { config, tokens } = await federatedLogin();
+    const sub = tokens.claims()!.sub;
+    // The upstream revokes every grant it issued (an administrator disabled the user).
+    const vaulted = await Promise.all((await broker.app.broker.sessions.sessionsOf(sub)).map((id) => broker.app.broker.vault.get(id)));
+    for (const record of vaulted) if (record?.tokens.refreshToken) await revokeUpstream(record.tokens.refreshToken);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(broker.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.accountId === sub)).toBe(true);
+    expect(await broker.app.broker.sessions.sessionsOf(sub)).toEqual([]);
+  });
+});
+
+async function revokeUpstream(refreshToken: string): Promise<void> {
+  const response = await fetch(`${up.issuer}/token/revocation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${up.clientId}:${up.clientSecret}`).toString('base64')}` },
+    body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
+  });
+  expect(response.status).toBe(200);
+}
