@@ -104,11 +104,19 @@ export interface LogoutConnector extends Connector {
   logout(identity: Identity, returnTo: string, state: string): Promise<{ redirectUrl?: string; postForm?: { action: string; fields: Record<string, string> } } | undefined>;
 }
 
+/** Upstreams that may send an answer nobody asked for (SAML IdP-initiated); the broker calls this when no transaction matches. */
+export interface UnsolicitedResponseConnector extends Connector {
+  /** Never a login: returns where to send the browser (e.g. the client's initiate_login_uri), or throws ConnectorError. */
+  handleUnsolicited(input: CallbackInput): Promise<{ redirectUrl: string }>;
+}
+
 export const isRedirectConnector = (c: Connector): c is RedirectConnector =>
   typeof (c as RedirectConnector).startLogin === 'function' && typeof (c as RedirectConnector).handleCallback === 'function';
 export const isPasswordConnector = (c: Connector): c is PasswordConnector => typeof (c as PasswordConnector).login === 'function';
 export const isRefreshableConnector = (c: Connector): c is RefreshableConnector =>
   typeof (c as RefreshableConnector).refresh === 'function';
+export const isUnsolicitedResponseConnector = (c: Connector): c is UnsolicitedResponseConnector =>
+  typeof (c as UnsolicitedResponseConnector).handleUnsolicited === 'function';
 export const isLogoutConnector = (c: Connector): c is LogoutConnector => typeof (c as LogoutConnector).logout === 'function';
 
 /**

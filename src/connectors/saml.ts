@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { ConnectorError, type CallbackInput, type Identity, type LoginRequest, type LoginStart, type LogoutConnector, type RedirectConnector, type Connector } from './connector.js';
+import { ConnectorError, type CallbackInput, type Identity, type LoginRequest, type LoginStart, type LogoutConnector, type RedirectConnector, type Connector, type UnsolicitedResponseConnector } from './connector.js';
 import { claimMappingSchema, mapIdentity, type ClaimMapping } from './claims.js';
 import type { ConnectorContext, ConnectorFactory } from './registry.js';
 import type { KeyValueStore } from '../store/store.js';
@@ -120,13 +120,6 @@ export interface EndSessionsInput {
   sessionIndex?: string;
 }
 
-/** Unsolicited (IdP-initiated) Responses, handled only when enabled; the broker calls this when no transaction matches. */
-export interface UnsolicitedResponseConnector extends Connector {
-  handleUnsolicited(input: CallbackInput): Promise<{ redirectUrl: string }>;
-}
-
-export const isUnsolicitedResponseConnector = (c: Connector): c is UnsolicitedResponseConnector =>
-  typeof (c as UnsolicitedResponseConnector).handleUnsolicited === 'function';
 
 /** What /saml/<id>/slo does with an IdP message: end sessions and answer, or finish an SP-initiated logout. */
 export type SloOutcome = { kind: 'request'; message: OutboundMessage; endedSessions: number } | { kind: 'response'; returnTo: string; success: boolean };

@@ -27,6 +27,11 @@ export function newState(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** True for values shaped like newState() output (43 base64url characters). */
+export function isBrokerState(value: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(value);
+}
+
 export class Transactions {
   constructor(
     private readonly store: KeyValueStore,

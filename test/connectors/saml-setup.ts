@@ -34,7 +34,7 @@ export async function makeConnector(
     baseDir: process.cwd(),
     httpTimeoutMs: 2000,
     production: options.production ?? false,
-  })) as import('../../src/connectors/saml.js').SamlServiceProvider & import('../../src/connectors/connector.js').RedirectConnector & import('../../src/connectors/connector.js').LogoutConnector & import('../../src/connectors/saml.js').UnsolicitedResponseConnector;
+  })) as import('../../src/connectors/saml.js').SamlServiceProvider & import('../../src/connectors/connector.js').RedirectConnector & import('../../src/connectors/connector.js').LogoutConnector & import('../../src/connectors/connector.js').UnsolicitedResponseConnector;
   const idp = new TestIdp(connector.spMetadata(), options.idp);
   const acsUrl = `${ISSUER}/callback/${id}`;
   const spEntityId = `${ISSUER}/saml/${id}/metadata`;

@@ -127,3 +127,18 @@ describe('rejections end to end', () => {
     expect(broker.audit.slice(before).some((e) => e.event === 'login.success')).toBe(false);
   });
 });
+
+describe('a SAML response that answers no transaction', () => {
+  it('is refused as unsolicited (IdP-initiated login is off), audited, and creates no session', async () => {
+    const { browser, page } = await toIdp('saml-redirect');
+    const autoPost = await idpLogin(browser, page);
+    const form = forms(autoPost).find((f) => f.fields.SAMLResponse)!;
+    expect(form).toBeDefined();
+    const before = broker.audit.filter((e) => e.event === 'login.success').length;
+    const answer = await new Browser().request(new URL(form.action, autoPost.url).href, { form: { SAMLResponse: form.fields.SAMLResponse! } });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('saml_unsolicited');
+    expect(broker.audit.some((e) => e.event === 'upstream.callback.rejected' && e.reason === 'saml_unsolicited')).toBe(true);
+    expect(broker.audit.filter((e) => e.event === 'login.success').length).toBe(before);
+  });
+});

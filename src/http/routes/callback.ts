@@ -1,9 +1,10 @@
 // Upstream callbacks (/callback/:connectorId, GET or POST): load the one-time transaction, let the connector validate, finalize.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { ConnectorError, isRedirectConnector } from '../../connectors/connector.js';
+import { ConnectorError, isRedirectConnector, isUnsolicitedResponseConnector } from '../../connectors/connector.js';
 import type { BrokerContext } from '../../context.js';
 import { finalizeLogin } from '../../federation/finalize.js';
+import { isBrokerState } from '../../federation/transactions.js';
 import { setSessionCookie } from '../../federation/session-cookie.js';
 import { HttpError } from '../errors.js';
 import { readForm } from '../form.js';
@@ -25,6 +26,20 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
       broker.auditor.record({ event: 'upstream.callback.rejected', outcome: 'failure', reason, connectorId, clientId, ip: ctx.ip, requestId: ctx.state.requestId, ...(detail ? { details: { detail: detail.slice(0, 200) } } : {}) });
     const state = params.state ?? params.RelayState;
     const transaction = state ? await broker.transactions.take(state) : undefined;
+    // A state in the broker's own format that matches nothing is a replay or an expired login, never IdP-initiated.
+    const brokerState = state !== undefined && isBrokerState(state);
+    if (!transaction && !brokerState && isUnsolicitedResponseConnector(connector)) {
+      // IdP-initiated: never a login; the connector verifies, burns the assertion and restarts a normal flow.
+      try {
+        const { redirectUrl } = await connector.handleUnsolicited({ method, params, url: new URL(ctx.originalUrl, broker.config.issuer) });
+        ctx.status = 303;
+        ctx.redirect(redirectUrl);
+        return;
+      } catch (error) {
+        if (error instanceof ConnectorError) audit(error.code, undefined, error.detail);
+        throw error;
+      }
+    }
     if (!transaction) {
       audit(state ? 'transaction_not_found' : 'state_missing');
       throw new HttpError(400, 'transaction_not_found', 'no transaction for this state (expired, replayed or forged)');
