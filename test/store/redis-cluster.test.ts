@@ -1,10 +1,13 @@
 // A real 3-master Redis Cluster on loopback: the conformance suite and the oidc-provider adapter suite pass against it.
 import { spawnSync } from 'node:child_process';
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
+import { startBroker, TEST_USER } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, redisCli, startRedisServer } from '../helpers/redis.js';
+import { loginAndExchange } from '../helpers/rp.js';
 import type { RedisServer } from '../helpers/redis.js';
 import { runStoreConformance } from './conformance.js';
 import { runOidcAdapterSuite } from './oidc-adapter-suite.js';
@@ -58,6 +61,26 @@ describe('RedisStore on a cluster', () => {
       await expect(attempt).rejects.not.toBeInstanceOf(StoreUnavailableError);
       expect(await store.getMany(['{one}:a', '{two}:b'])).toEqual([undefined, undefined]);
     } finally {
+      await dispose(store);
+    }
+  });
+});
+
+describe('the broker on a cluster', () => {
+  it('runs the full login flow: authorization code with PKCE, userinfo, refresh-token rotation and replay refusal', async () => {
+    const store = await openClusterStore();
+    const broker = await startBroker({ store, config: { store: { type: 'redis' } } });
+    try {
+      const { config, tokens } = await loginAndExchange(broker.issuer, { params: { scope: 'openid email offline_access', prompt: 'consent' } });
+      const sub = tokens.claims()!.sub;
+      expect(await oidc.fetchUserInfo(config, tokens.access_token, sub)).toMatchObject({ sub, email: TEST_USER.email });
+      const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+      expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
+      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      const counts = nodes.map((node) => Number(redisCli(node.port, 'DBSIZE')));
+      expect(counts.filter((count) => count > 0).length).toBeGreaterThan(1);
+    } finally {
+      await broker.close();
       await dispose(store);
     }
   });
