@@ -3,24 +3,13 @@ import type { Identity } from '../connectors/connector.js';
 import { accountIdFor } from '../connectors/claims.js';
 import type { BrokerContext } from '../context.js';
 import { newSessionId } from '../session/federated-session.js';
+import { brokerClaims } from './claims.js';
 import type { PendingLogin } from './transactions.js';
 
 export interface FinalizeRequest {
   clientId: string;
   ip: string;
   requestId: string;
-}
-
-/** Claims the issuer serves for the account (ID token and userinfo), filtered later by scope. */
-export function brokerClaims(identity: Identity): Record<string, unknown> {
-  const claims: Record<string, unknown> = { groups: identity.groups };
-  if (identity.email) {
-    claims.email = identity.email;
-    claims.email_verified = identity.emailVerified ?? false;
-  }
-  if (identity.name) claims.name = identity.name;
-  claims.preferred_username = identity.email ?? identity.subject;
-  return claims;
 }
 
 export async function finalizeLogin(broker: BrokerContext, identity: Identity, request: FinalizeRequest): Promise<PendingLogin> {

@@ -1,6 +1,6 @@
 // Sends the user to the chosen upstream: the login form for password connectors, a redirect or auto-POST for the others.
 import type { Context } from 'koa';
-import { isPasswordConnector, isRedirectConnector, type Connector } from '../connectors/connector.js';
+import { ConnectorError, isPasswordConnector, isRedirectConnector, type Connector } from '../connectors/connector.js';
 import type { BrokerContext } from '../context.js';
 import { csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
@@ -40,7 +40,8 @@ export async function startUpstream(broker: BrokerContext, ctx: Context, connect
   const { params } = view;
   const state = newState();
   const maxAge = params.max_age === undefined ? undefined : Number(params.max_age);
-  const start = await connector.startLogin({
+  const start = await connector
+    .startLogin({
     interactionUid: view.uid,
     callbackUrl: `${broker.config.issuer}/callback/${connector.id}`,
     state,
@@ -48,7 +49,13 @@ export async function startUpstream(broker: BrokerContext, ctx: Context, connect
     acrValues: typeof params.acr_values === 'string' ? params.acr_values.split(' ').filter(Boolean) : undefined,
     maxAge: Number.isInteger(maxAge) ? maxAge : undefined,
     forceLogin: typeof params.prompt === 'string' && params.prompt.split(' ').includes('login'),
-  });
+    })
+    .catch((error: unknown) => {
+      if (error instanceof ConnectorError) {
+        broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: error.code, clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { detail: error.detail.slice(0, 200) } });
+      }
+      throw error;
+    });
   await broker.transactions.save(state, {
     uid: view.uid,
     connectorId: connector.id,

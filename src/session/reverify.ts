@@ -1,9 +1,10 @@
 // Before a downstream refresh, confirms the account's sessions with their upstreams: refreshes upstream tokens near expiry, ends refused sessions.
-import { ConnectorError, isRefreshableConnector } from '../connectors/connector.js';
+import { ConnectorError, isRefreshableConnector, type Identity } from '../connectors/connector.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Connector } from '../connectors/connector.js';
 import type { SessionRepository } from './federated-session.js';
 import type { TokenVault } from './vault.js';
+import { brokerClaims } from '../federation/claims.js';
 
 /** Shaped like an oidc-provider error: the token endpoint answers 503 temporarily_unavailable (RFC 6749 section 5.2 spirit). */
 export class UpstreamUnavailableError extends Error {
@@ -17,7 +18,7 @@ export class UpstreamUnavailableError extends Error {
 }
 
 /** Upstream answers that mean "this user's session is over" rather than "try again later". */
-const SESSION_ENDING = new Set(['upstream_revoked', 'upstream_subject_mismatch']);
+const SESSION_ENDING = new Set(['upstream_revoked', 'upstream_subject_mismatch', 'refresh_unavailable', 'email_domain_not_allowed', 'email_not_verified']);
 
 export interface ReverifyDeps {
   sessions: SessionRepository;
@@ -49,7 +50,13 @@ export async function reverifyAccount(deps: ReverifyDeps, accountId: string): Pr
     }
     if (isRefreshableConnector(connector) && (await deps.vault.get(session.id))) {
       try {
-        await deps.vault.getFresh(session.id, connector, { ...session.identity });
+        const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity });
+        if (fresh?.refreshed) {
+          // The upstream answered: the session is verified now, with the claims it just gave.
+          const source: Identity = fresh.identity ?? session.identity;
+          const { upstreamTokens: _tokens, ...identity } = source;
+          await deps.sessions.save({ ...session, identity, lastVerifiedAt: deps.now() }, { accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: deps.now() });
+        }
       } catch (error) {
         if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) {
           await end(error.code);

@@ -230,6 +230,7 @@ describe('rejections: an error page, an audit event, no session', () => {
     expect(page.status).toBe(502);
     expect(page.body).toContain('upstream_unavailable');
     expect(page.body).toContain('The identity provider did not answer');
+    expect(broker.audit.some((e) => e.event === 'login.failure' && e.reason === 'upstream_unavailable' && e.connectorId === 'down' && e.requestId === page.headers.get('x-request-id'))).toBe(true);
     expect(await hasBrokerSession(browser)).toBe(false);
   });
 });
