@@ -84,7 +84,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     auditor,
   });
-  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now, reverify: (accountId) => reverifyAccount({ sessions, vault, connectors, auditor, now }, accountId) });
+  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now, reverify: (accountId) => reverifyAccount({ sessions, vault, connectors, auditor, now, reverifyIntervalMs: config.session.reverifyIntervalSeconds * 1000 }, accountId) });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {
     config,

@@ -1,4 +1,4 @@
-// Before a downstream refresh, confirms the account's sessions with their upstreams: refreshes upstream tokens near expiry, ends refused sessions.
+// Before a downstream refresh, confirms the account's sessions with their upstreams (near token expiry, or after the re-verification interval); ends refused sessions.
 import { ConnectorError, isRefreshableConnector, type Identity } from '../connectors/connector.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Connector } from '../connectors/connector.js';
@@ -26,6 +26,8 @@ export interface ReverifyDeps {
   connectors: Map<string, Connector>;
   auditor: Auditor;
   now: () => number;
+  /** Confirm with the upstream (a refresh_token grant there) when it last answered longer ago than this. */
+  reverifyIntervalMs: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function reverifyAccount(deps: ReverifyDeps, accountId: string): Pr
     }
     if (isRefreshableConnector(connector) && (await deps.vault.get(session.id))) {
       try {
-        const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity });
+        const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.reverifyIntervalMs });
         if (fresh?.refreshed) {
           // The upstream answered: the session is verified now, with the claims it just gave.
           const source: Identity = fresh.identity ?? session.identity;

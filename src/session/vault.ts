@@ -26,8 +26,9 @@ export interface TokenVault {
    * The session's tokens, refreshed through `connector` first when less than refreshSkewMs of access-token life remains.
    * One refresh per session at a time across processes (store lock) and within this one (shared promise).
    * Throws the connector's ConnectorError (e.g. upstream_revoked) when the refresh fails.
+   * `maxAgeMs` (re-verification): also refresh when the upstream last answered longer ago than this.
    */
-  getFresh(sessionId: string, connector: RefreshableConnector, identity?: Identity): Promise<FreshTokens | undefined>;
+  getFresh(sessionId: string, connector: RefreshableConnector, identity?: Identity, options?: { maxAgeMs?: number }): Promise<FreshTokens | undefined>;
   delete(sessionId: string): Promise<void>;
 }
 
@@ -90,7 +91,10 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
     return JSON.parse(plaintext) as VaultRecord;
   }
 
-  const needsRefresh = (record: VaultRecord) => record.tokens.expiresAt !== undefined && record.tokens.expiresAt - now() < refreshSkewMs;
+  /** Near expiry, or (re-verification) not confirmed by the upstream for `maxAgeMs`. */
+  const needsRefresh = (record: VaultRecord, maxAgeMs?: number) =>
+    (record.tokens.expiresAt !== undefined && record.tokens.expiresAt - now() < refreshSkewMs) ||
+    (maxAgeMs !== undefined && Boolean(record.tokens.refreshToken) && now() - record.updatedAt >= maxAgeMs);
 
   /** The refusal another process just stored, as the error to rethrow. */
   async function recentFailure(sessionId: string): Promise<ConnectorError | undefined> {
@@ -102,14 +106,14 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
    * Holding the lock: re-read, refresh if still needed, store the result (keeping the old refresh token if none came back).
    * A caller that waited for another holder first honours that holder's refusal instead of asking the upstream again.
    */
-  async function refreshLocked(sessionId: string, connector: RefreshableConnector, identity: Identity | undefined, waited: boolean): Promise<FreshTokens | undefined> {
+  async function refreshLocked(sessionId: string, connector: RefreshableConnector, identity: Identity | undefined, waited: boolean, maxAgeMs?: number): Promise<FreshTokens | undefined> {
     if (waited) {
       const failure = await recentFailure(sessionId);
       if (failure) throw failure;
     }
     const current = await get(sessionId);
     if (!current) return undefined;
-    if (!needsRefresh(current)) return { ...current, refreshed: false };
+    if (!needsRefresh(current, maxAgeMs)) return { ...current, refreshed: false };
     if (current.connectorId !== connector.id) {
       throw new ConnectorError('vault_connector_mismatch', `vault entry belongs to ${current.connectorId}, not ${connector.id}`, { status: 500 });
     }
@@ -140,12 +144,12 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
   }
 
   /** Takes the store lock or waits for its holder, then answers from what the holder stored. */
-  async function refreshSingleFlight(sessionId: string, connector: RefreshableConnector, identity?: Identity): Promise<FreshTokens | undefined> {
+  async function refreshSingleFlight(sessionId: string, connector: RefreshableConnector, identity?: Identity, maxAgeMs?: number): Promise<FreshTokens | undefined> {
     const owner = randomBytes(12).toString('base64url');
     for (let waited = false; ; waited = true) {
       if (await store.setIfAbsent(lockKey(sessionId), owner, lockTtlMs)) {
         try {
-          return await refreshLocked(sessionId, connector, identity, waited);
+          return await refreshLocked(sessionId, connector, identity, waited, maxAgeMs);
         } finally {
           await store.deleteIfEquals(lockKey(sessionId), owner);
         }
@@ -155,7 +159,7 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
       if (failure) throw failure;
       const current = await get(sessionId);
       if (!current) return undefined;
-      if (!needsRefresh(current)) return { ...current, refreshed: false };
+      if (!needsRefresh(current, maxAgeMs)) return { ...current, refreshed: false };
     }
   }
 
@@ -164,13 +168,13 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
       await write(sessionId, { connectorId, tokens, updatedAt: now() }, false);
     },
     get,
-    async getFresh(sessionId, connector, identity) {
+    async getFresh(sessionId, connector, identity, options) {
       const record = await get(sessionId);
       if (!record) return undefined;
-      if (!needsRefresh(record)) return { ...record, refreshed: false };
+      if (!needsRefresh(record, options?.maxAgeMs)) return { ...record, refreshed: false };
       const pending = inflight.get(sessionId);
       if (pending) return pending;
-      const promise = refreshSingleFlight(sessionId, connector, identity).finally(() => inflight.delete(sessionId));
+      const promise = refreshSingleFlight(sessionId, connector, identity, options?.maxAgeMs).finally(() => inflight.delete(sessionId));
       inflight.set(sessionId, promise);
       return promise;
     },

@@ -32,8 +32,8 @@ afterAll(async () => {
   await up?.close();
 });
 
-async function federatedLogin() {
-  const config = await discoverRp(broker.issuer);
+async function federatedLogin(target: TestBroker = broker) {
+  const config = await discoverRp(target.issuer);
   const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
   const browser = new Browser();
   let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
@@ -62,6 +62,43 @@ describe('downstream refresh re-confirms the upstream session', () => {
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(broker.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.accountId === sub)).toBe(true);
     expect(await broker.app.broker.sessions.sessionsOf(sub)).toEqual([]);
+  });
+});
+
+describe('re-verification every interval', () => {
+  let slow: TestUpstream;
+  let target: TestBroker;
+  let offsetMs = 0;
+  const calls: string[] = [];
+  beforeAll(async () => {
+    const port = await freeLoopbackPort();
+    // Upstream access tokens live an hour: only the re-verification interval can cause an upstream refresh.
+    slow = await startTestUpstream({
+      brokerIssuer: `http://127.0.0.1:${port}`,
+      connectorId: 'acme',
+      ttl: { accessToken: 3600 },
+      configure: (provider) =>
+        provider.use(async (ctx, next) => {
+          if (ctx.path === '/token' && ctx.method === 'POST') calls.push(ctx.path);
+          await next();
+        }),
+    });
+    target = await startBroker({ port, now: () => Date.now() + offsetMs, providers: [{ id: 'acme', type: 'oidc', name: 'ACME', config: slow.connectorConfig() }] });
+  });
+  afterAll(async () => {
+    await target?.close();
+    await slow?.close();
+  });
+
+  it('does not ask the upstream before the interval, and does after it (default 15 minutes)', async () => {
+    const { config, tokens } = await federatedLogin(target);
+    const afterLogin = calls.length;
+    const early = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(calls.length).toBe(afterLogin);
+    offsetMs = 16 * 60_000;
+    await oidc.refreshTokenGrant(config, early.refresh_token!);
+    expect(calls.length).toBe(afterLogin + 1);
+    expect(target.audit.some((e) => e.event === 'upstream.token.refreshed')).toBe(true);
   });
 });
 
