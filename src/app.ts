@@ -9,6 +9,7 @@ import type { BrokerConfig } from './config/load.js';
 import type { Connector } from './connectors/connector.js';
 import { connectorFactory } from './connectors/registry.js';
 import type { BrokerContext } from './context.js';
+import { LoginThrottle } from './federation/login-throttle.js';
 import { Transactions } from './federation/transactions.js';
 import { errorHandler } from './http/errors.js';
 import { requestContext } from './http/request-context.js';
@@ -97,6 +98,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     sessions,
     transactions: new Transactions(store, config.tokens.interactionTtl * 1000),
     vault,
+    throttle: new LoginThrottle(store),
     logger,
     now,
   };

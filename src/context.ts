@@ -5,6 +5,7 @@ import type { Auditor } from './audit/auditor.js';
 import type { BrokerConfig } from './config/load.js';
 import type { ClientConfig } from './config/schema.js';
 import type { Connector } from './connectors/connector.js';
+import type { LoginThrottle } from './federation/login-throttle.js';
 import type { Transactions } from './federation/transactions.js';
 import type { Renderer } from './http/views.js';
 import type { SessionRepository } from './session/federated-session.js';
@@ -23,6 +24,7 @@ export interface BrokerContext {
   sessions: SessionRepository;
   transactions: Transactions;
   vault: TokenVault;
+  throttle: LoginThrottle;
   logger: Logger;
   now: () => number;
 }

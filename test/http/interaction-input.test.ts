@@ -154,3 +154,28 @@ describe('health', () => {
     expect(await ready.json()).toMatchObject({ status: 'ready', store: 'memory' });
   });
 });
+
+describe('password guessing', () => {
+  it('refuses even the right password after 10 failures for that username, with 429 and an audit event', async () => {
+    const solo = await startBroker();
+    try {
+      const config = await discoverRp(solo.issuer);
+      const browser = new Browser();
+      const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
+      const form = forms(page).find((f) => f.action.endsWith('/login'))!;
+      const action = new URL(form.action, page.url).href;
+      for (let i = 0; i < 10; i++) {
+        const wrong = await browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password: `guess-${i}-xyz` } });
+        expect(wrong.status).toBe(401);
+      }
+      const right = await browser.request(action, { form: { ...form.fields, username: TEST_USER.username.toUpperCase(), password: TEST_USER.password } });
+      expect(right.status).toBe(429);
+      expect(right.headers.get('retry-after')).toBe('900');
+      expect(right.body).toContain('Too many failed attempts');
+      expect(solo.audit.some((e) => e.event === 'login.failure' && e.reason === 'throttled')).toBe(true);
+      expect(solo.audit.some((e) => e.event === 'login.success')).toBe(false);
+    } finally {
+      await solo.close();
+    }
+  });
+});
