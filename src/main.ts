@@ -1,4 +1,4 @@
-// Entry point: load the configuration, build the app, listen, and shut down cleanly on SIGTERM / SIGINT.
+// Entry point: load the configuration, build the app, listen, reload on SIGHUP, and shut down cleanly on SIGTERM / SIGINT.
 import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
@@ -6,6 +6,8 @@ import { processEnv } from './config/env.js';
 import { ConfigError } from './config/issues.js';
 import { loadConfig } from './config/load.js';
 import { printDemoBanner, startDemoUpstreams } from './demo/dev-mode.js';
+import { reloadConfig, type Running } from './reload.js';
+import { createStore } from './store/create-store.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -23,8 +25,10 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel });
   for (const warning of config.warnings) logger.warn(`development default in use: ${warning}`);
   const demo = config.demo ? await startDemoUpstreams(config, logger) : undefined;
-  const broker = await buildApp(config, { logger });
-  const server = createServer(broker.app.callback());
+  const store = await createStore(config.store, logger);
+  let running: Running = { config, broker: await buildApp(config, { logger, store }) };
+  let handler = running.broker.app.callback();
+  const server = createServer((req, res) => handler(req, res));
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -44,7 +48,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS).unref();
     server.close(async () => {
-      await broker.close();
+      await running.broker.close();
+      await store.close();
       await demo?.close();
       logger.info('stopped');
       process.exit(0);
@@ -53,6 +58,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    reloadConfig(running, processEnv(), store, logger)
+      .then((next) => {
+        if (!next || stopping) return;
+        running = next;
+        handler = next.broker.app.callback();
+      })
+      .catch((error: unknown) => logger.error({ err: error }, 'SIGHUP: reload failed; keeping the running configuration'));
+  });
 }
 
 main().catch((error: unknown) => {
