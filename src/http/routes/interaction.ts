@@ -25,11 +25,9 @@ async function loadInteraction(broker: BrokerContext, ctx: Context) {
   }
 }
 
-async function viewOf(broker: BrokerContext, details: Awaited<ReturnType<typeof loadInteraction>>): Promise<InteractionView> {
+function viewOf(broker: BrokerContext, details: Awaited<ReturnType<typeof loadInteraction>>): InteractionView {
   const clientId = String(details.params.client_id);
-  const client = broker.clients.get(clientId) ?? (await broker.provider.Client.find(clientId));
-  const clientName = (client && 'name' in client ? client.name : undefined) ?? (client && 'clientName' in client ? client.clientName : undefined) ?? clientId;
-  return { uid: details.uid, params: details.params, clientId, clientName: String(clientName) };
+  return { uid: details.uid, params: details.params, clientId, clientName: broker.clients.get(clientId)?.name ?? clientId };
 }
 
 function allowedFor(broker: BrokerContext, clientId: string) {
@@ -63,7 +61,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(broker, ctx);
-    const view = await viewOf(broker, details);
+    const view = viewOf(broker, details);
     if (details.prompt.name === 'consent') {
       const missing = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
       const scopes = missing.length ? missing : String(details.params.scope ?? 'openid').split(' ');
@@ -81,7 +79,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
   router.post('/interaction/:uid/choose', async (ctx) => {
     const form = await postedForm(broker, ctx);
     const details = await loadInteraction(broker, ctx);
-    const view = await viewOf(broker, details);
+    const view = viewOf(broker, details);
     const allowed = allowedFor(broker, view.clientId);
     if (form.connector) {
       const connector = allowed.find((c) => c.id === form.connector);
@@ -98,7 +96,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
   router.post('/interaction/:uid/login', async (ctx) => {
     const form = await postedForm(broker, ctx);
     const details = await loadInteraction(broker, ctx);
-    const view = await viewOf(broker, details);
+    const view = viewOf(broker, details);
     const connector = allowedFor(broker, view.clientId).find((c) => c.id === form.connector);
     if (!connector || !isPasswordConnector(connector)) throw new HttpError(400, 'unknown_provider', 'login form for a connector without passwords');
     const username = (form.username ?? '').trim();
