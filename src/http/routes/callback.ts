@@ -21,9 +21,16 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
     const connector = broker.connectors.get(connectorId);
     if (!connector || !isRedirectConnector(connector)) throw new HttpError(404, 'not_found', `no redirect connector ${connectorId.slice(0, 64)}`);
     const method = ctx.method === 'POST' ? 'POST' : 'GET';
-    const params = method === 'POST' ? await readForm(ctx, broker.config.maxBodyBytes) : queryParams(ctx);
     const audit = (reason: string, clientId?: string, detail?: string) =>
       broker.auditor.record({ event: 'upstream.callback.rejected', outcome: 'failure', reason, connectorId, clientId, ip: ctx.ip, requestId: ctx.state.requestId, ...(detail ? { details: { detail: detail.slice(0, 200) } } : {}) });
+    // An oversized or non-form body is refused before the transaction is read, and audited like any other rejection.
+    const params =
+      method === 'POST'
+        ? await readForm(ctx, broker.config.maxBodyBytes).catch((error: unknown) => {
+            if (error instanceof HttpError) audit(error.code, undefined, error.detail);
+            throw error;
+          })
+        : queryParams(ctx);
     const state = params.state ?? params.RelayState;
     const transaction = state ? await broker.transactions.take(state) : undefined;
     // A state in the broker's own format that matches nothing is a replay or an expired login, never IdP-initiated.

@@ -32,9 +32,9 @@ export function samlRoutes(router: Router, deps: SamlRouteDeps): void {
   const slo = async (ctx: Context) => {
     const connector = connectorFor(ctx);
     const binding = ctx.method === 'POST' ? 'post' : 'redirect';
-    const params: Record<string, string> = binding === 'post' ? await readForm(ctx, broker.config.maxBodyBytes) : {};
-    if (binding === 'redirect') for (const [key, value] of new URLSearchParams(ctx.querystring)) if (!(key in params)) params[key] = value;
     try {
+      const params: Record<string, string> = binding === 'post' ? await readForm(ctx, broker.config.maxBodyBytes) : {};
+      if (binding === 'redirect') for (const [key, value] of new URLSearchParams(ctx.querystring)) if (!(key in params)) params[key] = value;
       const outcome = await connector.handleSlo({ binding, params, rawQuery: ctx.querystring }, deps.endSessions);
       if (outcome.kind === 'response') {
         broker.auditor.record({ event: 'saml.logout', outcome: outcome.success ? 'success' : 'failure', connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { direction: 'sp-initiated' } });
@@ -53,9 +53,9 @@ export function samlRoutes(router: Router, deps: SamlRouteDeps): void {
         broker.renderer.render(ctx, 'saml-post', { action: outcome.message.postForm.action, fields: outcome.message.postForm.fields });
       }
     } catch (error) {
-      if (error instanceof ConnectorError) {
+      if (error instanceof ConnectorError || error instanceof HttpError) {
         broker.auditor.record({ event: 'saml.logout', outcome: 'failure', reason: error.code, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { detail: error.detail.slice(0, 200) } });
-        throw new HttpError(error.status, error.code, error.detail);
+        throw error instanceof HttpError ? error : new HttpError(error.status, error.code, error.detail);
       }
       throw error;
     }
