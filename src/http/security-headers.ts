@@ -6,18 +6,16 @@ export function securityHeaders(options: { https: boolean }): Middleware {
   return async (ctx, next) => {
     const nonce = randomBytes(16).toString('base64');
     ctx.state.nonce = nonce;
-    await next();
-    // oidc-provider sets its own CSP for its form_post / check-session pages; keep theirs when present.
-    if (!ctx.response.get('Content-Security-Policy')) {
-      ctx.set(
-        'Content-Security-Policy',
-        `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`,
-      );
-    }
+    // Set before the route runs: oidc-provider adds the hash of its own inline scripts (form_post) to this policy.
+    ctx.set(
+      'Content-Security-Policy',
+      `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`,
+    );
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     if (options.https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    await next();
   };
 }

@@ -1,8 +1,9 @@
 // End to end, as the spec reads: an openid-client RP signs in through the local connector against a real HTTP broker.
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser } from '../helpers/browser.js';
+import { Browser, forms } from '../helpers/browser.js';
 import { PUBLIC_CLIENT, startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { authorizationRequest, completeLogin, discoverRp, loginAndExchange } from '../helpers/rp.js';
 import { endSessionsForUpstream } from '../../src/federation/upstream-logout.js';
@@ -148,6 +149,24 @@ describe('RS256 for relying parties that need it', () => {
     } finally {
       await rs.close();
     }
+  });
+});
+
+describe('response_mode=form_post', () => {
+  it('answers with an auto-submitting form whose inline script the CSP allows by hash', async () => {
+    const config = await discoverRp(broker.issuer);
+    const request = await authorizationRequest(config, TEST_CLIENT, { response_mode: 'form_post' });
+    const browser = new Browser();
+    const first = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
+    const login = await browser.submit(first, '/login', { username: TEST_USER.username, password: TEST_USER.password });
+    const post = login.body.includes('/consent') ? await browser.submit(login, '/consent', { decision: 'allow' }) : login;
+    expect(post.status).toBe(200);
+    const form = forms(post).find((f) => f.action === TEST_CLIENT.redirectUri)!;
+    expect(form.fields.code).toBeTruthy();
+    expect(form.fields.state).toBe(request.state);
+    expect(form.fields.iss).toBe(broker.issuer);
+    const script = /<script>([\s\S]*?)<\/script>/.exec(post.body)![1]!;
+    expect(post.headers.get('content-security-policy')).toContain(`'sha256-${createHash('sha256').update(script).digest('base64')}'`);
   });
 });
 
