@@ -1,15 +1,11 @@
 // The attack suite: every forged, tampered, replayed or oversized SAML message is refused with a stable error code.
 import { deflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
-import type { Document, Element } from '@xmldom/xmldom';
+import type { Element } from '@xmldom/xmldom';
 import { ConnectorError } from '../../src/connectors/connector.js';
 import { ATTACKER_CERT, ATTACKER_KEY, STATUS, b64 } from '../helpers/upstream-saml.js';
 import { ISSUER, callbackInput, makeConnector, solicitedResponse, type Connector } from './saml-setup.js';
-
-const P = 'urn:oasis:names:tc:SAML:2.0:protocol';
-const A = 'urn:oasis:names:tc:SAML:2.0:assertion';
-const DS = 'http://www.w3.org/2000/09/xmldsig#';
+import { A, byName, DS, evilize, P, parse, serialize, XSW } from '../helpers/saml-forgery.js';
 
 let open: Connector[] = [];
 afterEach(async () => {
@@ -34,102 +30,6 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   throw new Error('the forged message was accepted');
 }
 
-const parse = (xml: string): Document => new DOMParser().parseFromString(xml, 'text/xml');
-const serialize = (doc: Document | Element): string => new XMLSerializer().serializeToString(doc as never);
-const byName = (root: Document | Element, ns: string, local: string): Element[] => Array.from(root.getElementsByTagNameNS(ns, local)) as Element[];
-
-/** Replaces the NameID text (the attacker's payload in every wrapping variant). */
-function evilize(assertion: Element, id = '_evil'): Element {
-  assertion.setAttribute('ID', id);
-  const nameId = byName(assertion, A, 'NameID')[0]!;
-  while (nameId.firstChild) nameId.removeChild(nameId.firstChild);
-  nameId.appendChild(nameId.ownerDocument!.createTextNode('victim-admin'));
-  return assertion;
-}
-
-/** XML Signature Wrapping variants as catalogued by SAML Raider (XSW1-2: Response signature, XSW3-8: Assertion signature). */
-const XSW: Record<string, (doc: Document) => void> = {
-  XSW1(doc) {
-    const original = doc.documentElement!;
-    const evil = original.cloneNode(true) as Element;
-    evil.setAttribute('ID', '_evil-response');
-    evilize(byName(evil, A, 'Assertion')[0]!, '_evil-assertion');
-    const signature = byName(evil, DS, 'Signature').find((s) => s.parentNode === evil)!;
-    const copy = original.cloneNode(true) as Element;
-    const copySig = byName(copy, DS, 'Signature').find((s) => s.parentNode === copy)!;
-    copy.removeChild(copySig);
-    signature.appendChild(copy);
-    doc.replaceChild(evil, original);
-  },
-  XSW2(doc) {
-    const original = doc.documentElement!;
-    const evil = original.cloneNode(true) as Element;
-    evil.setAttribute('ID', '_evil-response');
-    evilize(byName(evil, A, 'Assertion')[0]!, '_evil-assertion');
-    const signature = byName(evil, DS, 'Signature').find((s) => s.parentNode === evil)!;
-    const copy = original.cloneNode(true) as Element;
-    copy.removeChild(byName(copy, DS, 'Signature').find((s) => s.parentNode === copy)!);
-    evil.insertBefore(copy, signature);
-    doc.replaceChild(evil, original);
-  },
-  XSW3(doc) {
-    const response = doc.documentElement!;
-    const original = byName(response, A, 'Assertion')[0]!;
-    const evil = evilize(original.cloneNode(true) as Element);
-    evil.removeChild(byName(evil, DS, 'Signature')[0]!);
-    response.insertBefore(evil, original);
-  },
-  XSW4(doc) {
-    const response = doc.documentElement!;
-    const original = byName(response, A, 'Assertion')[0]!;
-    const evil = evilize(original.cloneNode(true) as Element);
-    evil.removeChild(byName(evil, DS, 'Signature')[0]!);
-    response.replaceChild(evil, original);
-    evil.appendChild(original);
-  },
-  XSW5(doc) {
-    const response = doc.documentElement!;
-    const original = byName(response, A, 'Assertion')[0]!;
-    const copy = original.cloneNode(true) as Element;
-    copy.removeChild(byName(copy, DS, 'Signature')[0]!);
-    const id = original.getAttribute('ID')!;
-    evilize(original, id);
-    copy.setAttribute('ID', id);
-    response.appendChild(copy);
-  },
-  XSW6(doc) {
-    const response = doc.documentElement!;
-    const original = byName(response, A, 'Assertion')[0]!;
-    const evil = evilize(original.cloneNode(true) as Element);
-    const signature = byName(evil, DS, 'Signature')[0]!;
-    const copy = original.cloneNode(true) as Element;
-    copy.removeChild(byName(copy, DS, 'Signature')[0]!);
-    signature.appendChild(copy);
-    response.replaceChild(evil, original);
-  },
-  XSW7(doc) {
-    const response = doc.documentElement!;
-    const original = byName(response, A, 'Assertion')[0]!;
-    const extensions = doc.createElementNS(P, 'samlp:Extensions');
-    const evil = evilize(original.cloneNode(true) as Element);
-    evil.removeChild(byName(evil, DS, 'Signature')[0]!);
-    response.replaceChild(evil, original);
-    extensions.appendChild(original);
-    response.insertBefore(extensions, byName(response, P, 'Status')[0]!);
-  },
-  XSW8(doc) {
-    const response = doc.documentElement!;
-    const original = byName(response, A, 'Assertion')[0]!;
-    const evil = evilize(original.cloneNode(true) as Element, original.getAttribute('ID')!);
-    const signature = byName(evil, DS, 'Signature')[0]!;
-    const object = doc.createElementNS(DS, 'ds:Object');
-    const copy = original.cloneNode(true) as Element;
-    copy.removeChild(byName(copy, DS, 'Signature')[0]!);
-    object.appendChild(copy);
-    signature.appendChild(object);
-    response.replaceChild(evil, original);
-  },
-};
 
 describe('XML Signature Wrapping (SAML Raider XSW1-XSW8)', () => {
   const expected: Record<string, string> = {
