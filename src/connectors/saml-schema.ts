@@ -78,7 +78,7 @@ export class SchemaValidatorPool {
   private closed = false;
   private readonly workerData: { xmllintPath: string; schemaDir: string };
 
-  constructor(private readonly size: number) {
+  constructor(size: number) {
     const validatorEntry = require.resolve('@authenio/samlify-node-xmllint');
     const fromValidator = createRequire(validatorEntry);
     this.workerData = { xmllintPath: fromValidator.resolve('node-xmllint'), schemaDir: join(dirname(validatorEntry), 'schemas') };

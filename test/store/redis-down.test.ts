@@ -5,7 +5,7 @@ import type { RedisStore } from '../../src/store/redis.js';
 import { Browser } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { openRedisStore, startRedisServer, type RedisServer } from '../helpers/redis.js';
-import { authorizationRequest, completeLogin, discoverRp, loginAndExchange } from '../helpers/rp.js';
+import { authorizationRequest, discoverRp, loginAndExchange } from '../helpers/rp.js';
 
 let redis: RedisServer;
 let store: RedisStore;
