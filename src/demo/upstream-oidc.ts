@@ -1,4 +1,6 @@
 // Sample upstream OpenID Provider (a second oidc-provider on a loopback port) with a plain login page, for dev mode and tests.
+import { MemoryStore } from '../store/memory.js';
+import { createOidcAdapter } from '../store/oidc-adapter.js';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -150,6 +152,8 @@ export async function startUpstreamOp(options: UpstreamOpOptions): Promise<Upstr
   const users = new Map(options.users.map((u) => [u.sub, u]));
   const ttl = options.ttl ?? {};
   const configuration: Configuration = {
+    // Its own in-process store: the demo upstream keeps nothing across restarts, by design.
+    adapter: createOidcAdapter(new MemoryStore()),
     clients: options.clients,
     jwks: { keys: jwks } as Configuration['jwks'],
     cookies: { keys: [randomBytes(32).toString('base64url')] },
