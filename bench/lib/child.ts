@@ -39,7 +39,9 @@ export class ServerChild {
 
   /** Spawns the server and waits for its ReadyLine. */
   static async start(name: string, spec: ServerSpec, timeoutMs = 60_000): Promise<ServerChild> {
-    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', '--import', 'tsx', SERVER_MAIN]);
+    // BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', ...profile, '--import', 'tsx', SERVER_MAIN]);
     const child = spawn(command!, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, BENCH_SERVER_SPEC: JSON.stringify(spec), NODE_ENV: 'development' },

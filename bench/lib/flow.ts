@@ -161,3 +161,20 @@ export async function runPool(total: number, concurrency: number, task: (index: 
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
   return times;
 }
+
+/**
+ * Open-loop load: starts `total` calls of `task` at `rate` per second regardless of how many are still running;
+ * resolves with each call's latency (ms) measured from its scheduled start, so queueing delay counts.
+ */
+export async function runOpenLoop(total: number, rate: number, task: (index: number) => Promise<unknown>): Promise<number[]> {
+  const interval = 1000 / rate;
+  const start = performance.now();
+  const latencies: Promise<number>[] = [];
+  for (let index = 0; index < total; index++) {
+    const due = start + index * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    latencies.push(task(index).then(() => performance.now() - due));
+  }
+  return Promise.all(latencies);
+}

@@ -1,5 +1,6 @@
 // Scenario scaffolding: pin the load generator, scale counts (BENCH_SCALE / BENCH_REPEATS), alternate broker and peer runs
 // across repeats, take medians, and always stop the servers.
+import { loadavg } from 'node:os';
 import { hashPassword } from '../../src/connectors/local.js';
 import type { ServerChild } from './child.js';
 import { canPin, pinSelf } from './pin.js';
@@ -19,7 +20,7 @@ export function count(base: number, min = 10): number {
 /** Pins this process to the load-generator core; returns the method facts every scenario reports. */
 export function prepare(): Record<string, unknown> {
   const pinned = pinSelf();
-  return { pinned, serverCore: pinned ? 0 : 'any', loadgenCore: pinned ? 1 : 'any', repeats: REPEATS, scale: SCALE, pinAvailable: canPin() };
+  return { pinned, serverCore: pinned ? 0 : 'any', loadgenCore: pinned ? 1 : 'any', repeats: REPEATS, scale: SCALE, loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100) };
 }
 
 let cachedHash: Promise<string> | undefined;
