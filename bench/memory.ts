@@ -15,7 +15,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MiB = 1024 * 1024;
 
 await runScenario(async (servers) => {
-  const method = { ...prepare(), sessions: SESSIONS, concurrency: CONCURRENCY, flow: 'full login + code exchange, scope openid profile email groups', passwordHash: 'argon2id m=1024 t=1 p=1', user: 'every login is the same user (alice)' };
+  const method = { ...prepare(), sessions: SESSIONS, concurrency: CONCURRENCY, flow: 'full login + code exchange, scope openid profile email groups', passwordHash: 'argon2id m=1024 t=1 p=1', users: 'logins rotate over 1,000 local users' };
   const jwksFile = await writeBenchJwks();
   const passwordHash = await argon2.hash(BENCH_USER.password, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 });
   const prefix = `vbench:memory:${process.pid}:`;

@@ -2,7 +2,7 @@
 // a login form (and consent page when asked), the code exchange, and refresh_token grants.
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { BENCH_CLIENT, BENCH_USER } from './settings.js';
+import { BENCH_CLIENT, BENCH_USER, benchUser } from './settings.js';
 
 export interface Target {
   name: string;
@@ -102,10 +102,14 @@ async function tokenRequest(agent: Agent, target: Target, params: Record<string,
 }
 
 /**
- * One complete login: /auth -> login form -> (consent) -> code -> token. `offline` asks for offline_access
+ * One complete login of `username` (default: the next bench user, round robin): /auth -> login form -> (consent) -> code -> token.
+ * `offline` asks for offline_access
  * (which oidc-provider grants only with prompt=consent, so the flow also answers the consent page).
  */
-export async function loginFlow(agent: Agent, target: Target, options: { offline?: boolean } = {}): Promise<TokenResponse> {
+let nextUser = 0;
+
+export async function loginFlow(agent: Agent, target: Target, options: { offline?: boolean; username?: string } = {}): Promise<TokenResponse> {
+  const username = options.username ?? benchUser(nextUser++).username;
   const browser = new Browser(agent);
   const verifier = b64url(randomBytes(32));
   const state = b64url(randomBytes(16));
@@ -126,7 +130,7 @@ export async function loginFlow(agent: Agent, target: Target, options: { offline
     if (page.location?.startsWith(BENCH_CLIENT.redirectUri)) break;
     const login = formOf(page.body, page.url, '/login');
     const consent = login ? undefined : formOf(page.body, page.url, '/consent');
-    if (login) page = await browser.follow(login.action, 'POST', { ...login.fields, username: BENCH_USER.username, password: BENCH_USER.password });
+    if (login) page = await browser.follow(login.action, 'POST', { ...login.fields, username, password: BENCH_USER.password });
     else if (consent) page = await browser.follow(consent.action, 'POST', { ...consent.fields, decision: 'allow' });
     else throw new Error(`${target.name}: unexpected page ${page.url} (${page.status}): ${page.body.slice(0, 300)}`);
   }

@@ -21,6 +21,9 @@ else if (spec.kind === 'peer-koa') built = (await import('./servers/peer-koa.js'
 else throw new Error(`unknown server kind ${(spec as { kind: string }).kind}`);
 handler = built.handler;
 
+// Orphaned (the scenario died): exit rather than linger pinned to the server core.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', async (message: { id: number; cmd: string }) => {
   if (message.cmd === 'memory') {
     const gc = (globalThis as { gc?: () => void }).gc;

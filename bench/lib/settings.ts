@@ -6,6 +6,20 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 
 export const BENCH_USER = { username: 'alice', password: 'correct horse battery staple', email: 'alice@example.com', name: 'Alice Liddell', groups: ['admins', 'staff'] };
 
+/**
+ * Logins rotate over this many local users (same password), so an account holds a realistic handful of sessions:
+ * the broker's per-account work (session index, re-verification) grows with the sessions of that account.
+ */
+export const USER_COUNT = 1000;
+
+/** The i-th bench user (wraps around USER_COUNT); user 0 is BENCH_USER. */
+export function benchUser(i: number): { username: string; email: string; name: string; groups: string[] } {
+  const n = ((i % USER_COUNT) + USER_COUNT) % USER_COUNT;
+  if (n === 0) return { username: BENCH_USER.username, email: BENCH_USER.email, name: BENCH_USER.name, groups: BENCH_USER.groups };
+  const username = `user${String(n).padStart(4, '0')}`;
+  return { username, email: `${username}@example.com`, name: `Bench User ${n}`, groups: ['staff'] };
+}
+
 /** A confidential first-party client (skipConsent): the login flow has no consent page unless prompt=consent. */
 export const BENCH_CLIENT = {
   clientId: 'bench-rp',

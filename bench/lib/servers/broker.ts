@@ -3,11 +3,11 @@ import type { RequestListener } from 'node:http';
 import { pino } from 'pino';
 import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { BENCH_CLIENT_CONFIG, BENCH_USER, COOKIE_KEYS } from '../settings.js';
+import { BENCH_CLIENT_CONFIG, benchUser, COOKIE_KEYS, USER_COUNT } from '../settings.js';
 import type { ServerSpec } from '../spec.js';
 
 export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>, issuer: string): Promise<{ handler: RequestListener; close(): Promise<void> }> {
-  const { password: _password, ...user } = BENCH_USER;
+  const users = Array.from({ length: USER_COUNT }, (_, i) => ({ ...benchUser(i), passwordHash: spec.passwordHash }));
   const logLevel = spec.logLevel ?? 'info';
   const config = await loadConfig({
     env: {},
@@ -22,7 +22,7 @@ export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>
       jwksFile: spec.jwksFile,
       store: spec.store,
       clients: [BENCH_CLIENT_CONFIG],
-      providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users: [{ ...user, passwordHash: spec.passwordHash }] } }, ...(spec.providers ?? [])],
+      providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } }, ...(spec.providers ?? [])],
     },
   });
   const logger = pino({ level: logLevel }, pino.destination({ dest: '/dev/null', sync: false }));

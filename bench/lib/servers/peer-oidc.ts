@@ -1,5 +1,5 @@
 // The login peer: a bare oidc-provider with the broker's settings (clients, keys, algs, TTLs, scopes, claims) on its memory adapter,
-// and a minimal interaction handler that logs in the same user (argon2id verify with the same hash, or a plain compare).
+// and a minimal interaction handler that logs in the same users (argon2id verify with the same hash, or a plain compare).
 import type { RequestListener } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,11 +12,18 @@ import { accountIdFor } from '../../../src/connectors/claims.js';
 import { SCOPE_CLAIMS } from '../../../src/issuer/accounts.js';
 import { clientMetadata } from '../../../src/issuer/clients.js';
 import { ACR_PASSWORD } from '../../../src/issuer/provider.js';
-import { BENCH_CLIENT_CONFIG, BENCH_USER, COOKIE_KEYS } from '../settings.js';
+import { BENCH_CLIENT_CONFIG, BENCH_USER, benchUser, COOKIE_KEYS, USER_COUNT } from '../settings.js';
 import type { ServerSpec } from '../spec.js';
 
-const ACCOUNT_ID = accountIdFor('local', BENCH_USER.username);
-const CLAIMS = { sub: ACCOUNT_ID, groups: BENCH_USER.groups, email: BENCH_USER.email, email_verified: true, name: BENCH_USER.name, preferred_username: BENCH_USER.email };
+/** username -> account id, and account id -> claims, for the same users the broker's local connector has. */
+const ACCOUNT_IDS = new Map<string, string>();
+const CLAIMS = new Map<string, { sub: string; [claim: string]: unknown }>();
+for (let i = 0; i < USER_COUNT; i++) {
+  const user = benchUser(i);
+  const sub = accountIdFor('local', user.username);
+  ACCOUNT_IDS.set(user.username, sub);
+  CLAIMS.set(sub, { sub, groups: user.groups, email: user.email, email_verified: true, name: user.name, preferred_username: user.email });
+}
 
 async function readForm(ctx: Context): Promise<URLSearchParams> {
   const chunks: Buffer[] = [];
@@ -34,7 +41,10 @@ export function peerOidcServer(spec: Extract<ServerSpec, { kind: 'peer-oidc' }>,
     clients: [clientMetadata(client)] as unknown as Configuration['clients'],
     jwks: { keys } as Configuration['jwks'],
     cookies: { keys: COOKIE_KEYS, long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
-    findAccount: async (_ctx, accountId) => (accountId === ACCOUNT_ID ? { accountId, claims: async () => CLAIMS } : undefined),
+    findAccount: async (_ctx, accountId) => {
+      const claims = CLAIMS.get(accountId);
+      return claims ? { accountId, claims: async () => claims } : undefined;
+    },
     claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,
@@ -91,12 +101,13 @@ export function peerOidcServer(spec: Extract<ServerSpec, { kind: 'peer-oidc' }>,
   router.post('/interaction/:uid/login', async (ctx) => {
     const form = await readForm(ctx);
     await provider.interactionDetails(ctx.req, ctx.res);
-    if (form.get('username') !== BENCH_USER.username || !(await passwordOk(form.get('password') ?? ''))) {
+    const accountId = ACCOUNT_IDS.get(form.get('username') ?? '');
+    if (!accountId || !(await passwordOk(form.get('password') ?? ''))) {
       ctx.status = 401;
       ctx.body = 'invalid credentials';
       return;
     }
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: ACCOUNT_ID, acr: ACR_PASSWORD, amr: ['pwd'], ts: Math.floor(Date.now() / 1000) } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId, acr: ACR_PASSWORD, amr: ['pwd'], ts: Math.floor(Date.now() / 1000) } }, { mergeWithLastSubmission: false });
   });
   router.post('/interaction/:uid/consent', async (ctx) => {
     await readForm(ctx);
