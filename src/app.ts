@@ -13,6 +13,7 @@ import { LoginThrottle } from './federation/login-throttle.js';
 import { Transactions } from './federation/transactions.js';
 import { errorHandler } from './http/errors.js';
 import { requestContext } from './http/request-context.js';
+import { cacheStaticResponses } from './http/static-cache.js';
 import { callbackRoutes } from './http/routes/callback.js';
 import { healthRoutes } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
@@ -114,6 +115,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(requestContext(logger, config.trustProxy));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   provider.use(errorHandler(renderer));
+  provider.use(cacheStaticResponses(['/.well-known/openid-configuration', '/jwks']));
   provider.use(upstreamLogout(broker));
   provider.use(router.routes());
   provider.use(router.allowedMethods());

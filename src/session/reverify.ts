@@ -30,44 +30,42 @@ export interface ReverifyDeps {
   reverifyIntervalMs: number;
 }
 
+/** Confirms one session; false when it is gone or has just been ended. */
+async function confirmSession(deps: ReverifyDeps, accountId: string, id: string): Promise<boolean> {
+  const session = await deps.sessions.get(accountId, id);
+  if (!session) return false;
+  const end = async (reason: string) => {
+    await deps.vault.delete(session.id);
+    await deps.sessions.end(session);
+    deps.auditor.record({ event: 'session.ended', outcome: 'success', reason, accountId, connectorId: session.connectorId });
+    return false;
+  };
+  const connector = deps.connectors.get(session.connectorId);
+  if (!connector) return end('connector_removed');
+  if (!isRefreshableConnector(connector)) return true;
+  try {
+    // Sessions without upstream tokens (no vault entry) have nothing to refresh: getFresh answers undefined.
+    const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.reverifyIntervalMs });
+    if (fresh?.refreshed) {
+      // The upstream answered: the session is verified now, with the claims it just gave.
+      const source: Identity = fresh.identity ?? session.identity;
+      const { upstreamTokens: _tokens, ...identity } = source;
+      await deps.sessions.save({ ...session, identity, lastVerifiedAt: deps.now() }, { accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: deps.now() });
+    }
+    return true;
+  } catch (error) {
+    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return end(error.code);
+    throw error instanceof ConnectorError ? new UpstreamUnavailableError(error) : error;
+  }
+}
+
 /**
- * Returns how many live sessions the account still has. A session whose connector is gone from the configuration,
- * or whose upstream refuses its refresh token, ends here. Transient upstream failures throw (the request fails,
- * the session stays).
+ * Returns how many live sessions the account still has, confirming them all at once. A session whose connector is
+ * gone from the configuration, or whose upstream refuses its refresh token, ends here. Transient upstream failures
+ * throw (the request fails, the session stays).
  */
 export async function reverifyAccount(deps: ReverifyDeps, accountId: string): Promise<number> {
-  let live = 0;
-  for (const id of await deps.sessions.sessionsOf(accountId, deps.now())) {
-    const session = await deps.sessions.get(accountId, id);
-    if (!session) continue;
-    const connector = deps.connectors.get(session.connectorId);
-    const end = async (reason: string) => {
-      await deps.vault.delete(session.id);
-      await deps.sessions.end(session);
-      deps.auditor.record({ event: 'session.ended', outcome: 'success', reason, accountId, connectorId: session.connectorId });
-    };
-    if (!connector) {
-      await end('connector_removed');
-      continue;
-    }
-    if (isRefreshableConnector(connector) && (await deps.vault.get(session.id))) {
-      try {
-        const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.reverifyIntervalMs });
-        if (fresh?.refreshed) {
-          // The upstream answered: the session is verified now, with the claims it just gave.
-          const source: Identity = fresh.identity ?? session.identity;
-          const { upstreamTokens: _tokens, ...identity } = source;
-          await deps.sessions.save({ ...session, identity, lastVerifiedAt: deps.now() }, { accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: deps.now() });
-        }
-      } catch (error) {
-        if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) {
-          await end(error.code);
-          continue;
-        }
-        throw error instanceof ConnectorError ? new UpstreamUnavailableError(error) : error;
-      }
-    }
-    live += 1;
-  }
-  return live;
+  const ids = await deps.sessions.sessionsOf(accountId, deps.now());
+  const confirmed = await Promise.all(ids.map((id) => confirmSession(deps, accountId, id)));
+  return confirmed.filter(Boolean).length;
 }

@@ -66,6 +66,9 @@ function expand(model: string, id: string, stored: OidcPayload | undefined): Oid
   return { ...stored, kind: model, jti: id };
 }
 
+/** Every how many grant-member saves (per adapter factory) the grant index is read and its expired members dropped. */
+export const PRUNE_EVERY = 16;
+
 /** Optimistic consume retries before giving up on a key that keeps changing under us. */
 const CONSUME_ATTEMPTS = 5;
 
@@ -77,6 +80,7 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
   const prefix = options.prefix ?? DEFAULT_OIDC_PREFIX;
   const tolerance = options.clockToleranceSec ?? 0;
   const now = options.now ?? Date.now;
+  let saves = 0;
 
   const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
   const sessionUidKey = (uid: string) => `${prefix}sessionUid:${uid}`;
@@ -113,10 +117,10 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       const key = this.key(id);
       const ttlMs = typeof expiresIn === 'number' ? (expiresIn + tolerance) * 1000 : undefined;
       const grantId = grantable.has(this.model) ? payload.grantId : undefined;
-      const [previous, members] = await Promise.all([
-        this.find(id),
-        grantId ? store.mapGetAll<number>(grantKey(grantId)) : undefined,
-      ]);
+      // The grant index is pruned of expired members on every PRUNE_EVERY-th save, not read on each one: with
+      // refresh-token rotation it grows by members per refresh, so reading it every time made long chains ever slower.
+      const prune = grantId !== undefined && (saves++ % PRUNE_EVERY === 0);
+      const [previous, members] = await Promise.all([this.find(id), prune ? store.mapGetAll<number>(grantKey(grantId)) : undefined]);
 
       const ops: WriteOp[] = previous ? this.removeIndexes(id, previous) : [];
       if (this.model === 'Session') ops.push({ op: 'set', key: sessionUidKey(String(payload.uid)), value: id, ttlMs });

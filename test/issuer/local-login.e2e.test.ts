@@ -29,6 +29,19 @@ describe('discovery', () => {
     expect(meta.end_session_endpoint).toBeDefined();
   });
 
+  it('answers discovery and JWKS identically from the cache, with CORS for any origin', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+      const first = await fetch(`${broker.issuer}${path}`, { headers: { origin: 'https://app.example' } });
+      const second = await fetch(`${broker.issuer}${path}`, { headers: { origin: 'https://other.example' } });
+      expect(second.status).toBe(200);
+      expect(await second.text()).toBe(await first.text());
+      expect(second.headers.get('content-type')).toBe(first.headers.get('content-type'));
+      expect(first.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(second.headers.get('access-control-allow-origin')).toBe('https://other.example');
+      expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
+    }
+  });
+
   it('serves a JWKS with public keys only', async () => {
     const jwks = (await (await fetch(`${broker.issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys.map((k) => k.kty).sort()).toEqual(['EC', 'RSA']);
