@@ -13,9 +13,9 @@ import { LoginThrottle } from './federation/login-throttle.js';
 import { Transactions } from './federation/transactions.js';
 import { errorHandler } from './http/errors.js';
 import { requestContext } from './http/request-context.js';
-import { cacheStaticResponses } from './http/static-cache.js';
+import { createStaticCache } from './http/static-cache.js';
 import { callbackRoutes } from './http/routes/callback.js';
-import { healthRoutes } from './http/routes/health.js';
+import { readinessRoute } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { logoutRoutes } from './http/routes/logout.js';
 import { samlRoutes } from './http/routes/saml.js';
@@ -105,17 +105,19 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   };
 
   const router = new Router();
-  healthRoutes(router, store);
+  readinessRoute(router, store);
   interactionRoutes(router, broker);
   callbackRoutes(router, broker);
   logoutRoutes(router, broker);
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   if (config.demo) demoRoutes(router, broker);
 
+  const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);
+  provider.use(staticCache.serve);
   provider.use(requestContext(logger, config.trustProxy));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   provider.use(errorHandler(renderer));
-  provider.use(cacheStaticResponses(['/.well-known/openid-configuration', '/jwks']));
+  provider.use(staticCache.capture);
   provider.use(upstreamLogout(broker));
   provider.use(router.routes());
   provider.use(router.allowedMethods());

@@ -1,12 +1,8 @@
-// Liveness (/healthz) and readiness (/readyz: the store answers) probes.
+// Readiness probe (/readyz: the store answers); liveness (/healthz) is answered first, in static-cache.ts.
 import type Router from '@koa/router';
 import type { KeyValueStore } from '../../store/store.js';
 
-export function healthRoutes(router: Router, store: KeyValueStore): void {
-  router.get('/healthz', (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: 'ok' };
-  });
+export function readinessRoute(router: Router, store: KeyValueStore): void {
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     try {
