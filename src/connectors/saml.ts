@@ -9,8 +9,8 @@ import type { KeyValueStore } from '../store/store.js';
 import { developmentKeyPair, loadKeyPair, readPem, type KeyPair } from './saml-keys.js';
 import { IdpMetadataStore, NAMEID_FORMAT, buildSpMetadata, pickEndpoint, type MetadataSource } from './saml-metadata.js';
 import { buildAuthnRequest, buildLogoutRequest, buildLogoutResponse, encodeMessage, newMessageId, type OutboundMessage, type SigningKey } from './saml-request.js';
-import { verifyLoginResponse, type SamlAttribute, type SignaturePolicy, type VerifiedAssertion } from './saml-response.js';
-import { acquireSchemaPool, releaseSchemaPool, type SchemaValidatorPool } from './saml-schema.js';
+import type { SamlAttribute, SignaturePolicy, VerifiedAssertion } from './saml-response.js';
+import { acquireSamlPool, releaseSamlPool, type SamlWorkerPool } from './saml-worker-pool.js';
 import { toTrustedCert } from './saml-signature.js';
 import { verifyLogoutRequest, verifyLogoutResponse, type SloInput } from './saml-logout.js';
 import { decodePostBinding } from './saml-xml.js';
@@ -100,7 +100,7 @@ export const samlConfigSchema = z.strictObject({
     })
     .refine((v) => !v.enabled || !!v.initiateLoginUri, { message: 'initiateLoginUri is required when IdP-initiated login is enabled' })
     .prefault({}),
-  /** XSD validation of every message, in a worker pool ('off' skips it; the structural checks always run). */
+  /** XSD validation of every login Response, in the SAML worker pool ('off' skips it; the structural checks always run). */
   schemaValidation: z.enum(['worker', 'off']).default('worker'),
 });
 
@@ -152,7 +152,7 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
     private readonly signing: KeyPair,
     private readonly encryption: KeyPair,
     private readonly previousDecryptionKeys: string[],
-    private readonly schema: SchemaValidatorPool | undefined,
+    private readonly pool: SamlWorkerPool,
     private readonly store: KeyValueStore,
     private readonly logger: Logger,
     private readonly now: () => number,
@@ -213,7 +213,8 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
     if (!encoded) throw new ConnectorError('saml_missing_response', 'no SAMLResponse in the request');
     const xml = decodePostBinding(encoded);
     const now = this.now();
-    const verified = await verifyLoginResponse(xml, {
+    // Parse, decryption, signatures and every stateless check run in the worker pool; the replay cache stays here.
+    const verified = await this.pool.verify(xml, {
       idpEntityId: this.idp.metadata.entityId,
       certs: this.idp.signingCerts,
       spEntityId: this.spEntityId,
@@ -225,8 +226,7 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
       signature: { allowSha1: this.config.allowSha1 },
       requireEncryption: this.config.requireEncryptedAssertions,
       decryptionKeys: [this.encryption.privateKeyPem, ...this.previousDecryptionKeys],
-      ...(this.schema ? { validateSchema: (doc: string) => this.schema!.validate(doc) } : {}),
-    });
+    }, this.config.schemaValidation === 'worker');
     const fresh = await this.store.setIfAbsent(`saml:assertion:${this.id}:${hashKey(verified.assertionId)}`, 1, Math.max(1000, verified.replayUntil - now));
     if (!fresh) throw new ConnectorError('saml_replay', 'this assertion has already been used');
     return verified;
@@ -368,7 +368,7 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
 
   async close(): Promise<void> {
     this.idp.close();
-    if (this.schema) await releaseSchemaPool(this.schema);
+    await releaseSamlPool(this.pool);
   }
 }
 
@@ -412,7 +412,9 @@ export const samlConnectorFactory: ConnectorFactory<typeof samlConfigSchema> = {
     });
     if (config.allowSha1) context.logger.warn({ connectorId: base.id }, 'SAML connector accepts SHA-1 signatures (allowSha1)');
     if (config.schemaValidation === 'off') context.logger.warn({ connectorId: base.id }, 'SAML schema validation is off; structural checks still apply');
-    const schema = config.schemaValidation === 'worker' ? acquireSchemaPool() : undefined;
-    return new SamlConnector(base.id, base.name, base.domains, config, idp, keys.signing, keys.encryption, keys.previous, schema, context.store, context.logger, context.now, context.issuer);
+    const pool = acquireSamlPool();
+    // Workers load and warm xmllint now, at start, rather than on the first login.
+    if (config.schemaValidation === 'worker') pool.enableSchema();
+    return new SamlConnector(base.id, base.name, base.domains, config, idp, keys.signing, keys.encryption, keys.previous, pool, context.store, context.logger, context.now, context.issuer);
   },
 };

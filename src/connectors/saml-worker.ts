@@ -1,0 +1,52 @@
+// Entry point of a SAML worker thread: verifies login Responses and validates schemas, answering the pool with plain data.
+import { parentPort, workerData } from 'node:worker_threads';
+import { ConnectorError } from './connector.js';
+import { verifyLoginResponse, type ResponseCheckOptions } from './saml-response.js';
+import { loadSchemaValidator, type SchemaValidator } from './saml-schema.js';
+import type { TrustedCert } from './saml-signature.js';
+import type { WorkerReply, WorkerRequest } from './saml-worker-pool.js';
+
+// The xmllint build prints to stdout; nothing else in this thread logs.
+console.log = () => undefined;
+console.error = () => undefined;
+
+const port = parentPort!;
+let schema: SchemaValidator | undefined;
+
+function schemaCheck(xml: string): void {
+  schema ??= loadSchemaValidator();
+  const errors = schema(xml);
+  if (errors) throw new ConnectorError('saml_schema_invalid', `the message is not schema-valid: ${errors.join(' | ')}`);
+}
+
+/** Errors cross the thread boundary as data; a ConnectorError keeps its code, detail and status. */
+function toReply(id: number, error: unknown): WorkerReply {
+  if (error instanceof ConnectorError) return { id, error: { code: error.code, detail: error.detail, status: error.status } };
+  return { id, error: { message: String((error as Error | undefined)?.message ?? error).slice(0, 300) } };
+}
+
+async function handle(request: Exclude<WorkerRequest, { warmSchema: true }>): Promise<WorkerReply> {
+  if (request.kind === 'validate') {
+    schemaCheck(request.xml);
+    return { id: request.id };
+  }
+  const { certs, ...rest } = request.options;
+  // Structured clone turns Buffers into Uint8Arrays.
+  const options: ResponseCheckOptions = { ...rest, certs: certs.map((c): TrustedCert => ({ pem: c.pem, der: Buffer.from(c.der) })) };
+  if (request.schema) options.validateSchema = async (doc) => schemaCheck(doc);
+  return { id: request.id, verified: await verifyLoginResponse(request.xml, options) };
+}
+
+const warm = (withSchema: boolean): void => {
+  if (withSchema) schema ??= loadSchemaValidator();
+  port.postMessage({ ready: true } satisfies WorkerReply);
+};
+
+port.on('message', (request: WorkerRequest) => {
+  if ('warmSchema' in request) return warm(true);
+  handle(request).then(
+    (reply) => port.postMessage(reply),
+    (error: unknown) => port.postMessage(toReply(request.id, error)),
+  );
+});
+warm((workerData as { schema: boolean }).schema);
