@@ -1,80 +1,258 @@
-// bench: ACS verification rate (responses/s per core) and event-loop delay p99, vs samlify's own parseLoginResponse on the same signed response.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import * as samlify from 'samlify';
-import { validate as xmllintValidate } from '@authenio/samlify-node-xmllint';
-import { makeConnector, solicitedResponse } from '../test/connectors/saml-setup.js';
-import { IDP_CERT, SP_KEY } from '../test/helpers/upstream-saml.js';
+// bench: SAML ACS responses/s per core and the server's event-loop delay (alone, at 50% and at saturation, with local OIDC
+// logins alongside), Vestibule's connector vs samlify's own parseLoginResponse on the same signed responses, in child servers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { processCpuMs } from './lib/cpu.js';
+import { loginFlow, pool, runOpenLoop, runPool } from './lib/flow.js';
+import { alternate, benchPasswordHash, count, medianOf, prepare, runScenario } from './lib/harness.js';
+import { pinnedCommand, SERVER_CORE } from './lib/pin.js';
+import { emitResult, type BenchRow } from './lib/report.js';
+import { writeBenchJwks } from './lib/settings.js';
+import { percentile, ratio } from './lib/stats.js';
+import type { ServerChild } from './lib/child.js';
+import type { SamlAcsReady, SamlAcsServerSpec } from './_saml-acs-server.js';
+import { SP_CERT, SP_KEY, TestIdp } from '../test/helpers/upstream-saml.js';
 
-const DURATION_MS = Number(process.env.BENCH_MS ?? 5000);
-const schema = (process.env.SAML_SCHEMA ?? 'worker') as 'worker' | 'off';
+const SERVER_MAIN = fileURLToPath(new URL('./_saml-acs-server.ts', import.meta.url));
+/** SAML_SCHEMA=off measures without XSD validation (both sides); default: the connector's default, XSD on. */
+const SCHEMA = process.env.SAML_SCHEMA !== 'off';
+/** Responses per measured run: XSD validation (xmllint) costs ~30 ms per message, so fewer with it. */
+const RESPONSES = count(SCHEMA ? 120 : 800);
+const HALF_RESPONSES = count(SCHEMA ? 60 : 400);
+const CONCURRENCY = 8;
+/** Local OIDC logins per second (authorize -> login form with argon2id -> code -> token) running alongside the SAML load. */
+const LOGIN_RATE = 4;
 
-async function measure(name: string, run: () => Promise<void>): Promise<{ rate: number; cpuRate: number; p99: number }> {
-  for (let i = 0; i < 20; i++) await run();
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let n = 0;
-  const concurrency = 8;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() - t0 < DURATION_MS) {
-        await run();
-        n++;
-        // Yield to the event loop like real request handling does, so the delay monitor samples it.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  histogram.disable();
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const result = { rate: n / seconds, cpuRate: n / cpuSeconds, p99: histogram.percentile(99) / 1e6 };
-  process.stdout.write(`${name}: ${result.rate.toFixed(1)} responses/s wall, ${result.cpuRate.toFixed(1)} responses per CPU-second (all threads), event-loop delay p99 ${result.p99.toFixed(1)} ms\n`);
-  return result;
+/** A server child speaking this scenario's IPC (the harness's ServerChild only knows the generic server-main). */
+class AcsChild {
+  private nextId = 1;
+  private readonly pending = new Map<number, (result: unknown) => void>();
+  private stderrTail = '';
+
+  private constructor(
+    readonly name: string,
+    readonly ready: SamlAcsReady,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (message: { id: number; result: unknown }) => {
+      this.pending.get(message.id)?.(message.result);
+      this.pending.delete(message.id);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000)));
+  }
+
+  static async start(name: string, spec: SamlAcsServerSpec): Promise<AcsChild> {
+    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--import', 'tsx', SERVER_MAIN]);
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, SAML_ACS_SPEC: JSON.stringify(spec), NODE_ENV: 'development' } });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const ready = await new Promise<SamlAcsReady>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name}: not ready after 60 s\n${stderr}`)), 60_000);
+      child.once('exit', (code) => reject(new Error(`${name}: exited with ${code} before ready\n${stderr}`)));
+      createInterface({ input: child.stdout! }).once('line', (line) => {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as SamlAcsReady);
+      });
+    });
+    child.removeAllListeners('exit');
+    child.stdout!.resume();
+    return new AcsChild(name, ready, child);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.ready.port}`;
+  }
+
+  cpuMs(): number {
+    return processCpuMs(this.ready.pid);
+  }
+
+  ask<T>(cmd: 'eld-start' | 'eld-stop' | 'exit'): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve) => {
+      this.pending.set(id, resolve as (result: unknown) => void);
+      this.child.send({ id, cmd });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.ask('exit').catch(() => undefined);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  recentStderr(): string {
+    return this.stderrTail;
+  }
 }
 
-const env = await makeConnector({ signaturePolicy: 'assertion', schemaValidation: schema });
-env.clock.set(Date.now());
-const start = await env.connector.startLogin({ interactionUid: 'u', callbackUrl: env.acsUrl, state: 's' });
-const { xml } = await solicitedResponse(env, { now: Date.now(), inResponseTo: start.transactionData.requestId as string, attributes: { email: 'bench@acme.test' } });
-const SAMLResponse = Buffer.from(xml).toString('base64');
+interface Signed {
+  SAMLResponse: string;
+  requestId: string;
+}
 
-// Ours: full handleCallback minus the one-time replay cache (a fresh store per call would measure the store).
-const { verifyLoginResponse } = await import('../src/connectors/saml-response.js');
-const { toTrustedCert } = await import('../src/connectors/saml-signature.js');
-const { SchemaValidatorPool } = await import('../src/connectors/saml-schema.js');
-const pool = schema === 'worker' ? new SchemaValidatorPool(1) : undefined;
-if (pool) await pool.validate(xml);
-const options = {
-  idpEntityId: env.idp.entityId,
-  certs: [toTrustedCert(IDP_CERT)],
-  spEntityId: env.spEntityId,
-  acsUrl: env.acsUrl,
-  expectedRequestId: start.transactionData.requestId as string,
-  now: Date.now(),
-  clockSkewMs: 120_000,
-  signaturePolicy: 'assertion' as const,
-  signature: { allowSha1: false },
-  requireEncryption: false,
-  decryptionKeys: [SP_KEY],
-  ...(pool ? { validateSchema: (doc: string) => pool.validate(doc) } : {}),
-};
+/** Fresh signed Responses (each with its own request and assertion ID: the connector keeps a replay cache). */
+async function signedResponses(idp: TestIdp, ready: SamlAcsReady, n: number): Promise<Signed[]> {
+  const now = Date.now();
+  const out: Signed[] = [];
+  for (let i = 0; i < n; i++) {
+    const requestId = `_${randomBytes(16).toString('hex')}`;
+    const xml = await idp.responseXml(
+      { now, inResponseTo: requestId, notOnOrAfter: now + 3_600_000, scdNotOnOrAfter: now + 3_600_000, attributes: { email: `user${i}@acme.test`, groups: ['staff'] } },
+      ready.acsUrl,
+      ready.spEntityId,
+    );
+    out.push({ SAMLResponse: Buffer.from(xml).toString('base64'), requestId });
+  }
+  return out;
+}
 
-samlify.setSchemaValidator(schema === 'worker' ? { validate: xmllintValidate } : { validate: async () => 'skipped' });
-const idp = samlify.IdentityProvider({ metadata: env.idp.metadataXml } as never);
-const sp = samlify.ServiceProvider({ metadata: env.connector.spMetadata(), privateKey: SP_KEY } as never);
-const silence = console.log;
+async function postAcs(agent: Agent, server: AcsChild, signed: Signed): Promise<void> {
+  const response = await request(`${server.url}/bench/acs`, {
+    dispatcher: agent,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...signed }).toString(),
+  });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`${server.name}: ACS answered ${response.statusCode} ${text.slice(0, 200)}`);
+}
 
-const ours = await measure(`vestibule verifyLoginResponse (schema ${schema})`, async () => {
-  await verifyLoginResponse(Buffer.from(SAMLResponse, 'base64').toString('utf8'), options);
+/** Local logins at LOGIN_RATE until `stop` resolves; returns their latencies (ms from the scheduled start). */
+async function loginsAlongside(agent: Agent, server: AcsChild, stop: Promise<unknown>): Promise<number[]> {
+  let running = true;
+  void stop.then(() => (running = false));
+  const latencies: Promise<number>[] = [];
+  const start = performance.now();
+  for (let i = 0; running; i++) {
+    const due = start + (i * 1000) / LOGIN_RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await Promise.race([new Promise((resolve) => setTimeout(resolve, wait)), stop]);
+    if (!running) break;
+    latencies.push(loginFlow(agent, { name: server.name, url: server.url }).then(() => performance.now() - due));
+  }
+  return Promise.all(latencies);
+}
+
+interface Delay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+await runScenario(async (harnessServers) => {
+  const method = {
+    ...prepare(),
+    schemaValidation: SCHEMA,
+    responsesPerRun: RESPONSES,
+    responsesAtHalf: HALF_RESPONSES,
+    concurrency: CONCURRENCY,
+    loginsPerSecondAlongside: LOGIN_RATE,
+    response: 'samlify IdP, Assertion signed RSA-SHA256, not encrypted, one AttributeStatement',
+    server: 'child process: real broker (local logins, memory store, info logs to /dev/null) + POST /bench/acs on the same event loop',
+    eventLoopDelay: 'monitorEventLoopDelay (1 ms resolution) inside the server process, over the measured run',
+  };
+  const jwksFile = await writeBenchJwks();
+  const passwordHash = await benchPasswordHash();
+  const idpMetadataXml = TestIdp.metadata();
+  const base = { schema: SCHEMA, jwksFile, passwordHash, idpMetadataXml, spKey: SP_KEY, spCert: SP_CERT };
+  const children = [await AcsChild.start('vestibule', { ...base, acs: 'vestibule' }), await AcsChild.start('samlify', { ...base, acs: 'samlify' })];
+  // runScenario stops what it is given (it only calls stop() and recentStderr()).
+  harnessServers.push(...(children as unknown as ServerChild[]));
+  const idps = new Map(children.map((c) => [c.name, new TestIdp(c.ready.spMetadata)]));
+  const agents = new Map(children.map((c) => [c.name, pool(CONCURRENCY + 4)]));
+  const byName = new Map(children.map((c) => [c.name, c]));
+
+  for (const child of children) {
+    const agent = agents.get(child.name)!;
+    const warm = await signedResponses(idps.get(child.name)!, child.ready, count(40, 10));
+    await runPool(warm.length, CONCURRENCY, (i) => postAcs(agent, child, warm[i]!));
+    await runPool(count(8, 4), 4, () => loginFlow(agent, { name: child.name, url: child.url }));
+  }
+
+  const samples = await alternate(children as unknown as ServerChild[], async (server) => {
+    const child = byName.get(server.name)!;
+    const agent = agents.get(child.name)!;
+    const idp = idps.get(child.name)!;
+
+    // 1. Saturation, SAML alone: CPU per response and the saturated rate.
+    let set = await signedResponses(idp, child.ready, RESPONSES);
+    await child.ask('eld-start');
+    const cpu0 = child.cpuMs();
+    const t0 = performance.now();
+    await runPool(set.length, CONCURRENCY, (i) => postAcs(agent, child, set[i]!));
+    const wallMs = performance.now() - t0;
+    const cpuMs = child.cpuMs() - cpu0;
+    const alone = await child.ask<Delay>('eld-stop');
+    const saturated = (RESPONSES * 1000) / wallMs;
+
+    // 2. Half of that rate, open loop, with logins alongside.
+    set = await signedResponses(idp, child.ready, HALF_RESPONSES);
+    await child.ask('eld-start');
+    const half = runOpenLoop(set.length, saturated / 2, (i) => postAcs(agent, child, set[i]!));
+    const halfLogins = await loginsAlongside(agent, child, half);
+    const halfLatency = await half;
+    const atHalf = await child.ask<Delay>('eld-stop');
+
+    // 3. Saturation with logins alongside.
+    set = await signedResponses(idp, child.ready, RESPONSES);
+    await child.ask('eld-start');
+    const full = runPool(set.length, CONCURRENCY, (i) => postAcs(agent, child, set[i]!));
+    const fullLogins = await loginsAlongside(agent, child, full);
+    await full;
+    const atFull = await child.ask<Delay>('eld-stop');
+
+    return {
+      perCore: (RESPONSES * 1000) / cpuMs,
+      saturatedPerSec: saturated,
+      aloneP99: alone.p99,
+      halfP50: atHalf.p50,
+      halfP99: atHalf.p99,
+      halfAcsP99: percentile(halfLatency, 99),
+      halfLoginP99: percentile(halfLogins, 99),
+      fullP50: atFull.p50,
+      fullP99: atFull.p99,
+      fullLoginP99: percentile(fullLogins, 99),
+    };
+  });
+  await Promise.all([...agents.values()].map((a) => a.close()));
+
+  type Field = keyof NonNullable<ReturnType<typeof samples.get>>[number];
+  const v = (field: Field) => medianOf(samples.get('vestibule'), field);
+  const s = (field: Field) => medianOf(samples.get('samlify'), field);
+  const rateRatio = ratio(v('perCore'), s('perCore'));
+  const delayRow = (metric: string, field: Field, target?: string): BenchRow => ({
+    metric,
+    unit: 'ms',
+    broker: v(field),
+    peer: s(field),
+    ratio: ratio(v(field), s(field)),
+    ...(target ? { target, met: v(field) < 20 } : {}),
+  });
+  const rows: BenchRow[] = [
+    { metric: 'ACS responses per CPU-second (server process, all threads)', unit: '/s/core', broker: v('perCore'), peer: s('perCore'), ratio: rateRatio, target: '>= 0.9x', met: rateRatio !== null && rateRatio >= 0.9 },
+    { metric: 'ACS saturated rate (wall, server pinned to one core)', unit: '/s', broker: v('saturatedPerSec'), peer: s('saturatedPerSec'), ratio: ratio(v('saturatedPerSec'), s('saturatedPerSec')) },
+    delayRow('event-loop delay p99, SAML alone at saturation', 'aloneP99'),
+    delayRow(`event-loop delay p50, 50% of saturation + ${LOGIN_RATE} logins/s`, 'halfP50'),
+    delayRow(`event-loop delay p99, 50% of saturation + ${LOGIN_RATE} logins/s`, 'halfP99', '< 20 ms'),
+    delayRow(`event-loop delay p50, saturation + ${LOGIN_RATE} logins/s`, 'fullP50'),
+    delayRow(`event-loop delay p99, saturation + ${LOGIN_RATE} logins/s`, 'fullP99', '< 20 ms'),
+    delayRow('ACS latency p99 at 50% (open loop, from scheduled start)', 'halfAcsP99'),
+    delayRow('login flow latency p99 alongside SAML at 50%', 'halfLoginP99'),
+    delayRow('login flow latency p99 alongside SAML at saturation', 'fullLoginP99'),
+  ];
+  for (const row of rows) process.stderr.write(`  ${row.metric}: vestibule ${row.broker?.toFixed(1)} ${row.unit}, samlify ${row.peer?.toFixed(1)}${row.ratio !== null ? ` (${row.ratio.toFixed(2)}x)` : ''}\n`);
+  emitResult({
+    scenario: 'saml-acs',
+    title: `SAML ACS${SCHEMA ? '' : ' (XSD validation off)'}`,
+    peer: `samlify ${SCHEMA ? '+ xmllint (inline) ' : ''}parseLoginResponse in the same kind of server`,
+    rows,
+    method,
+  });
 });
-console.log = () => {};
-const peer = await measure(`samlify parseLoginResponse (schema ${schema === 'worker' ? 'xmllint inline' : 'off'})`, async () => {
-  await sp.parseLoginResponse(idp, 'post', { body: { SAMLResponse } });
-});
-console.log = silence;
-console.log(`ratio (per CPU-second) vestibule/samlify: ${(ours.cpuRate / peer.cpuRate).toFixed(2)}x (target >= 0.9x); vestibule p99 ${ours.p99.toFixed(1)} ms (target < 20 ms) vs samlify ${peer.p99.toFixed(1)} ms`);
-await pool?.close();
-await env.connector.close?.();
