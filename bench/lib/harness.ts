@@ -3,7 +3,7 @@
 import { loadavg } from 'node:os';
 import { hashPassword } from '../../src/connectors/local.js';
 import type { ServerChild } from './child.js';
-import { canPin, pinSelf } from './pin.js';
+import { pinSelf } from './pin.js';
 import { BENCH_USER } from './settings.js';
 import { median } from './stats.js';
 
