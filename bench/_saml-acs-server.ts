@@ -49,6 +49,8 @@ const server = createServer((req, res) => {
       (error: { code?: string; message?: string }) => res.writeHead(400, { 'content-type': 'text/plain' }).end(String(error.code ?? error.message)),
     );
 });
+// Longer than the load generator's keep-alive (30 s), so an idle connection is never closed under a request in flight.
+server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = (server.address() as AddressInfo).port;
 const issuer = `http://127.0.0.1:${port}`;

@@ -135,9 +135,19 @@ async function loginsAlongside(agent: Agent, server: AcsChild, stop: Promise<unk
     const wait = due - performance.now();
     if (wait > 1) await Promise.race([new Promise((resolve) => setTimeout(resolve, wait)), stop]);
     if (!running) break;
-    latencies.push(loginFlow(agent, { name: server.name, url: server.url }).then(() => performance.now() - due));
+    latencies.push(loginFlow(agent, { name: server.name, url: server.url }).then(() => performance.now() - due, failed));
   }
   return Promise.all(latencies);
+}
+
+/** Errors of requests started in the background (open loop) are kept and thrown after the run, never left unhandled. */
+const failures: unknown[] = [];
+function failed(error: unknown): number {
+  failures.push(error);
+  return Number.NaN;
+}
+function throwFailures(): void {
+  if (failures.length > 0) throw new Error(`${failures.length} request(s) failed, first: ${String((failures[0] as Error).stack ?? failures[0])}`);
 }
 
 interface Delay {
@@ -195,7 +205,7 @@ await runScenario(async (harnessServers) => {
     // 2. Half of that rate, open loop, with logins alongside.
     set = await signedResponses(idp, child.ready, HALF_RESPONSES);
     await child.ask('eld-start');
-    const half = runOpenLoop(set.length, saturated / 2, (i) => postAcs(agent, child, set[i]!));
+    const half = runOpenLoop(set.length, saturated / 2, (i) => postAcs(agent, child, set[i]!).catch(failed));
     const halfLogins = await loginsAlongside(agent, child, half);
     const halfLatency = await half;
     const atHalf = await child.ask<Delay>('eld-stop');
@@ -207,6 +217,7 @@ await runScenario(async (harnessServers) => {
     const fullLogins = await loginsAlongside(agent, child, full);
     await full;
     const atFull = await child.ask<Delay>('eld-stop');
+    throwFailures();
 
     return {
       perCore: (RESPONSES * 1000) / cpuMs,
@@ -215,10 +226,10 @@ await runScenario(async (harnessServers) => {
       halfP50: atHalf.p50,
       halfP99: atHalf.p99,
       halfAcsP99: percentile(halfLatency, 99),
-      halfLoginP99: percentile(halfLogins, 99),
+      halfLoginP99: percentile(halfLogins.filter(Number.isFinite), 99),
       fullP50: atFull.p50,
       fullP99: atFull.p99,
-      fullLoginP99: percentile(fullLogins, 99),
+      fullLoginP99: percentile(fullLogins.filter(Number.isFinite), 99),
     };
   });
   await Promise.all([...agents.values()].map((a) => a.close()));
