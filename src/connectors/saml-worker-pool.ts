@@ -56,14 +56,15 @@ const RECYCLE_AFTER = 20_000;
 
 const unavailable = (detail: string) => new ConnectorError('saml_unavailable', detail, { status: 503 });
 
-/** A TS source tree (tsx, vitest) loads the worker through tsx's require hook; the built tree loads the .js file. */
-function workerSource(): { source: string; file: string } {
-  const self = fileURLToPath(import.meta.url);
-  const file = self.replace(/saml-worker-pool\.(ts|js)$/, (_m, ext: string) => `saml-worker.${ext}`);
-  const source = file.endsWith('.ts')
-    ? `require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`
+/**
+ * A TS source tree (tsx, vitest) loads the worker's own modules through tsx's require hook, then removes the hook so
+ * what loads later (xmllint's 4 MB asm.js) is not transformed; the built tree imports the .js file.
+ */
+function workerSource(): string {
+  const file = fileURLToPath(import.meta.url).replace(/saml-worker-pool\.(ts|js)$/, (_m, ext: string) => `saml-worker.${ext}`);
+  return file.endsWith('.ts')
+    ? `const unregister = require('tsx/cjs/api').register(); require(${JSON.stringify(file)}); unregister();`
     : `import(${JSON.stringify(pathToFileURL(file).href)});`;
-  return { source, file };
 }
 
 /** A fixed-size pool; every job runs in a worker that has warmed up; a worker death rejects its job and is replaced. */
@@ -72,7 +73,7 @@ export class SamlWorkerPool {
   private readonly queue: Job[] = [];
   private readonly jobTimeoutMs: number;
   private readonly maxQueue: number;
-  private readonly source = workerSource().source;
+  private readonly source = workerSource();
   private schema: boolean;
   private nextId = 1;
   private answered = 0;
