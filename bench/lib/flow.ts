@@ -174,11 +174,23 @@ export async function runOpenLoop(total: number, rate: number, task: (index: num
   const interval = 1000 / rate;
   const start = performance.now();
   const latencies: Promise<number>[] = [];
+  // Each request's failure is caught at once (an early rejection must not go unhandled while the loop still waits).
+  let failure: unknown;
   for (let index = 0; index < total; index++) {
     const due = start + index * interval;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    latencies.push(task(index).then(() => performance.now() - due));
+    latencies.push(
+      task(index).then(
+        () => performance.now() - due,
+        (error: unknown) => {
+          failure ??= error;
+          return Number.NaN;
+        },
+      ),
+    );
   }
-  return Promise.all(latencies);
+  const settled = await Promise.all(latencies);
+  if (failure !== undefined) throw failure;
+  return settled;
 }
