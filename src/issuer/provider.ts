@@ -23,6 +23,19 @@ export interface IssuerDeps {
   reverify: (accountId: string) => Promise<number>;
 }
 
+/** oidc-provider lifetimes (seconds) from the `tokens` settings; a grant lives as long as its refresh tokens. */
+export function providerTtl(tokens: BrokerConfig['tokens']) {
+  return {
+    AccessToken: tokens.accessTokenTtl,
+    AuthorizationCode: tokens.authorizationCodeTtl,
+    IdToken: tokens.idTokenTtl,
+    RefreshToken: tokens.refreshTokenTtl,
+    Grant: tokens.refreshTokenTtl,
+    Session: tokens.sessionTtl,
+    Interaction: tokens.interactionTtl,
+  };
+}
+
 /** First-party clients (skipConsent) get their grant without a consent page. */
 function createLoadExistingGrant(skipConsent: Set<string>) {
   return async function loadExistingGrant(ctx: KoaContextWithOIDC) {
@@ -66,15 +79,7 @@ export function createIssuer(deps: IssuerDeps): Provider {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: pages.renderError as Configuration['renderError'],
     enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] } as Configuration['enabledJWA'],
-    ttl: {
-      AccessToken: tokens.accessTokenTtl,
-      AuthorizationCode: tokens.authorizationCodeTtl,
-      IdToken: tokens.idTokenTtl,
-      RefreshToken: tokens.refreshTokenTtl,
-      Grant: tokens.refreshTokenTtl,
-      Session: tokens.sessionTtl,
-      Interaction: tokens.interactionTtl,
-    },
+    ttl: providerTtl(tokens),
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },

@@ -11,7 +11,7 @@ import { clientSchema, tokensSchema } from '../../../src/config/schema.js';
 import { accountIdFor } from '../../../src/connectors/claims.js';
 import { SCOPE_CLAIMS } from '../../../src/issuer/accounts.js';
 import { clientMetadata } from '../../../src/issuer/clients.js';
-import { ACR_PASSWORD } from '../../../src/issuer/provider.js';
+import { ACR_PASSWORD, providerTtl } from '../../../src/issuer/provider.js';
 import { BENCH_CLIENT_CONFIG, BENCH_USER, benchUser, COOKIE_KEYS, USER_COUNT } from '../settings.js';
 import type { ServerSpec } from '../spec.js';
 
@@ -66,15 +66,7 @@ export function peerOidcServer(spec: Extract<ServerSpec, { kind: 'peer-oidc' }>,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] } as Configuration['enabledJWA'],
-    ttl: {
-      AccessToken: tokens.accessTokenTtl,
-      AuthorizationCode: tokens.authorizationCodeTtl,
-      IdToken: tokens.idTokenTtl,
-      RefreshToken: tokens.refreshTokenTtl,
-      Grant: tokens.refreshTokenTtl,
-      Session: tokens.sessionTtl,
-      Interaction: tokens.interactionTtl,
-    },
+    ttl: providerTtl(tokens),
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
