@@ -10,6 +10,7 @@ import { brokerServer } from './lib/servers/broker.js';
 import { samlConnectorFactory, type SamlConfig } from '../src/connectors/saml.js';
 import type { RedirectConnector } from '../src/connectors/connector.js';
 import { MemoryStore } from '../src/store/memory.js';
+import type { ReadyLine } from './lib/spec.js';
 
 export interface SamlAcsServerSpec {
   acs: 'vestibule' | 'samlify';
@@ -22,9 +23,7 @@ export interface SamlAcsServerSpec {
 }
 
 /** First stdout line: where to send requests and the SP facts the parent's IdP needs. */
-export interface SamlAcsReady {
-  port: number;
-  pid: number;
+export interface SamlAcsReady extends ReadyLine {
   acsUrl: string;
   spEntityId: string;
   spMetadata: string;
@@ -115,5 +114,5 @@ process.on('message', async (message: { id: number; cmd: 'eld-start' | 'eld-stop
   }
 });
 
-const ready: SamlAcsReady = { port, pid: process.pid, acsUrl, spEntityId, spMetadata: connector.spMetadata() };
+const ready: SamlAcsReady = { ready: true, port, pid: process.pid, acsUrl, spEntityId, spMetadata: connector.spMetadata() };
 process.stdout.write(`${JSON.stringify(ready)}\n`);

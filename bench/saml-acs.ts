@@ -1,19 +1,15 @@
 // bench: SAML ACS responses/s per core and the server's event-loop delay (alone, at 50% and at saturation, with local OIDC
 // logins alongside), Vestibule's connector vs samlify's own parseLoginResponse on the same signed responses, in child servers.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { processCpuMs } from './lib/cpu.js';
 import { loginFlow, pool, runOpenLoop, runPool } from './lib/flow.js';
 import { alternate, benchPasswordHash, count, medianOf, prepare, runScenario } from './lib/harness.js';
-import { pinnedCommand, SERVER_CORE } from './lib/pin.js';
 import { emitResult, type BenchRow } from './lib/report.js';
 import { writeBenchJwks } from './lib/settings.js';
 import { percentile, ratio } from './lib/stats.js';
-import type { ServerChild } from './lib/child.js';
-import type { SamlAcsReady, SamlAcsServerSpec } from './_saml-acs-server.js';
+import { ServerChild } from './lib/child.js';
+import type { SamlAcsReady } from './_saml-acs-server.js';
 import { SP_CERT, SP_KEY, TestIdp } from '../test/helpers/upstream-saml.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./_saml-acs-server.ts', import.meta.url));
@@ -26,71 +22,9 @@ const CONCURRENCY = 8;
 /** Local OIDC logins per second (authorize -> login form with argon2id -> code -> token) running alongside the SAML load. */
 const LOGIN_RATE = 4;
 
-/** A server child speaking this scenario's IPC (the harness's ServerChild only knows the generic server-main). */
-class AcsChild {
-  private nextId = 1;
-  private readonly pending = new Map<number, (result: unknown) => void>();
-  private stderrTail = '';
-
-  private constructor(
-    readonly name: string,
-    readonly ready: SamlAcsReady,
-    private readonly child: ChildProcess,
-  ) {
-    child.on('message', (message: { id: number; result: unknown }) => {
-      this.pending.get(message.id)?.(message.result);
-      this.pending.delete(message.id);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000)));
-  }
-
-  static async start(name: string, spec: SamlAcsServerSpec): Promise<AcsChild> {
-    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--import', 'tsx', SERVER_MAIN]);
-    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, SAML_ACS_SPEC: JSON.stringify(spec), NODE_ENV: 'development' } });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const ready = await new Promise<SamlAcsReady>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name}: not ready after 60 s\n${stderr}`)), 60_000);
-      child.once('exit', (code) => reject(new Error(`${name}: exited with ${code} before ready\n${stderr}`)));
-      createInterface({ input: child.stdout! }).once('line', (line) => {
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as SamlAcsReady);
-      });
-    });
-    child.removeAllListeners('exit');
-    child.stdout!.resume();
-    return new AcsChild(name, ready, child);
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.ready.port}`;
-  }
-
-  cpuMs(): number {
-    return processCpuMs(this.ready.pid);
-  }
-
-  ask<T>(cmd: 'eld-start' | 'eld-stop' | 'exit'): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve) => {
-      this.pending.set(id, resolve as (result: unknown) => void);
-      this.child.send({ id, cmd });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await this.ask('exit').catch(() => undefined);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  recentStderr(): string {
-    return this.stderrTail;
-  }
-}
+/** The scenario's server: the harness's child process with this scenario's entry and IPC commands (eld-start, eld-stop). */
+type AcsChild = ServerChild<SamlAcsReady>;
+const ACS_ENTRY = { file: SERVER_MAIN, specEnv: 'SAML_ACS_SPEC' };
 
 interface Signed {
   SAMLResponse: string;
@@ -172,9 +106,9 @@ await runScenario(async (harnessServers) => {
   const passwordHash = await benchPasswordHash();
   const idpMetadataXml = TestIdp.metadata();
   const base = { schema: SCHEMA, jwksFile, passwordHash, idpMetadataXml, spKey: SP_KEY, spCert: SP_CERT };
-  const children = [await AcsChild.start('vestibule', { ...base, acs: 'vestibule' }), await AcsChild.start('samlify', { ...base, acs: 'samlify' })];
+  const children = [await ServerChild.start<SamlAcsReady>('vestibule', { ...base, acs: 'vestibule' }, 60_000, ACS_ENTRY), await ServerChild.start<SamlAcsReady>('samlify', { ...base, acs: 'samlify' }, 60_000, ACS_ENTRY)];
   // runScenario stops what it is given (it only calls stop() and recentStderr()).
-  harnessServers.push(...(children as unknown as ServerChild[]));
+  harnessServers.push(...children);
   const idps = new Map(children.map((c) => [c.name, new TestIdp(c.ready.spMetadata)]));
   const agents = new Map(children.map((c) => [c.name, pool(CONCURRENCY + 4)]));
   const byName = new Map(children.map((c) => [c.name, c]));
@@ -186,7 +120,7 @@ await runScenario(async (harnessServers) => {
     await runPool(count(8, 4), 4, () => loginFlow(agent, { name: child.name, url: child.url }));
   }
 
-  const samples = await alternate(children as unknown as ServerChild[], async (server) => {
+  const samples = await alternate(children, async (server) => {
     const child = byName.get(server.name)!;
     const agent = agents.get(child.name)!;
     const idp = idps.get(child.name)!;

@@ -1,4 +1,4 @@
-// Starts a benchmark server (bench/lib/server-main.ts) in a child process pinned to the server core, and talks to it over IPC.
+// Starts a benchmark server (bench/lib/server-main.ts, or a scenario's own entry) in a child process pinned to the server core, and talks to it over IPC.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -17,17 +17,29 @@ export interface MemoryReport {
   gc: boolean;
 }
 
-export class ServerChild {
+/** A scenario's own server entry: the file, and the environment variable its spec travels in as JSON. */
+export interface ServerEntry {
+  file: string;
+  specEnv: string;
+}
+
+const DEFAULT_ENTRY: ServerEntry = { file: SERVER_MAIN, specEnv: 'BENCH_SERVER_SPEC' };
+
+export class ServerChild<R extends ReadyLine = ReadyLine> {
   private nextId = 1;
   private readonly pending = new Map<number, (result: unknown) => void>();
   private stderr = '';
+  readonly url: string;
+  readonly pid: number;
 
   private constructor(
     readonly name: string,
-    readonly url: string,
-    readonly pid: number,
+    /** The server's first stdout line (port, pid, and whatever else its entry reports). */
+    readonly ready: R,
     private readonly child: ChildProcess,
   ) {
+    this.url = `http://127.0.0.1:${ready.port}`;
+    this.pid = ready.pid;
     child.on('message', (message: { id: number; result: unknown }) => {
       this.pending.get(message.id)?.(message.result);
       this.pending.delete(message.id);
@@ -38,23 +50,23 @@ export class ServerChild {
   }
 
   /** Spawns the server and waits for its ReadyLine. */
-  static async start(name: string, spec: ServerSpec, timeoutMs = 60_000): Promise<ServerChild> {
+  static async start<R extends ReadyLine = ReadyLine>(name: string, spec: ServerSpec | object, timeoutMs = 60_000, entry: ServerEntry = DEFAULT_ENTRY): Promise<ServerChild<R>> {
     // BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', ...profile, '--import', 'tsx', SERVER_MAIN]);
+    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', ...profile, '--import', 'tsx', entry.file]);
     const child = spawn(command!, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, BENCH_SERVER_SPEC: JSON.stringify(spec), NODE_ENV: 'development' },
+      env: { ...process.env, [entry.specEnv]: JSON.stringify(spec), NODE_ENV: 'development' },
     });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const ready = await new Promise<ReadyLine>((resolve, reject) => {
+    const ready = await new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms\n${stderr}`)), timeoutMs);
       child.once('exit', (code) => reject(new Error(`${name}: exited with ${code} before ready\n${stderr}`)));
       createInterface({ input: child.stdout! }).once('line', (line) => {
         clearTimeout(timer);
         try {
-          resolve(JSON.parse(line) as ReadyLine);
+          resolve(JSON.parse(line) as R);
         } catch {
           reject(new Error(`${name}: unexpected first line ${line.slice(0, 200)}\n${stderr}`));
         }
@@ -62,7 +74,7 @@ export class ServerChild {
     });
     child.removeAllListeners('exit');
     child.stdout!.resume();
-    return new ServerChild(name, `http://127.0.0.1:${ready.port}`, ready.pid, child);
+    return new ServerChild<R>(name, ready, child);
   }
 
   /** CPU ms the server has used so far (all threads). */
@@ -70,7 +82,8 @@ export class ServerChild {
     return processCpuMs(this.pid);
   }
 
-  private ask<T>(cmd: string): Promise<T> {
+  /** Sends an IPC command the server's entry understands and waits for its answer. */
+  ask<T>(cmd: string): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve) => {
       this.pending.set(id, resolve as (result: unknown) => void);
