@@ -148,6 +148,19 @@ function parseDecrypted(plain: string): Element {
   return root;
 }
 
+/**
+ * The InResponseTo rule for a Response and for its SubjectConfirmationData: it must name the pending request; with no
+ * pending request (IdP-initiated), it must be absent.
+ */
+function inResponseToError(inResponseTo: string | undefined, expectedRequestId: string | undefined, what: string): ConnectorError | undefined {
+  if (expectedRequestId === undefined) {
+    return inResponseTo === undefined ? undefined : new ConnectorError('saml_in_response_to_mismatch', `${what} answers an unknown request (IdP-initiated)`);
+  }
+  if (inResponseTo === undefined) return new ConnectorError('saml_unsolicited', `${what} does not answer the pending request`);
+  if (inResponseTo !== expectedRequestId) return new ConnectorError('saml_in_response_to_mismatch', `${what} answers another request`);
+  return undefined;
+}
+
 function attributeValues(attribute: Element): string[] {
   const values: string[] = [];
   for (const value of childElements(attribute, NS.assertion, 'AttributeValue')) {
@@ -189,15 +202,7 @@ function readAssertion(assertion: Element, options: ResponseCheckOptions): Omit<
       if (now - skew >= notOnOrAfter) return new ConnectorError('saml_expired', 'the subject confirmation has expired');
       const notBefore = parseInstant(attr(data, 'NotBefore'), 'SubjectConfirmationData NotBefore');
       if (notBefore !== undefined && now + skew < notBefore) return new ConnectorError('saml_not_yet_valid', 'the subject confirmation is not yet valid');
-      const inResponseTo = attr(data, 'InResponseTo');
-      if (options.expectedRequestId === undefined) {
-        if (inResponseTo !== undefined) return new ConnectorError('saml_in_response_to_mismatch', 'an IdP-initiated assertion answers an unknown request');
-      } else if (inResponseTo === undefined) {
-        return new ConnectorError('saml_unsolicited', 'the subject confirmation does not answer the pending request');
-      } else if (inResponseTo !== options.expectedRequestId) {
-        return new ConnectorError('saml_in_response_to_mismatch', 'the subject confirmation answers another request');
-      }
-      return notOnOrAfter;
+      return inResponseToError(attr(data, 'InResponseTo'), options.expectedRequestId, 'the subject confirmation') ?? notOnOrAfter;
     })();
     if (typeof problem === 'number') {
       confirmedUntil = Math.max(confirmedUntil ?? 0, problem);
@@ -290,14 +295,8 @@ export async function verifyLoginResponse(xml: string, options: ResponseCheckOpt
   if (destination !== undefined ? destination !== options.acsUrl : responseView !== undefined) {
     throw new ConnectorError('saml_destination_mismatch', `Destination "${(destination ?? '(none)').slice(0, 200)}" is not ${options.acsUrl}`);
   }
-  const inResponseTo = attr(response, 'InResponseTo');
-  if (options.expectedRequestId === undefined) {
-    if (inResponseTo !== undefined) throw new ConnectorError('saml_in_response_to_mismatch', 'an IdP-initiated Response answers an unknown request');
-  } else if (inResponseTo === undefined) {
-    throw new ConnectorError('saml_unsolicited', 'the Response does not answer the pending request');
-  } else if (inResponseTo !== options.expectedRequestId) {
-    throw new ConnectorError('saml_in_response_to_mismatch', 'the Response answers another request');
-  }
+  const inResponseToProblem = inResponseToError(attr(response, 'InResponseTo'), options.expectedRequestId, 'the Response');
+  if (inResponseToProblem) throw inResponseToProblem;
 
   let assertionSigned: Element | undefined;
   let coveredByResponse: Element | undefined;
