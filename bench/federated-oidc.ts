@@ -1,11 +1,11 @@
 // Scenario: CPU per federated login through an upstream OIDC provider (RP -> broker -> upstream login -> broker -> code -> token),
 // broker process only, vs a bare oidc-provider login (no password hashing) measured in the same run. Target <= 2.5x.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { startUpstreamOp } from '../src/demo/upstream-oidc.js';
 import { freeLoopbackPort } from '../test/helpers/upstream-oidc.js';
 import { ServerChild, measureCpu } from './lib/child.js';
-import { loginFlow, pool, runPool } from './lib/flow.js';
+import { authorizationRequest, loginFlow, pool, runPool } from './lib/flow.js';
 import { alternate, benchPasswordHash, count, medianOf, prepare, runScenario } from './lib/harness.js';
 import { emitResult, type BenchRow } from './lib/report.js';
 import { BENCH_CLIENT, writeBenchJwks } from './lib/settings.js';
@@ -50,19 +50,7 @@ class TwoHostBrowser {
 /** One federated login; returns when the broker's token endpoint has issued the ID token. */
 async function federatedFlow(agent: Agent, brokerUrl: string): Promise<void> {
   const browser = new TwoHostBrowser(agent);
-  const verifier = b64url(randomBytes(32));
-  const state = b64url(randomBytes(16));
-  const params = new URLSearchParams({
-    client_id: BENCH_CLIENT.clientId,
-    response_type: 'code',
-    redirect_uri: BENCH_CLIENT.redirectUri,
-    scope: 'openid profile email groups',
-    state,
-    nonce: b64url(randomBytes(16)),
-    code_challenge: b64url(createHash('sha256').update(verifier).digest()),
-    code_challenge_method: 'S256',
-    idp_hint: 'up',
-  });
+  const { params, verifier, state } = authorizationRequest({ idp_hint: 'up' });
   let url = `${brokerUrl}/auth?${params}`;
   let form: Record<string, string> | undefined;
   let submitted = false;

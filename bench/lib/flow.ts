@@ -101,6 +101,24 @@ async function tokenRequest(agent: Agent, target: Target, params: Record<string,
   return JSON.parse(text) as TokenResponse;
 }
 
+/** The bench client's authorization request (PKCE S256, state, nonce), with `extra` parameters over the defaults. */
+export function authorizationRequest(extra: Record<string, string> = {}): { params: URLSearchParams; verifier: string; state: string } {
+  const verifier = b64url(randomBytes(32));
+  const state = b64url(randomBytes(16));
+  const params = new URLSearchParams({
+    client_id: BENCH_CLIENT.clientId,
+    response_type: 'code',
+    redirect_uri: BENCH_CLIENT.redirectUri,
+    scope: 'openid profile email groups',
+    state,
+    nonce: b64url(randomBytes(16)),
+    code_challenge: b64url(createHash('sha256').update(verifier).digest()),
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+  return { params, verifier, state };
+}
+
 /**
  * One complete login of `username` (default: the next bench user, round robin): /auth -> login form -> (consent) -> code -> token.
  * `offline` asks for offline_access
@@ -111,20 +129,9 @@ let nextUser = 0;
 export async function loginFlow(agent: Agent, target: Target, options: { offline?: boolean; username?: string } = {}): Promise<TokenResponse> {
   const username = options.username ?? benchUser(nextUser++).username;
   const browser = new Browser(agent);
-  const verifier = b64url(randomBytes(32));
-  const state = b64url(randomBytes(16));
-  const nonce = b64url(randomBytes(16));
-  const params = new URLSearchParams({
-    client_id: BENCH_CLIENT.clientId,
-    response_type: 'code',
-    redirect_uri: BENCH_CLIENT.redirectUri,
-    scope: options.offline ? 'openid profile email groups offline_access' : 'openid profile email groups',
-    state,
-    nonce,
-    code_challenge: b64url(createHash('sha256').update(verifier).digest()),
-    code_challenge_method: 'S256',
-    ...(options.offline ? { prompt: 'consent' } : {}),
-  });
+  const { params, verifier, state } = authorizationRequest(
+    options.offline ? { scope: 'openid profile email groups offline_access', prompt: 'consent' } : {},
+  );
   let page = await browser.follow(`${target.url}/auth?${params}`);
   for (let step = 0; step < 4; step++) {
     if (page.location?.startsWith(BENCH_CLIENT.redirectUri)) break;
