@@ -132,11 +132,13 @@ export class MemoryStore implements KeyValueStore {
     return out;
   }
 
-  async replaceIfEquals(key: string, expected: unknown, value: unknown): Promise<boolean> {
-    const json = toJson(key, value);
+  async assign(key: string, fields: Record<string, unknown>): Promise<boolean> {
+    const additions = toJson(key, fields);
     const entry = this.live(key);
-    if (!entry || entry.json !== JSON.stringify(expected)) return false;
-    entry.json = json;
+    if (!entry) return false;
+    const value: unknown = JSON.parse(entry.json);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`value for ${key} is not an object`);
+    entry.json = JSON.stringify(Object.assign(value, JSON.parse(additions)));
     return true;
   }
 

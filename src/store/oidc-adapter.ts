@@ -69,9 +69,6 @@ function expand(model: string, id: string, stored: OidcPayload | undefined): Oid
 /** Every how many grant-member saves (per adapter factory) the grant index is read and its expired members dropped. */
 export const PRUNE_EVERY = 16;
 
-/** Optimistic consume retries before giving up on a key that keeps changing under us. */
-const CONSUME_ATTEMPTS = 5;
-
 /**
  * Builds the Adapter class. Grant index `grant:<grantId>` is a store map: field = member key (`<Model>:<id>`),
  * value = the member's expiry in ms since epoch (0 = never), and the map lives at least as long as its longest member.
@@ -120,7 +117,10 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       // The grant index is pruned of expired members on every PRUNE_EVERY-th save, not read on each one: with
       // refresh-token rotation it grows by members per refresh, so reading it every time made long chains ever slower.
       const prune = grantId !== undefined && (saves++ % PRUNE_EVERY === 0);
-      const [previous, members] = await Promise.all([this.find(id), prune ? store.mapGetAll<number>(grantKey(grantId)) : undefined]);
+      // The previous payload is read only where a re-save can leave a stale secondary index behind (a Session's uid,
+      // a user code); tokens are saved once under a fresh id, so reading them first would only cost a round trip.
+      const reread = this.model === 'Session' || this.model === 'DeviceCode' || payload.userCode !== undefined;
+      const [previous, members] = await Promise.all([reread ? this.find(id) : undefined, prune ? store.mapGetAll<number>(grantKey(grantId)) : undefined]);
 
       const ops: WriteOp[] = previous ? this.removeIndexes(id, previous) : [];
       if (this.model === 'Session') ops.push({ op: 'set', key: sessionUidKey(String(payload.uid)), value: id, ttlMs });
@@ -151,16 +151,9 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       return id === undefined ? undefined : this.find(id);
     }
 
-    /** Marks the entry consumed (epoch seconds) in place, keeping its TTL; an absent entry stays absent. */
+    /** Marks the entry consumed (epoch seconds) in place, in one step, keeping its TTL; an absent entry stays absent. */
     async consume(id: string): Promise<void> {
-      const key = this.key(id);
-      for (let attempt = 0; attempt < CONSUME_ATTEMPTS; attempt += 1) {
-        const current = await store.get<OidcPayload>(key);
-        if (!current) return;
-        const consumed = { ...current, consumed: Math.floor(now() / 1000) };
-        if (await store.replaceIfEquals(key, current, consumed)) return;
-      }
-      throw new Error(`${this.model} ${id} changed during every consume attempt`);
+      await store.assign(this.key(id), { consumed: Math.floor(now() / 1000) });
     }
 
     async destroy(id: string): Promise<void> {
@@ -175,10 +168,13 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       const payloads = await store.getMany<OidcPayload>(members.map((member) => prefix + member));
       const ops: WriteOp[] = [];
       members.forEach((member, i) => {
-        ops.push({ op: 'delete', key: prefix + member });
         const separator = member.indexOf(':');
         const payload = expand(member.slice(0, separator), member.slice(separator + 1), payloads[i]);
-        if (payload) ops.push(...removeSecondaryIndexes(payload.jti ?? member.slice(separator + 1), payload));
+        // A member re-saved under another grant (upsert does not read the previous payload) belongs to that grant now.
+        if (payload === undefined || payload.grantId === grantId) {
+          ops.push({ op: 'delete', key: prefix + member });
+          if (payload) ops.push(...removeSecondaryIndexes(payload.jti ?? member.slice(separator + 1), payload));
+        }
         // Only the members read above: a token added to this grant meanwhile is not revoked, as with the memory adapter.
         ops.push({ op: 'mapDelete', key: grantKey(grantId), field: member });
       });

@@ -76,12 +76,19 @@ if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == 
 return 0
 `;
 
-const REPLACE_IF_EQUALS_LUA = `
-if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
-end
-return 0
+/**
+ * ARGV[1] is the JSON of the new fields without its braces, appended to the stored object's JSON: JSON.parse keeps
+ * the last of duplicate names (ECMA-262 JSON.parse), so the result reads as Object.assign while the stored text is
+ * never re-encoded by Lua (cjson would turn [] into {} and round numbers). -1: the stored value is not an object.
+ */
+const ASSIGN_LUA = `
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
+local v = redis.call('GET', KEYS[1])
+if string.sub(v, 1, 1) ~= '{' or string.sub(v, -1) ~= '}' then return -1 end
+if ARGV[1] == '' then return 1 end
+if v == '{}' then v = '{' .. ARGV[1] .. '}' else v = string.sub(v, 1, -2) .. ',' .. ARGV[1] .. '}' end
+redis.call('SET', KEYS[1], v, 'KEEPTTL')
+return 1
 `;
 
 const INCREMENT_LUA = `
@@ -94,7 +101,7 @@ return value
 const scripts = {
   vstBatch: BATCH_LUA,
   vstDeleteIfEquals: DELETE_IF_EQUALS_LUA,
-  vstReplaceIfEquals: REPLACE_IF_EQUALS_LUA,
+  vstAssign: ASSIGN_LUA,
   vstIncrement: INCREMENT_LUA,
 } as const;
 type ScriptName = keyof typeof scripts;
@@ -303,9 +310,10 @@ export class RedisStore implements KeyValueStore {
     return (await this.script('vstDeleteIfEquals', [this.k(key)], [toJson(key, value)])) === 1;
   }
 
-  async replaceIfEquals(key: string, expected: unknown, value: unknown): Promise<boolean> {
-    const args = [toJson(key, expected), toJson(key, value)];
-    return (await this.script('vstReplaceIfEquals', [this.k(key)], args)) === 1;
+  async assign(key: string, fields: Record<string, unknown>): Promise<boolean> {
+    const reply = await this.script('vstAssign', [this.k(key)], [toJson(key, fields).slice(1, -1)]);
+    if (reply === -1) throw new TypeError(`value for ${key} is not an object`);
+    return reply === 1;
   }
 
   async ttl(key: string): Promise<number | undefined> {

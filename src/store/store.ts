@@ -26,8 +26,11 @@ export interface KeyValueStore {
   delete(...keys: string[]): Promise<void>;
   /** Deletes the key only while it still holds `value` (releasing a lock one owns). */
   deleteIfEquals(key: string, value: unknown): Promise<boolean>;
-  /** Replaces the value only while it still holds `expected`, keeping its remaining TTL; false when absent or changed. */
-  replaceIfEquals(key: string, expected: unknown, value: unknown): Promise<boolean>;
+  /**
+   * Sets top-level fields of a stored JSON object in place, in one step, keeping its remaining TTL (Object.assign on
+   * the stored value); false when the key is absent. Throws TypeError when the stored value is not an object.
+   */
+  assign(key: string, fields: Record<string, unknown>): Promise<boolean>;
   /** Remaining time to live in ms: undefined when absent, Infinity when it has no TTL. */
   ttl(key: string): Promise<number | undefined>;
   /** Adds 1 and returns the new value; the TTL is set when the counter is created. */

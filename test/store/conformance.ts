@@ -156,7 +156,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
       });
     });
 
-    describe('delete / deleteIfEquals / replaceIfEquals', () => {
+    describe('delete / deleteIfEquals / assign', () => {
       it('deletes values and maps, many at once, ignoring absent keys', async () => {
         await store.set('d:{a}', 1);
         await store.set('d:{b}', 2);
@@ -176,39 +176,46 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
         expect(await store.deleteIfEquals('owned', { owner: 'me', n: 1 })).toBe(false);
       });
 
-      it('replaceIfEquals swaps the value only while it holds the expected one, keeping the TTL', async () => {
-        await store.set('cas', { v: 1 }, 60_000);
-        expect(await store.replaceIfEquals('cas', { v: 2 }, { v: 3 })).toBe(false);
-        expect(await store.get('cas')).toEqual({ v: 1 });
-        expect(await store.replaceIfEquals('cas', { v: 1 }, { v: 2 })).toBe(true);
-        expect(await store.get('cas')).toEqual({ v: 2 });
-        const ttl = await store.ttl('cas');
+      it('assign sets top-level fields in place, keeping the TTL and every other field exactly', async () => {
+        const doc = { v: 1, list: [], nested: { a: [1, 2] }, big: 1732000000123, tiny: 0.1, text: 'x}' };
+        await store.set('doc', doc, 60_000);
+        expect(await store.assign('doc', { consumed: 1700000000, v: 2 })).toBe(true);
+        const after = await store.get<Record<string, unknown>>('doc');
+        expect(after).toEqual({ ...doc, v: 2, consumed: 1700000000 });
+        expect(Object.keys(after!)).toEqual(['v', 'list', 'nested', 'big', 'tiny', 'text', 'consumed']);
+        expect(await store.assign('doc', { v: 3 })).toBe(true);
+        expect(await store.get('doc')).toEqual({ ...doc, v: 3, consumed: 1700000000 });
+        const ttl = await store.ttl('doc');
         expect(ttl).toBeGreaterThan(50_000);
         expect(ttl).toBeLessThanOrEqual(60_000);
-        await store.set('cas-forever', 'a');
-        expect(await store.replaceIfEquals('cas-forever', 'a', 'b')).toBe(true);
-        expect(await store.ttl('cas-forever')).toBe(Infinity);
+        await store.set('empty-forever', {});
+        expect(await store.assign('empty-forever', { a: 1 })).toBe(true);
+        expect(await store.get('empty-forever')).toEqual({ a: 1 });
+        expect(await store.ttl('empty-forever')).toBe(Infinity);
       });
 
-      it('replaceIfEquals never creates an absent or expired key', async () => {
-        expect(await store.replaceIfEquals('nobody', null, { v: 1 })).toBe(false);
+      it('assign never creates an absent or expired key, and refuses a value that is not an object', async () => {
+        expect(await store.assign('nobody', { v: 1 })).toBe(false);
         expect(await store.get('nobody')).toBeUndefined();
         await store.set('expiring', { v: 1 }, 40);
         await sleep(150);
-        expect(await store.replaceIfEquals('expiring', { v: 1 }, { v: 2 })).toBe(false);
+        expect(await store.assign('expiring', { v: 2 })).toBe(false);
         expect(await store.get('expiring')).toBeUndefined();
+        await store.set('a-list', [1, 2], 60_000);
+        await expect(store.assign('a-list', { v: 1 })).rejects.toThrow(TypeError);
+        await store.set('a-string', '{not json}', 60_000);
+        await expect(store.assign('a-string', { v: 1 })).rejects.toThrow(TypeError);
+        expect(await store.get('a-string')).toBe('{not json}');
+        await store.batch([{ op: 'mapSet', key: 'a-map', field: 'f', value: 1 }]);
+        expect(await store.assign('a-map', { v: 1 })).toBe(false);
       });
 
-      it('replaceIfEquals loses no update under concurrent read-modify-write loops', async () => {
-        await store.set('counter-doc', { n: 0 }, 60_000);
-        const bump = async () => {
-          for (;;) {
-            const current = await store.get<{ n: number }>('counter-doc');
-            if (await store.replaceIfEquals('counter-doc', current, { n: current!.n + 1 })) return;
-          }
-        };
-        await Promise.all(Array.from({ length: 20 }, bump));
-        expect(await store.get('counter-doc')).toEqual({ n: 20 });
+      it('assign loses no field under concurrent writers', async () => {
+        await store.set('fields-doc', { n: 0 }, 60_000);
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.assign('fields-doc', { [`f${i}`]: i })));
+        const after = await store.get<Record<string, number>>('fields-doc');
+        expect(Object.keys(after!).length).toBe(21);
+        for (let i = 0; i < 20; i++) expect(after![`f${i}`]).toBe(i);
       });
     });
 
@@ -411,7 +418,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
             ['take', () => down.take('k')],
             ['delete', () => down.delete('k')],
             ['deleteIfEquals', () => down.deleteIfEquals('k', 1)],
-            ['replaceIfEquals', () => down.replaceIfEquals('k', 1, 2)],
+            ['assign', () => down.assign('k', { v: 1 })],
             ['ttl', () => down.ttl('k')],
             ['increment', () => down.increment('k', 1000)],
             ['mapGetAll', () => down.mapGetAll('k')],
