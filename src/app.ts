@@ -86,7 +86,8 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     auditor,
   });
-  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now, reverify: (accountId) => reverifyAccount({ sessions, vault, connectors, auditor, now, reverifyIntervalMs: config.session.reverifyIntervalSeconds * 1000 }, accountId) });
+  const reverifyDeps = { sessions, vault, connectors, auditor, now, reverifyIntervalMs: config.session.reverifyIntervalSeconds * 1000 };
+  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now, reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds) });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {
     config,

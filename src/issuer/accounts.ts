@@ -1,6 +1,6 @@
 // findAccount: serves the claims of an account while it has a live federated session (no session, no tokens).
 import type { KoaContextWithOIDC, Account } from 'oidc-provider';
-import type { SessionRepository } from '../session/federated-session.js';
+import type { AccountRecord, SessionRepository } from '../session/federated-session.js';
 
 export const SCOPE_CLAIMS = {
   // acr, amr and auth_time ride with openid so every ID token carries how and when the user authenticated.
@@ -15,14 +15,15 @@ function isRefreshGrant(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token';
 }
 
-export function createFindAccount(sessions: SessionRepository, now: () => number, reverify: (accountId: string) => Promise<number>) {
+/** Confirms the account's live sessions with their upstream; answers how many are still live. */
+export type Reverify = (account: AccountRecord, sessionIds: readonly string[]) => Promise<number>;
+
+export function createFindAccount(sessions: SessionRepository, now: () => number, reverify: Reverify) {
   return async function findAccount(ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> {
-    const [account, live] = await Promise.all([
-      sessions.account(accountId),
-      isRefreshGrant(ctx) ? reverify(accountId) : sessions.sessionsOf(accountId, now()).then((ids) => ids.length),
-    ]);
+    const [account, sessionIds] = await Promise.all([sessions.account(accountId), sessions.sessionsOf(accountId, now())]);
     // Ended upstream (SAML SLO, logout, refused refresh, expiry): refresh, userinfo and silent re-authorization all stop.
-    if (!account || live === 0) return undefined;
+    if (!account || sessionIds.length === 0) return undefined;
+    if (isRefreshGrant(ctx) && (await reverify(account, sessionIds)) === 0) return undefined;
     return {
       accountId,
       async claims() {

@@ -6,7 +6,7 @@ import type { Renderer } from '../http/views.js';
 import type { SessionRepository } from '../session/federated-session.js';
 import type { KeyValueStore } from '../store/store.js';
 import { createOidcAdapter } from '../store/oidc-adapter.js';
-import { createFindAccount, SCOPE_CLAIMS } from './accounts.js';
+import { createFindAccount, SCOPE_CLAIMS, type Reverify } from './accounts.js';
 import { clientMetadata } from './clients.js';
 import { providerPages } from './pages.js';
 
@@ -20,7 +20,7 @@ export interface IssuerDeps {
   renderer: Renderer;
   now: () => number;
   /** Confirms an account's sessions with their upstreams; returns how many are still live. */
-  reverify: (accountId: string) => Promise<number>;
+  reverify: Reverify;
 }
 
 /** oidc-provider lifetimes (seconds) from the `tokens` settings; a grant lives as long as its refresh tokens. */

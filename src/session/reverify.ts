@@ -1,8 +1,8 @@
 // Before a downstream refresh, confirms the account's sessions with their upstreams (near token expiry, or after the re-verification interval); ends refused sessions.
 import { ConnectorError, isRefreshableConnector, type Identity } from '../connectors/connector.js';
 import type { Auditor } from '../audit/auditor.js';
-import type { Connector } from '../connectors/connector.js';
-import type { SessionRepository } from './federated-session.js';
+import type { Connector, RefreshableConnector } from '../connectors/connector.js';
+import type { AccountRecord, FederatedSession, SessionRepository } from './federated-session.js';
 import type { TokenVault } from './vault.js';
 import { brokerClaims } from '../federation/claims.js';
 
@@ -30,19 +30,18 @@ export interface ReverifyDeps {
   reverifyIntervalMs: number;
 }
 
-/** Confirms one session; false when it is gone or has just been ended. */
-async function confirmSession(deps: ReverifyDeps, accountId: string, id: string): Promise<boolean> {
+/** Ends a session whose upstream refused it (or whose connector is gone); the caller counts it as not live. */
+async function endSession(deps: ReverifyDeps, session: FederatedSession, reason: string): Promise<false> {
+  await deps.vault.delete(session.id);
+  await deps.sessions.end(session);
+  deps.auditor.record({ event: 'session.ended', outcome: 'success', reason, accountId: session.accountId, connectorId: session.connectorId });
+  return false;
+}
+
+/** Confirms one session of a refreshable connector; false when it is gone or has just been ended. */
+async function confirmSession(deps: ReverifyDeps, connector: RefreshableConnector, accountId: string, id: string): Promise<boolean> {
   const session = await deps.sessions.get(accountId, id);
   if (!session) return false;
-  const end = async (reason: string) => {
-    await deps.vault.delete(session.id);
-    await deps.sessions.end(session);
-    deps.auditor.record({ event: 'session.ended', outcome: 'success', reason, accountId, connectorId: session.connectorId });
-    return false;
-  };
-  const connector = deps.connectors.get(session.connectorId);
-  if (!connector) return end('connector_removed');
-  if (!isRefreshableConnector(connector)) return true;
   try {
     // Sessions without upstream tokens (no vault entry) have nothing to refresh: getFresh answers undefined.
     const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.reverifyIntervalMs });
@@ -54,18 +53,27 @@ async function confirmSession(deps: ReverifyDeps, accountId: string, id: string)
     }
     return true;
   } catch (error) {
-    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return end(error.code);
+    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return endSession(deps, session, error.code);
     throw error instanceof ConnectorError ? new UpstreamUnavailableError(error) : error;
   }
 }
 
 /**
- * Returns how many live sessions the account still has, confirming them all at once. A session whose connector is
- * gone from the configuration, or whose upstream refuses its refresh token, ends here. Transient upstream failures
- * throw (the request fails, the session stays).
+ * Returns how many of the account's live sessions (`sessionIds`) are still live, confirming them all at once.
+ * Every session of an account comes from the account's connector (the account id is derived from it). When that
+ * connector is gone from the configuration, the sessions end; when it cannot refresh (local, SAML), they stand as
+ * they are, without a read; otherwise each is confirmed with the upstream, which may refuse it (the session ends).
+ * Transient upstream failures throw (the request fails, the session stays).
  */
-export async function reverifyAccount(deps: ReverifyDeps, accountId: string): Promise<number> {
-  const ids = await deps.sessions.sessionsOf(accountId, deps.now());
-  const confirmed = await Promise.all(ids.map((id) => confirmSession(deps, accountId, id)));
+export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessionIds: readonly string[]): Promise<number> {
+  const connector = deps.connectors.get(account.connectorId);
+  if (connector && !isRefreshableConnector(connector)) return sessionIds.length;
+  const confirmed = await Promise.all(
+    sessionIds.map(async (id) => {
+      if (connector && isRefreshableConnector(connector)) return confirmSession(deps, connector, account.accountId, id);
+      const session = await deps.sessions.get(account.accountId, id);
+      return session ? endSession(deps, session, 'connector_removed') : false;
+    }),
+  );
   return confirmed.filter(Boolean).length;
 }
