@@ -11,6 +11,7 @@ import { samlConnectorFactory, type SamlConfig } from '../src/connectors/saml.js
 import type { RedirectConnector } from '../src/connectors/connector.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { ReadyLine } from './lib/spec.js';
+import { profilerCommand } from './lib/window-profiler.js';
 
 export interface SamlAcsServerSpec {
   acs: 'vestibule' | 'samlify';
@@ -93,9 +94,12 @@ if (spec.acs === 'vestibule') {
 
 let histogram: IntervalHistogram | undefined;
 process.on('disconnect', () => process.exit(0));
-process.on('message', async (message: { id: number; cmd: 'eld-start' | 'eld-stop' | 'exit' }) => {
+process.on('message', async (message: { id: number; cmd: 'eld-start' | 'eld-stop' | 'profile-start' | 'profile-stop' | 'exit' }) => {
   const reply = (result: unknown, then?: () => void) => process.send!({ id: message.id, result }, undefined, undefined, then);
-  if (message.cmd === 'eld-start') {
+  const profiling = profilerCommand(message.cmd);
+  if (profiling) {
+    reply(await profiling);
+  } else if (message.cmd === 'eld-start') {
     histogram?.disable();
     histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();

@@ -51,9 +51,7 @@ export class ServerChild<R extends ReadyLine = ReadyLine> {
 
   /** Spawns the server and waits for its ReadyLine. */
   static async start<R extends ReadyLine = ReadyLine>(name: string, spec: ServerSpec | object, timeoutMs = 60_000, entry: ServerEntry = DEFAULT_ENTRY): Promise<ServerChild<R>> {
-    // BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
-    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', ...profile, '--import', 'tsx', entry.file]);
+    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', '--import', 'tsx', entry.file]);
     const child = spawn(command!, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, [entry.specEnv]: JSON.stringify(spec), NODE_ENV: 'development' },
@@ -111,11 +109,18 @@ export class ServerChild<R extends ReadyLine = ReadyLine> {
   }
 }
 
-/** CPU ms a server spends while `work` runs, with the work's own result. */
+/**
+ * CPU ms a server spends while `work` runs, with the work's own result. With BENCH_CPU_PROF=<dir> the server also
+ * writes a V8 CPU profile of this window there (window-<pid>-<n>.cpuprofile; the figures then include the profiler's cost).
+ */
 export async function measureCpu<T>(server: ServerChild, work: () => Promise<T>): Promise<{ cpuMs: number; wallMs: number; result: T }> {
+  const profiling = Boolean(process.env.BENCH_CPU_PROF);
+  if (profiling) await server.ask('profile-start');
   const cpu0 = server.cpuMs();
   const t0 = performance.now();
   const result = await work();
   const wallMs = performance.now() - t0;
-  return { cpuMs: server.cpuMs() - cpu0, wallMs, result };
+  const cpuMs = server.cpuMs() - cpu0;
+  if (profiling) process.stderr.write(`  [${server.name}] profile: ${await server.ask<string>('profile-stop')}\n`);
+  return { cpuMs, wallMs, result };
 }

@@ -3,6 +3,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReadyLine, ServerSpec } from './spec.js';
+import { profilerCommand } from './window-profiler.js';
 
 const spec = JSON.parse(process.env.BENCH_SERVER_SPEC ?? '{}') as ServerSpec;
 let handler: RequestListener = (_req, res) => {
@@ -25,7 +26,10 @@ handler = built.handler;
 process.on('disconnect', () => process.exit(0));
 
 process.on('message', async (message: { id: number; cmd: string }) => {
-  if (message.cmd === 'memory') {
+  const profiling = profilerCommand(message.cmd);
+  if (profiling) {
+    process.send!({ id: message.id, result: await profiling });
+  } else if (message.cmd === 'memory') {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     gc?.();
