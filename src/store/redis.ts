@@ -2,6 +2,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { hashTagOf, RedisTurnBatcher, RUN_LUA } from './redis-batch.js';
 import { StoreUnavailableError } from './store.js';
 import type { KeyValueStore, WriteOp } from './store.js';
 
@@ -32,92 +33,10 @@ export interface RedisStoreOptions {
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
 
-/** Batch ops are sent as one Lua script (atomic); type checks come first so no command fails halfway. */
-const BATCH_LUA = `
-local a = 1
-for _, key in ipairs(KEYS) do
-  local op = ARGV[a]
-  if op == 's' then
-    local ttl = tonumber(ARGV[a + 2])
-    if ttl then redis.call('SET', key, ARGV[a + 1], 'PX', ttl) else redis.call('SET', key, ARGV[a + 1]) end
-    a = a + 3
-  elseif op == 'd' then
-    redis.call('DEL', key)
-    a = a + 1
-  elseif op == 'e' then
-    if redis.call('TYPE', key).ok == 'string' and redis.call('GET', key) == ARGV[a + 1] then redis.call('DEL', key) end
-    a = a + 2
-  elseif op == 'm' then
-    local kind = redis.call('TYPE', key).ok
-    if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', key); kind = 'none' end
-    redis.call('HSET', key, ARGV[a + 1], ARGV[a + 2])
-    local ttl = tonumber(ARGV[a + 3])
-    if kind == 'none' then
-      if ttl then redis.call('PEXPIRE', key, ttl) end
-    elseif ttl then
-      local left = redis.call('PTTL', key)
-      if left >= 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
-    else
-      redis.call('PERSIST', key)
-    end
-    a = a + 4
-  elseif op == 'h' then
-    if redis.call('TYPE', key).ok == 'hash' then redis.call('HDEL', key, ARGV[a + 1]) end
-    a = a + 2
-  else
-    return redis.error_reply('unknown batch op')
-  end
-end
-return 1
-`;
-
-const DELETE_IF_EQUALS_LUA = `
-if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-/**
- * ARGV[1] is the JSON of the new fields without its braces, appended to the stored object's JSON: JSON.parse keeps
- * the last of duplicate names (ECMA-262 JSON.parse), so the result reads as Object.assign while the stored text is
- * never re-encoded by Lua (cjson would turn [] into {} and round numbers). -1: the stored value is not an object.
- */
-const ASSIGN_LUA = `
-if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
-local v = redis.call('GET', KEYS[1])
-if string.sub(v, 1, 1) ~= '{' or string.sub(v, -1) ~= '}' then return -1 end
-if ARGV[1] == '' then return 1 end
-if v == '{}' then v = '{' .. ARGV[1] .. '}' else v = string.sub(v, 1, -2) .. ',' .. ARGV[1] .. '}' end
-redis.call('SET', KEYS[1], v, 'KEEPTTL')
-return 1
-`;
-
-const INCREMENT_LUA = `
-local existed = redis.call('EXISTS', KEYS[1])
-local value = redis.call('INCR', KEYS[1])
-if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return value
-`;
-
-const scripts = {
-  vstBatch: BATCH_LUA,
-  vstDeleteIfEquals: DELETE_IF_EQUALS_LUA,
-  vstAssign: ASSIGN_LUA,
-  vstIncrement: INCREMENT_LUA,
-} as const;
-type ScriptName = keyof typeof scripts;
-type ScriptCall = (numKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
+/** RUN_LUA as a client command (EVALSHA, with EVAL when Redis does not have the script yet). */
+type RunCommand = (numKeys: number, ...keysAndArgs: string[]) => Promise<unknown[]>;
 
 type Client = Redis | Cluster;
-
-/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
-export function hashTagOf(key: string): string {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return key.slice(open + 1, close);
-  }
-  return key;
-}
 
 function toJson(key: string, value: unknown): string {
   const json = JSON.stringify(value) as string | undefined;
@@ -187,6 +106,7 @@ export class RedisStore implements KeyValueStore {
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
   private subscriber?: Client;
   private down = false;
+  private readonly batcher: RedisTurnBatcher;
 
   constructor(options: RedisStoreOptions = {}) {
     this.client = createRedisClient(options.connection);
@@ -194,7 +114,13 @@ export class RedisStore implements KeyValueStore {
     this.isCluster = this.client instanceof Cluster;
     this.logger = options.logger;
     this.commandTimeoutMs = options.connection?.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    for (const [name, lua] of Object.entries(scripts)) this.client.defineCommand(name, { lua });
+    this.client.defineCommand('vstRun', { lua: RUN_LUA });
+    const run = (this.client as unknown as { vstRun: RunCommand }).vstRun;
+    this.batcher = new RedisTurnBatcher(
+      (keys, args) => run.call(this.client, keys.length, ...keys, ...args),
+      this.isCluster,
+      (cause) => (cause instanceof StoreUnavailableError ? cause : new StoreUnavailableError(undefined, { cause })),
+    );
     this.watch(this.client, 'commands');
   }
 
@@ -243,100 +169,74 @@ export class RedisStore implements KeyValueStore {
     }
   }
 
-  private script(name: ScriptName, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const run = (this.client as unknown as Record<ScriptName, ScriptCall>)[name];
-    return this.call(() => run.call(this.client, keys.length, ...keys, ...args));
-  }
-
-  /** Groups full keys by hash tag (Cluster multi-key commands must stay inside one slot). */
-  private byTag(keys: readonly string[]): string[][] {
-    if (!this.isCluster) return [[...keys]];
-    const groups = new Map<string, string[]>();
-    for (const key of keys) {
-      const tag = hashTagOf(key);
-      const group = groups.get(tag);
-      if (group) group.push(key);
-      else groups.set(tag, [key]);
-    }
-    return [...groups.values()];
+  /** Queues one operation of RUN_LUA's program for this turn (see redis-batch.ts); fails at once while disconnected. */
+  private op(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    if (this.client.status !== 'ready') return Promise.reject(new StoreUnavailableError(undefined, { cause: new Error(`redis is ${this.client.status}`) }));
+    return this.batcher.run(keys, args);
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const json = await this.call(() => missOnWrongType(this.client.get(this.k(key)), null));
-    return json === null ? undefined : (JSON.parse(json) as T);
+    return parsed<T>(await this.op([this.k(key)], ['g']));
   }
 
   async getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
     if (keys.length === 0) return [];
     const full = keys.map((key) => this.k(key));
-    const values = new Map<string, string | null>();
-    await Promise.all(
-      this.byTag(full).map(async (group) => {
-        const found = await this.call(() => this.client.mget(group));
-        group.forEach((key, i) => values.set(key, found[i] ?? null));
-      }),
-    );
-    return full.map((key) => {
-      const json = values.get(key);
-      return json === null || json === undefined ? undefined : (JSON.parse(json) as T);
-    });
+    if (!this.isCluster) return ((await this.op(full, ['m', String(full.length)])) as unknown[]).map((json) => parsed<T>(json));
+    // Cluster: one read per key, each batched with the other operations of its hash tag.
+    return Promise.all(full.map(async (key) => parsed<T>(await this.op([key], ['g']))));
   }
 
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    const json = toJson(key, value);
-    await this.call(() =>
-      ttlMs === undefined ? this.client.set(this.k(key), json) : this.client.set(this.k(key), json, 'PX', pxOf(ttlMs)),
-    );
+    await this.op([this.k(key)], ['s', toJson(key, value), ttlMs === undefined ? '' : pxOf(ttlMs)]);
   }
 
   async setIfAbsent(key: string, value: unknown, ttlMs: number): Promise<boolean> {
-    const json = toJson(key, value);
-    const reply = await this.call(() => this.client.set(this.k(key), json, 'PX', pxOf(ttlMs), 'NX'));
-    return reply === 'OK';
+    return (await this.op([this.k(key)], ['n', toJson(key, value), pxOf(ttlMs)])) === 1;
   }
 
   async take<T>(key: string): Promise<T | undefined> {
-    const json = await this.call(() => missOnWrongType(this.client.getdel(this.k(key)), null));
-    return json === null ? undefined : (JSON.parse(json) as T);
+    return parsed<T>(await this.op([this.k(key)], ['x']));
   }
 
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    const groups = this.byTag(keys.map((key) => this.k(key)));
-    await Promise.all(groups.map((group) => this.call(() => this.client.del(group))));
+    const full = keys.map((key) => this.k(key));
+    if (!this.isCluster) await this.op(full, ['d', String(full.length)]);
+    else await Promise.all(full.map((key) => this.op([key], ['d', '1'])));
   }
 
   async deleteIfEquals(key: string, value: unknown): Promise<boolean> {
-    return (await this.script('vstDeleteIfEquals', [this.k(key)], [toJson(key, value)])) === 1;
+    return (await this.op([this.k(key)], ['e', toJson(key, value)])) === 1;
   }
 
   async assign(key: string, fields: Record<string, unknown>): Promise<boolean> {
-    const reply = await this.script('vstAssign', [this.k(key)], [toJson(key, fields).slice(1, -1)]);
+    const reply = await this.op([this.k(key)], ['a', toJson(key, fields).slice(1, -1)]);
     if (reply === -1) throw new TypeError(`value for ${key} is not an object`);
     return reply === 1;
   }
 
   async ttl(key: string): Promise<number | undefined> {
-    const left = await this.call(() => this.client.pttl(this.k(key)));
+    const left = (await this.op([this.k(key)], ['t'])) as number;
     if (left === -2) return undefined;
     return left === -1 ? Infinity : left;
   }
 
   async increment(key: string, ttlMs: number): Promise<number> {
-    return Number(await this.script('vstIncrement', [this.k(key)], [pxOf(ttlMs)]));
+    return Number(await this.op([this.k(key)], ['i', pxOf(ttlMs)]));
   }
 
   async mapGetAll<T>(key: string): Promise<Record<string, T>> {
-    const fields = await this.call(() => missOnWrongType(this.client.hgetall(this.k(key)), {}));
+    const flat = (await this.op([this.k(key)], ['h'])) as string[];
     const out: Record<string, T> = {};
-    for (const [field, json] of Object.entries(fields)) out[field] = JSON.parse(json) as T;
+    for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = JSON.parse(flat[i + 1]!) as T;
     return out;
   }
 
   async batch(ops: readonly WriteOp[]): Promise<void> {
     if (ops.length === 0) return;
     const keys: string[] = [];
-    const args: string[] = [];
+    const args: string[] = ['w', String(ops.length)];
     for (const op of ops) {
       keys.push(this.k(op.key));
       switch (op.op) {
@@ -350,17 +250,17 @@ export class RedisStore implements KeyValueStore {
           args.push('e', toJson(op.key, op.value));
           break;
         case 'mapSet':
-          args.push('m', op.field, toJson(op.key, op.value), op.ttlMs === undefined ? '' : pxOf(op.ttlMs));
+          args.push('ms', op.field, toJson(op.key, op.value), op.ttlMs === undefined ? '' : pxOf(op.ttlMs));
           break;
         case 'mapDelete':
-          args.push('h', op.field);
+          args.push('hd', op.field);
           break;
       }
     }
     if (this.isCluster && new Set(keys.map(hashTagOf)).size > 1) {
       throw new Error(`batch keys must share one {hash tag} in Redis Cluster: ${[...new Set(ops.map((op) => op.key))].join(', ')}`);
     }
-    await this.script('vstBatch', keys, args);
+    await this.op(keys, args);
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -416,14 +316,9 @@ export class RedisStore implements KeyValueStore {
   }
 }
 
-/** A key holding a map is no plain value and vice versa: like MGET, reads of the wrong kind are misses, as in the memory store. */
-async function missOnWrongType<T>(reply: Promise<T>, miss: T): Promise<T> {
-  try {
-    return await reply;
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return miss;
-    throw err;
-  }
+/** A stored JSON value, or undefined for a miss (nil). */
+function parsed<T>(json: unknown): T | undefined {
+  return typeof json === 'string' ? (JSON.parse(json) as T) : undefined;
 }
 
 async function quit(client: Client): Promise<void> {

@@ -1,0 +1,207 @@
+// Folds every store operation issued during one event-loop turn into one Lua call per hash tag: one Redis command instead of one per operation.
+
+/** The part of a key Redis Cluster hashes: the first non-empty {tag}, else the whole key. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * The program ARGV describes, one operation after the other; each operation's keys are the next ones in KEYS.
+ * Reads of a key holding the other kind of value are misses (false -> nil), never errors, so one operation cannot fail
+ * the others of its turn. The whole call is atomic, so a `w` (write batch) stays all-or-nothing.
+ *
+ *   g  GET                        -> value | nil          x  GETDEL -> value | nil
+ *   m  n  MGET of n keys          -> [value | nil, ...]   h  HGETALL -> [field, value, ...]
+ *   s  value px  SET [PX]         -> 1                    n  value px  SET PX NX -> 1 | 0
+ *   d  n  DEL of n keys           -> 1                    e  value  DEL while equal -> 1 | 0
+ *   a  fields  assign (see below) -> 1 | 0 | -1           t  PTTL -> ms | -1 | -2
+ *   i  px  INCR, PX when created  -> n
+ *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field) -> 1
+ *
+ * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
+ * duplicate names (ECMA-262), so the result reads as Object.assign while Lua never re-encodes the stored text (cjson
+ * would turn [] into {} and round numbers). -1: the stored value is not a JSON object.
+ */
+export const RUN_LUA = `
+local out = {}
+local k = 1
+local a = 1
+local function isString(key) return redis.call('TYPE', key).ok == 'string' end
+local function setValue(key, value, px)
+  if px ~= '' then redis.call('SET', key, value, 'PX', px) else redis.call('SET', key, value) end
+end
+local function mapSet(key, field, value, px)
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', key); kind = 'none' end
+  redis.call('HSET', key, field, value)
+  local ttl = tonumber(px)
+  if kind == 'none' then
+    if ttl then redis.call('PEXPIRE', key, ttl) end
+  elseif ttl then
+    local left = redis.call('PTTL', key)
+    if left >= 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
+  else
+    redis.call('PERSIST', key)
+  end
+end
+while a <= #ARGV do
+  local op = ARGV[a]
+  local r
+  if op == 'g' then
+    r = isString(KEYS[k]) and redis.call('GET', KEYS[k]) or false
+    k = k + 1; a = a + 1
+  elseif op == 'x' then
+    r = isString(KEYS[k]) and redis.call('GETDEL', KEYS[k]) or false
+    k = k + 1; a = a + 1
+  elseif op == 'm' then
+    local n = tonumber(ARGV[a + 1])
+    r = {}
+    for j = 1, n do r[j] = isString(KEYS[k + j - 1]) and redis.call('GET', KEYS[k + j - 1]) or false end
+    k = k + n; a = a + 2
+  elseif op == 'h' then
+    r = redis.call('TYPE', KEYS[k]).ok == 'hash' and redis.call('HGETALL', KEYS[k]) or {}
+    k = k + 1; a = a + 1
+  elseif op == 's' then
+    setValue(KEYS[k], ARGV[a + 1], ARGV[a + 2])
+    r = 1; k = k + 1; a = a + 3
+  elseif op == 'n' then
+    r = redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ARGV[a + 2], 'NX') and 1 or 0
+    k = k + 1; a = a + 3
+  elseif op == 'd' then
+    local n = tonumber(ARGV[a + 1])
+    for j = 1, n do redis.call('DEL', KEYS[k + j - 1]) end
+    r = 1; k = k + n; a = a + 2
+  elseif op == 'e' then
+    r = 0
+    if isString(KEYS[k]) and redis.call('GET', KEYS[k]) == ARGV[a + 1] then r = redis.call('DEL', KEYS[k]) end
+    k = k + 1; a = a + 2
+  elseif op == 'a' then
+    r = 0
+    if isString(KEYS[k]) then
+      local v = redis.call('GET', KEYS[k])
+      if string.sub(v, 1, 1) ~= '{' or string.sub(v, -1) ~= '}' then
+        r = -1
+      else
+        if ARGV[a + 1] ~= '' then
+          if v == '{}' then v = '{' .. ARGV[a + 1] .. '}' else v = string.sub(v, 1, -2) .. ',' .. ARGV[a + 1] .. '}' end
+          redis.call('SET', KEYS[k], v, 'KEEPTTL')
+        end
+        r = 1
+      end
+    end
+    k = k + 1; a = a + 2
+  elseif op == 't' then
+    r = redis.call('PTTL', KEYS[k])
+    k = k + 1; a = a + 1
+  elseif op == 'i' then
+    local existed = redis.call('EXISTS', KEYS[k])
+    if existed == 1 and not isString(KEYS[k]) then redis.call('DEL', KEYS[k]); existed = 0 end
+    r = redis.call('INCR', KEYS[k])
+    if existed == 0 then redis.call('PEXPIRE', KEYS[k], ARGV[a + 1]) end
+    k = k + 1; a = a + 2
+  elseif op == 'w' then
+    local n = tonumber(ARGV[a + 1])
+    a = a + 2
+    for _ = 1, n do
+      local w = ARGV[a]
+      local key = KEYS[k]
+      if w == 's' then setValue(key, ARGV[a + 1], ARGV[a + 2]); a = a + 3
+      elseif w == 'd' then redis.call('DEL', key); a = a + 1
+      elseif w == 'e' then
+        if isString(key) and redis.call('GET', key) == ARGV[a + 1] then redis.call('DEL', key) end
+        a = a + 2
+      elseif w == 'ms' then mapSet(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]); a = a + 4
+      elseif w == 'hd' then
+        if redis.call('TYPE', key).ok == 'hash' then redis.call('HDEL', key, ARGV[a + 1]) end
+        a = a + 2
+      else return redis.error_reply('unknown write op ' .. tostring(w)) end
+      k = k + 1
+    end
+    r = 1
+  else
+    return redis.error_reply('unknown op ' .. tostring(op))
+  end
+  out[#out + 1] = r
+end
+return out
+`;
+
+/** One operation of a turn: its opcode program, its keys (full, prefixed) and the caller waiting for its reply. */
+interface Pending {
+  keys: readonly string[];
+  args: readonly string[];
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Runs the batched program on one node; the keys of one call share a hash tag in Cluster. */
+export type RunScript = (keys: string[], args: string[]) => Promise<unknown[]>;
+
+/** At most this many operations go into one Lua call (bounds how long one call holds Redis). */
+const MAX_OPS_PER_CALL = 256;
+
+export class RedisTurnBatcher {
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly runScript: RunScript,
+    /** Cluster: operations are grouped by hash tag, each group one call (one slot). */
+    private readonly isCluster: boolean,
+    /** Turns a failure of the call (connection, timeout) into what every caller of the turn sees. */
+    private readonly failure: (cause: unknown) => unknown,
+  ) {}
+
+  /** Queues one operation for this turn; resolves with its own element of the reply. */
+  run(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ keys, args, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    for (const group of this.groups(queue)) {
+      for (let start = 0; start < group.length; start += MAX_OPS_PER_CALL) this.send(group.slice(start, start + MAX_OPS_PER_CALL));
+    }
+  }
+
+  private groups(queue: Pending[]): Pending[][] {
+    if (!this.isCluster) return [queue];
+    const byTag = new Map<string, Pending[]>();
+    for (const op of queue) {
+      const tag = hashTagOf(op.keys[0]!);
+      const group = byTag.get(tag);
+      if (group) group.push(op);
+      else byTag.set(tag, [op]);
+    }
+    return [...byTag.values()];
+  }
+
+  private send(ops: Pending[]): void {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const op of ops) {
+      for (const key of op.keys) keys.push(key);
+      for (const arg of op.args) args.push(arg);
+    }
+    this.runScript(keys, args).then(
+      (replies) => ops.forEach((op, i) => op.resolve(replies[i])),
+      (error: unknown) => {
+        const failure = this.failure(error);
+        for (const op of ops) op.reject(failure);
+      },
+    );
+  }
+}
