@@ -65,6 +65,55 @@ describe('RedisStore specifics', () => {
     }
   });
 
+  it('sends every operation of one event-loop turn as one Lua call, each caller getting its own answer', async () => {
+    const server = await startRedisServer();
+    servers.push(server);
+    const store = await openRedisStore({ connection: { url: server.url } });
+    const admin = new Redis(server.url);
+    /** EVAL/EVALSHA calls Redis has run so far (the store's only data command). */
+    const scriptCalls = async () => {
+      const stats = (await admin.info('commandstats')).split('\r\n');
+      return stats.filter((line) => /^cmdstat_eval(sha)?:/.test(line)).reduce((sum, line) => sum + Number(/calls=(\d+)/.exec(line)![1]), 0);
+    };
+    try {
+      await store.set('one', 1);
+      await store.batch([{ op: 'mapSet', key: 'map', field: 'f', value: { x: 1 } }]);
+      await store.set('doc', { a: 1 });
+      const before = await scriptCalls();
+      const answers = await Promise.all([
+        store.get('one'),
+        store.get('map'), // a map read as a value: a miss, not an error that fails the turn
+        store.mapGetAll('one'), // and the other way round
+        store.mapGetAll('map'),
+        store.getMany(['one', 'absent', 'doc']),
+        store.setIfAbsent('one', 2, 60_000),
+        store.setIfAbsent('new', 3, 60_000),
+        store.assign('doc', { b: 2 }),
+        store.increment('counter', 60_000),
+        store.increment('counter', 60_000),
+        store.take('new'),
+        store.ttl('absent'),
+        store.deleteIfEquals('one', 2),
+        store.batch([{ op: 'set', key: 'written', value: 'w' }, { op: 'mapDelete', key: 'map', field: 'nope' }]),
+      ]);
+      expect(await scriptCalls()).toBe(before + 1);
+      expect(answers).toEqual([1, undefined, {}, { f: { x: 1 } }, [1, undefined, { a: 1 }], false, true, true, 1, 2, 3, undefined, false, undefined]);
+      expect(await store.get('doc')).toEqual({ a: 1, b: 2 });
+      expect(await store.get('written')).toBe('w');
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
+  it('splits a very large turn into several calls without losing or mixing up answers', async () => {
+    const store = await openRedisStore();
+    const n = 1000;
+    await Promise.all(Array.from({ length: n }, (_, i) => store.set(`bulk:${i}`, { i }, 60_000)));
+    const values = await Promise.all(Array.from({ length: n }, (_, i) => store.get<{ i: number }>(`bulk:${i}`)));
+    expect(values.map((value) => value?.i)).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
   it('fails fast while Redis is down and recovers without a restart once it is back (AOF keeps the data)', async () => {
     const server = await startRedisServer({ aof: true });
     servers.push(server);
