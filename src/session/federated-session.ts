@@ -51,13 +51,17 @@ export class SessionRepository {
    */
   async save(session: FederatedSession, account: AccountRecord): Promise<void> {
     const expiresAt = session.createdAt + this.ttlMs;
+    const upstream = upstreamKey(session.connectorId, upstreamSubjectOf(session));
+    // Each save also drops the indexes' entries of sessions that have expired since (account.updatedAt is "now").
     await this.store.batch([
       { op: 'set', key: sessionKey(session.accountId, session.id), value: session, ttlMs: this.ttlMs },
       { op: 'set', key: accountKey(account.accountId), value: account, ttlMs: this.ttlMs },
+      { op: 'mapPrune', key: accountSessionsKey(account.accountId), upTo: account.updatedAt },
       { op: 'mapSet', key: accountSessionsKey(account.accountId), field: session.id, value: expiresAt, ttlMs: this.ttlMs },
     ]);
     await this.store.batch([
-      { op: 'mapSet', key: upstreamKey(session.connectorId, upstreamSubjectOf(session)), field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
+      { op: 'mapPrune', key: upstream, upTo: account.updatedAt },
+      { op: 'mapSet', key: upstream, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
     ]);
   }
 

@@ -173,10 +173,17 @@ export class MemoryStore implements KeyValueStore {
         entry.fields.set(op.field, json);
         return;
       }
-      case 'mapDelete': {
+      case 'mapDelete':
+      case 'mapPrune': {
         const entry = this.liveMap(op.key);
         if (!entry) return;
-        entry.fields.delete(op.field);
+        if (op.op === 'mapDelete') entry.fields.delete(op.field);
+        else {
+          for (const [field, value] of entry.fields) {
+            const expiresAt: unknown = JSON.parse(value);
+            if (typeof expiresAt === 'number' && expiresAt > 0 && expiresAt <= op.upTo) entry.fields.delete(field);
+          }
+        }
         if (entry.fields.size === 0) this.maps.delete(op.key);
         return;
       }

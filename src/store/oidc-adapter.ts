@@ -66,7 +66,7 @@ function expand(model: string, id: string, stored: OidcPayload | undefined): Oid
   return { ...stored, kind: model, jti: id };
 }
 
-/** Every how many grant-member saves (per adapter factory) the grant index is read and its expired members dropped. */
+/** Every how many grant-member saves (per adapter factory) the grant index's expired members are dropped. */
 export const PRUNE_EVERY = 16;
 
 /**
@@ -114,21 +114,18 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       const key = this.key(id);
       const ttlMs = typeof expiresIn === 'number' ? (expiresIn + tolerance) * 1000 : undefined;
       const grantId = grantable.has(this.model) ? payload.grantId : undefined;
-      // The grant index is pruned of expired members on every PRUNE_EVERY-th save, not read on each one: with
-      // refresh-token rotation it grows by members per refresh, so reading it every time made long chains ever slower.
-      const prune = grantId !== undefined && (saves++ % PRUNE_EVERY === 0);
       // The previous payload is read only where a re-save can leave a stale secondary index behind (a Session's uid,
       // a user code); tokens are saved once under a fresh id, so reading them first would only cost a round trip.
       const reread = this.model === 'Session' || this.model === 'DeviceCode' || payload.userCode !== undefined;
-      const [previous, members] = await Promise.all([reread ? this.find(id) : undefined, prune ? store.mapGetAll<number>(grantKey(grantId)) : undefined]);
+      const previous = reread ? await this.find(id) : undefined;
 
       const ops: WriteOp[] = previous ? this.removeIndexes(id, previous) : [];
       if (this.model === 'Session') ops.push({ op: 'set', key: sessionUidKey(String(payload.uid)), value: id, ttlMs });
       if (grantId) {
         const at = now();
-        for (const [member, expiresAt] of Object.entries(members ?? {})) {
-          if (expiresAt !== 0 && expiresAt <= at) ops.push({ op: 'mapDelete', key: grantKey(grantId), field: member });
-        }
+        // With refresh-token rotation a grant gains members on every refresh: its expired ones are dropped inside the
+        // store every PRUNE_EVERY-th save, never read here.
+        if (saves++ % PRUNE_EVERY === 0) ops.push({ op: 'mapPrune', key: grantKey(grantId), upTo: at });
         const expiresAt = ttlMs === undefined ? 0 : at + ttlMs;
         ops.push({ op: 'mapSet', key: grantKey(grantId), field: this.member(id), value: expiresAt, ttlMs });
       }

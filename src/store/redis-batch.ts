@@ -21,7 +21,7 @@ export function hashTagOf(key: string): string {
  *   d  n  DEL of n keys           -> 1                    e  value  DEL while equal -> 1 | 0
  *   a  fields  assign (see below) -> 1 | 0 | -1           t  PTTL -> ms | -1 | -2
  *   i  px  INCR, PX when created  -> n
- *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field) -> 1
+ *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field | hp upTo) -> 1
  *
  * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
  * duplicate names (ECMA-262), so the result reads as Object.assign while Lua never re-encodes the stored text (cjson
@@ -118,6 +118,16 @@ while a <= #ARGV do
       elseif w == 'ms' then mapSet(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]); a = a + 4
       elseif w == 'hd' then
         if redis.call('TYPE', key).ok == 'hash' then redis.call('HDEL', key, ARGV[a + 1]) end
+        a = a + 2
+      elseif w == 'hp' then
+        if redis.call('TYPE', key).ok == 'hash' then
+          local upTo = tonumber(ARGV[a + 1])
+          local all = redis.call('HGETALL', key)
+          for j = 1, #all, 2 do
+            local at = tonumber(all[j + 1])
+            if at and at > 0 and at <= upTo then redis.call('HDEL', key, all[j]) end
+          end
+        end
         a = a + 2
       else return redis.error_reply('unknown write op ' .. tostring(w)) end
       k = k + 1

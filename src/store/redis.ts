@@ -255,6 +255,9 @@ export class RedisStore implements KeyValueStore {
         case 'mapDelete':
           args.push('hd', op.field);
           break;
+        case 'mapPrune':
+          args.push('hp', String(op.upTo));
+          break;
       }
     }
     if (this.isCluster && new Set(keys.map(hashTagOf)).size > 1) {

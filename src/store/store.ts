@@ -7,7 +7,12 @@ export type WriteOp =
   /** Deletes the key only while it still holds `value` (an index that may have been repointed meanwhile). */
   | { op: 'deleteIfEquals'; key: string; value: unknown }
   | { op: 'mapSet'; key: string; field: string; value: unknown; ttlMs?: number }
-  | { op: 'mapDelete'; key: string; field: string };
+  | { op: 'mapDelete'; key: string; field: string }
+  /**
+   * Deletes, inside the store, the fields of a map of expiry timestamps whose value is a number in (0, upTo]
+   * (0 means "never expires"); nothing crosses the wire, however large the map.
+   */
+  | { op: 'mapPrune'; key: string; upTo: number };
 
 /**
  * Values are JSON-serialisable; every implementation stores a copy, never the caller's object.
@@ -42,6 +47,7 @@ export interface KeyValueStore {
    * In Redis Cluster every key of one batch must carry the same hash tag (`{tag}` in the key) so they share a slot.
    */
   batch(ops: readonly WriteOp[]): Promise<void>;
+  /** Delivers to every subscriber of the channel, on every instance; two messages may arrive in either order (Cluster). */
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
   /** Resolves when the backend answers; rejects with StoreUnavailableError otherwise. */

@@ -1,0 +1,32 @@
+// SessionRepository: a new save drops the index entries of the account's sessions that have expired meanwhile.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { SessionRepository, type FederatedSession } from '../../src/session/federated-session.js';
+import { MemoryStore } from '../../src/store/memory.js';
+
+const TTL = 60_000;
+
+function session(id: string, at: number): FederatedSession {
+  return { id, accountId: 'acct', connectorId: 'corp', identity: { connectorId: 'corp', subject: 'u1', claims: {} }, createdAt: at, lastVerifiedAt: at };
+}
+
+describe('SessionRepository indexes', () => {
+  it('keeps live sessions and drops expired ones from the account and upstream-subject indexes on the next save', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ now: () => now, sweepMs: 0 });
+    const sessions = new SessionRepository(store, TTL);
+    const account = () => ({ accountId: 'acct', connectorId: 'corp', claims: {}, updatedAt: now });
+    await sessions.save(session('old', now), account());
+    now += TTL / 2;
+    await sessions.save(session('middle', now), account());
+    expect(await sessions.sessionsOf('acct', now)).toEqual(['old', 'middle']);
+    now += TTL / 2 + 1; // "old" has expired, "middle" has not
+    await sessions.save(session('new', now), account());
+    const index = await store.mapGetAll('account-sessions:{acct}');
+    expect(Object.keys(index).sort()).toEqual(['middle', 'new']);
+    const upstreamIndex = `upstream-sessions:{${createHash('sha256').update('corp\u0000u1').digest('base64url')}}`;
+    expect(Object.keys(await store.mapGetAll(upstreamIndex)).sort()).toEqual(['acct.middle', 'acct.new']);
+    expect((await sessions.byUpstreamSubject('corp', 'u1')).map((s) => s.id).sort()).toEqual(['middle', 'new']);
+    await store.close();
+  });
+});
