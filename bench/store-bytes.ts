@@ -5,6 +5,7 @@ import Provider from 'oidc-provider';
 import { createOidcAdapter, DEFAULT_OIDC_PREFIX } from '../src/store/oidc-adapter.js';
 import { RedisStore } from '../src/store/redis.js';
 import { SessionRepository, newSessionId } from '../src/session/federated-session.js';
+import { emitResult } from './lib/report.js';
 
 const KEYCLOAK_BYTES_PER_SESSION = 5 * 1024; // Keycloak's published sizing, per session per pod
 const TARGET_BYTES_PER_SESSION = 2 * 1024;
@@ -128,6 +129,20 @@ console.log(`  ${'per grant (grant + its tokens)'.padEnd(36)} ${perGrant.toFixed
 const perLogin = perSession + perAccount + perGrant;
 console.log(`  ${'per login (everything)'.padEnd(36)} ${perLogin.toFixed(0).padStart(6)} B`);
 console.log(`  ratio to Keycloak's ~${KEYCLOAK_BYTES_PER_SESSION} B per session: session ${(perSession / KEYCLOAK_BYTES_PER_SESSION).toFixed(2)}x, whole login ${(perLogin / KEYCLOAK_BYTES_PER_SESSION).toFixed(2)}x`);
+
+const keycloak = { peer: KEYCLOAK_BYTES_PER_SESSION, note: `peer: Keycloak's published ~${KEYCLOAK_BYTES_PER_SESSION} B per session (not measured here)` };
+emitResult({
+  scenario: 'store-bytes',
+  title: 'Redis bytes per login (MEMORY USAGE)',
+  peer: "Keycloak's published sizing",
+  rows: [
+    { metric: 'Redis bytes per session (the session\'s own keys)', unit: 'bytes', broker: perSession, ...keycloak, ratio: perSession / KEYCLOAK_BYTES_PER_SESSION, target: `<= ${TARGET_BYTES_PER_SESSION} B`, met: perSession <= TARGET_BYTES_PER_SESSION },
+    { metric: 'Redis bytes per session + its account claims', unit: 'bytes', broker: perSession + perAccount, peer: null, ratio: null },
+    { metric: 'Redis bytes per grant (grant, its index and tokens)', unit: 'bytes', broker: perGrant, peer: null, ratio: null },
+    { metric: 'Redis bytes per login (everything)', unit: 'bytes', broker: perLogin, ...keycloak, ratio: perLogin / KEYCLOAK_BYTES_PER_SESSION },
+  ],
+  method: { logins: LOGINS, redis: redisUrl.replace(/\/\/[^@]*@/, '//'), measure: 'MEMORY USAGE <key> SAMPLES 0, mean per login' },
+});
 
 let cursor = '0';
 do {

@@ -7,7 +7,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 const TTL = 60_000;
 
 function session(id: string, at: number): FederatedSession {
-  return { id, accountId: 'acct', connectorId: 'corp', identity: { connectorId: 'corp', subject: 'u1', claims: {} }, createdAt: at, lastVerifiedAt: at };
+  return { id, accountId: 'acct', connectorId: 'corp', identity: { connectorId: 'corp', subject: 'u1', groups: [], amr: ['pwd'], rawClaims: {} }, createdAt: at, lastVerifiedAt: at };
 }
 
 describe('SessionRepository indexes', () => {
