@@ -13,14 +13,15 @@ export function hashTagOf(key: string): string {
 /**
  * The program ARGV describes, one operation after the other; each operation's keys are the next ones in KEYS.
  * Reads of a key holding the other kind of value are misses (false -> nil), never errors, so one operation cannot fail
- * the others of its turn. The whole call is atomic, so a `w` (write batch) stays all-or-nothing.
+ * the others of its turn. Redis runs the call without interleaving other clients, and each write checks the key's kind
+ * before it acts, so no command fails halfway: a `w` (write batch) is applied whole.
  *
  *   g  GET                        -> value | nil          x  GETDEL -> value | nil
  *   m  n  MGET of n keys          -> [value | nil, ...]   h  HGETALL -> [field, value, ...]
  *   s  value px  SET [PX]         -> 1                    n  value px  SET PX NX -> 1 | 0
  *   d  n  DEL of n keys           -> 1                    e  value  DEL while equal -> 1 | 0
  *   a  fields  assign (see below) -> 1 | 0 | -1           t  PTTL -> ms | -1 | -2
- *   i  px  INCR, PX when created  -> n
+ *   i  px  INCR, PX when created (a key of another kind is replaced by the counter) -> n
  *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field | hp upTo) -> 1
  *
  * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
