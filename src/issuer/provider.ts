@@ -37,7 +37,7 @@ export function providerTtl(tokens: BrokerConfig['tokens']) {
 }
 
 /** First-party clients (skipConsent) get their grant without a consent page. */
-function createLoadExistingGrant(skipConsent: Set<string>) {
+export function createLoadExistingGrant(skipConsent: ReadonlySet<string>) {
   return async function loadExistingGrant(ctx: KoaContextWithOIDC) {
     const { client, session, provider } = ctx.oidc;
     if (!client || !session) return undefined;
@@ -52,32 +52,25 @@ function createLoadExistingGrant(skipConsent: Set<string>) {
   };
 }
 
-export function createIssuer(deps: IssuerDeps): Provider {
-  const { config, store, keys, sessions, renderer, now, reverify } = deps;
-  const pages = providerPages(renderer);
-  const skipConsent = new Set(config.clients.filter((c) => c.skipConsent).map((c) => c.clientId));
-  const tokens = config.tokens;
-  const configuration: Configuration = {
-    adapter: createOidcAdapter(store),
-    clients: config.clients.map(clientMetadata) as unknown as Configuration['clients'],
-    jwks: { keys } as Configuration['jwks'],
+/**
+ * The protocol settings of the issuer: cookies, claims, scopes, PKCE, rotation, algorithms, lifetimes and features.
+ * The benchmark's bare oidc-provider peer is built from the same function, so it stays configured alike.
+ */
+export function protocolSettings(tokens: BrokerConfig['tokens'], cookieKeys: string[]) {
+  return {
     cookies: {
-      keys: config.cookieKeys,
+      keys: cookieKeys,
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    findAccount: createFindAccount(sessions, now, reverify),
     claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,
     acrValues: [ACR_PASSWORD],
-    extraParams: ['idp_hint'],
     responseTypes: ['code'],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
-    loadExistingGrant: createLoadExistingGrant(skipConsent),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    renderError: pages.renderError as Configuration['renderError'],
     enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] } as Configuration['enabledJWA'],
     ttl: providerTtl(tokens),
     features: {
@@ -86,6 +79,27 @@ export function createIssuer(deps: IssuerDeps): Provider {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       claimsParameter: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+    },
+  } satisfies Configuration;
+}
+
+export function createIssuer(deps: IssuerDeps): Provider {
+  const { config, store, keys, sessions, renderer, now, reverify } = deps;
+  const pages = providerPages(renderer);
+  const skipConsent = new Set(config.clients.filter((c) => c.skipConsent).map((c) => c.clientId));
+  const settings = protocolSettings(config.tokens, config.cookieKeys);
+  const configuration: Configuration = {
+    ...settings,
+    adapter: createOidcAdapter(store),
+    clients: config.clients.map(clientMetadata) as unknown as Configuration['clients'],
+    jwks: { keys } as Configuration['jwks'],
+    findAccount: createFindAccount(sessions, now, reverify),
+    extraParams: ['idp_hint'],
+    loadExistingGrant: createLoadExistingGrant(skipConsent),
+    renderError: pages.renderError as Configuration['renderError'],
+    features: {
+      ...settings.features,
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: pages.logoutSource as never,

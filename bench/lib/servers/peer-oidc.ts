@@ -6,12 +6,11 @@ import { readFileSync } from 'node:fs';
 import Router from '@koa/router';
 import argon2 from 'argon2';
 import type { Context } from 'koa';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration } from 'oidc-provider';
 import { clientSchema, tokensSchema } from '../../../src/config/schema.js';
 import { accountIdFor } from '../../../src/connectors/claims.js';
-import { SCOPE_CLAIMS } from '../../../src/issuer/accounts.js';
 import { clientMetadata } from '../../../src/issuer/clients.js';
-import { ACR_PASSWORD, providerTtl } from '../../../src/issuer/provider.js';
+import { ACR_PASSWORD, createLoadExistingGrant, protocolSettings } from '../../../src/issuer/provider.js';
 import { BENCH_CLIENT_CONFIG, BENCH_USER, benchUser, COOKIE_KEYS, USER_COUNT } from '../settings.js';
 import type { ServerSpec } from '../spec.js';
 
@@ -38,43 +37,15 @@ export function peerOidcServer(spec: Extract<ServerSpec, { kind: 'peer-oidc' }>,
   const tokens = tokensSchema.parse({});
   const { keys } = JSON.parse(readFileSync(spec.jwksFile, 'utf8')) as { keys: unknown[] };
   const configuration: Configuration = {
+    // The issuer's own protocol settings, so the peer differs only by what makes the broker a broker.
+    ...protocolSettings(tokens, COOKIE_KEYS),
     clients: [clientMetadata(client)] as unknown as Configuration['clients'],
     jwks: { keys } as Configuration['jwks'],
-    cookies: { keys: COOKIE_KEYS, long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
     findAccount: async (_ctx, accountId) => {
       const claims = CLAIMS.get(accountId);
       return claims ? { accountId, claims: async () => claims } : undefined;
     },
-    claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
-    conformIdTokenClaims: false,
-    acrValues: [ACR_PASSWORD],
-    responseTypes: ['code'],
-    pkce: { required: (_ctx, c) => c.clientAuthMethod === 'none' },
-    rotateRefreshToken: true,
-    async loadExistingGrant(ctx: KoaContextWithOIDC) {
-      const { client: c, session, provider } = ctx.oidc;
-      if (!c || !session) return undefined;
-      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(c.clientId);
-      if (grantId) return provider.Grant.find(grantId);
-      if (!session.accountId) return undefined;
-      const grant = new provider.Grant({ clientId: c.clientId, accountId: session.accountId });
-      grant.addOIDCScope(c.scope ?? 'openid');
-      grant.addOIDCClaims(['sub']);
-      await grant.save();
-      return grant;
-    },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'], userinfoSigningAlgValues: ['ES256', 'RS256'] } as Configuration['enabledJWA'],
-    ttl: providerTtl(tokens),
-    features: {
-      devInteractions: { enabled: false },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
-      userinfo: { enabled: true },
-      claimsParameter: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
-    },
+    loadExistingGrant: createLoadExistingGrant(new Set([client.clientId])),
   };
   const provider = new Provider(issuer, configuration);
   const expected = Buffer.from(BENCH_USER.password);
