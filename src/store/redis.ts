@@ -119,7 +119,7 @@ export class RedisStore implements KeyValueStore {
     this.batcher = new RedisTurnBatcher(
       (keys, args) => run.call(this.client, keys.length, ...keys, ...args),
       this.isCluster,
-      (cause) => (cause instanceof StoreUnavailableError ? cause : new StoreUnavailableError(undefined, { cause })),
+      unavailable,
     );
     this.watch(this.client, 'commands');
   }
@@ -158,20 +158,24 @@ export class RedisStore implements KeyValueStore {
     return this.prefix + key;
   }
 
-  /** Runs a command; fails at once while disconnected (nothing is queued, so nothing can hang or replay later). */
-  private async call<T>(run: () => Promise<T>): Promise<T> {
+  /** Nothing is queued while disconnected: an operation fails at once instead of hanging or replaying later. */
+  private assertReady(): void {
     if (this.client.status !== 'ready') throw new StoreUnavailableError(undefined, { cause: new Error(`redis is ${this.client.status}`) });
+  }
+
+  /** Runs a command outside the turn batches (publish, subscribe, ping). */
+  private async call<T>(run: () => Promise<T>): Promise<T> {
+    this.assertReady();
     try {
       return await run();
     } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(undefined, { cause: err });
+      throw unavailable(err);
     }
   }
 
   /** Queues one operation of RUN_LUA's program for this turn (see redis-batch.ts); fails at once while disconnected. */
-  private op(keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    if (this.client.status !== 'ready') return Promise.reject(new StoreUnavailableError(undefined, { cause: new Error(`redis is ${this.client.status}`) }));
+  private async op(keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    this.assertReady();
     return this.batcher.run(keys, args);
   }
 
@@ -271,7 +275,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
-    if (this.client.status !== 'ready') throw new StoreUnavailableError(undefined, { cause: new Error(`redis is ${this.client.status}`) });
+    this.assertReady();
     const subscriber = this.subscriberClient();
     const full = this.k(channel);
     let handlers = this.handlers.get(full);
@@ -317,6 +321,11 @@ export class RedisStore implements KeyValueStore {
   async close(): Promise<void> {
     await Promise.all([this.client, this.subscriber].map((client) => (client ? quit(client) : undefined)));
   }
+}
+
+/** What callers see for any backend failure (connection lost, timeout, script error). */
+function unavailable(cause: unknown): StoreUnavailableError {
+  return cause instanceof StoreUnavailableError ? cause : new StoreUnavailableError(undefined, { cause });
 }
 
 /** A stored JSON value, or undefined for a miss (nil). */
