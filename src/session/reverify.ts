@@ -38,6 +38,12 @@ async function endSession(deps: ReverifyDeps, session: FederatedSession, reason:
   return false;
 }
 
+/** Ends one session whose connector has left the configuration; false (not live) either way. */
+async function endRemovedConnectorSession(deps: ReverifyDeps, accountId: string, id: string): Promise<false> {
+  const session = await deps.sessions.get(accountId, id);
+  return session ? endSession(deps, session, 'connector_removed') : false;
+}
+
 /** Confirms one session of a refreshable connector; false when it is gone or has just been ended. */
 async function confirmSession(deps: ReverifyDeps, connector: RefreshableConnector, accountId: string, id: string): Promise<boolean> {
   const session = await deps.sessions.get(accountId, id);
@@ -69,11 +75,7 @@ export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord
   const connector = deps.connectors.get(account.connectorId);
   if (connector && !isRefreshableConnector(connector)) return sessionIds.length;
   const confirmed = await Promise.all(
-    sessionIds.map(async (id) => {
-      if (connector && isRefreshableConnector(connector)) return confirmSession(deps, connector, account.accountId, id);
-      const session = await deps.sessions.get(account.accountId, id);
-      return session ? endSession(deps, session, 'connector_removed') : false;
-    }),
+    sessionIds.map((id) => (connector ? confirmSession(deps, connector, account.accountId, id) : endRemovedConnectorSession(deps, account.accountId, id))),
   );
   return confirmed.filter(Boolean).length;
 }
