@@ -18,12 +18,13 @@ export function zodIssues(error: z.ZodError, prefix = ''): string[] {
   });
 }
 
-const pathOf = (problem: string) => problem.slice(0, problem.indexOf(': '));
+/** The JSON path (or variable name) a "path: message" problem is about. */
+export const problemPath = (problem: string) => problem.slice(0, problem.indexOf(': '));
 
 /** Drops schema problems at paths already reported as an unset "$ENV" reference (their value is only a placeholder). */
 export function withoutUnresolved(problems: string[], referenceProblems: readonly string[]): string[] {
-  const unresolved = new Set(referenceProblems.map(pathOf));
-  return problems.filter((problem) => !unresolved.has(pathOf(problem)));
+  const unresolved = new Set(referenceProblems.map(problemPath));
+  return problems.filter((problem) => !unresolved.has(problemPath(problem)));
 }
 
 /** Thrown by loadConfig with every problem found. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { envValue, type Env } from './env.js';
-import { ConfigError, withoutUnresolved, zodIssues } from './issues.js';
+import { ConfigError, problemPath, withoutUnresolved, zodIssues } from './issues.js';
 import { loadProviders, type ProviderDefinition } from './providers.js';
 import { configFileSchema, type ParsedConfigFile } from './schema.js';
 import { resolveSecretRefs } from './secret-refs.js';
@@ -103,6 +103,35 @@ function readConfigFile(path: string, errors: string[]): Record<string, unknown>
   }
 }
 
+/** The settings production checks read, parsed or (when the file has problems) as written. */
+interface ProductionView {
+  issuer?: unknown;
+  cookieKeys?: unknown;
+  vaultKeys?: unknown;
+  jwksFile?: unknown;
+  store?: unknown;
+  demo?: unknown;
+}
+
+/** Development defaults refused in production; a setting already reported as invalid is not reported again. */
+function productionProblems(file: ProductionView, production: boolean, errors: string[]): void {
+  if (!production) return;
+  const reported = new Set(errors.map(problemPath));
+  const add = (path: string, message: string) => {
+    if (!reported.has(path)) errors.push(`${path}: ${message}`);
+  };
+  if (!file.issuer) add('issuer', 'required when NODE_ENV=production (set ISSUER to the public https URL)');
+  else if (typeof file.issuer === 'string' && !file.issuer.startsWith('https://')) add('issuer', 'must use https when NODE_ENV=production');
+  if (!file.cookieKeys) add('cookieKeys', 'required when NODE_ENV=production (set COOKIE_KEYS or COOKIE_KEYS_FILE)');
+  if (!file.vaultKeys) add('vaultKeys', 'required when NODE_ENV=production (set VAULT_KEYS or VAULT_KEYS_FILE)');
+  if (!file.jwksFile) add('jwksFile', 'required when NODE_ENV=production (generated signing keys are refused)');
+  const storeType = file.store === undefined ? 'memory' : (file.store as { type?: unknown } | null)?.type;
+  if (storeType === 'memory') add('store', 'the memory store is refused when NODE_ENV=production (set REDIS_URL)');
+  if (file.demo === true) add('demo', 'the demo is refused when NODE_ENV=production');
+}
+
+const unique = (problems: string[]) => [...new Set(problems)];
+
 export interface LoadOptions {
   env: Env;
   /** Base for relative paths (providers dir, JWKS file); default the process's working directory. */
@@ -133,22 +162,33 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
     demoCredentials = development.credentials;
     source = 'built-in development configuration';
   }
-  const raw = (resolveSecretRefs(fileRaw ?? {}, env, errors) ?? {}) as Record<string, unknown>;
+  // Inline providers resolve their own "$ENV" references (validateProvider), so each unset one is reported once.
+  const { providers: inlineRaw, ...mainRaw } = fileRaw ?? {};
+  const raw = (resolveSecretRefs(mainRaw, env, errors) ?? {}) as Record<string, unknown>;
   applyEnvOverrides(raw, env, errors);
+  if (inlineRaw !== undefined) raw.providers = inlineRaw;
 
+  // Every phase runs even when an earlier one failed, so one run lists every problem (as Dex's config loader does).
   const parsed = configFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    errors.push(...withoutUnresolved(zodIssues(parsed.error), errors));
-    throw new ConfigError(errors);
-  }
-  const file = parsed.data;
-  const providers = loadProviders(file.providersDir, file.providers, env, errors, cwd);
-  const providerIds = new Set(providers.map((p) => p.id));
-  file.clients.forEach((client, index) => {
-    client.allowedProviders?.forEach((id, j) => {
-      if (!providerIds.has(id)) errors.push(`clients[${index}].allowedProviders[${j}]: no provider with id "${id}"`);
+  if (!parsed.success) errors.push(...withoutUnresolved(zodIssues(parsed.error), errors));
+  const providersDir = parsed.success ? parsed.data.providersDir : typeof raw.providersDir === 'string' ? raw.providersDir : 'providers';
+  const inline = parsed.success ? parsed.data.providers : Array.isArray(inlineRaw) ? inlineRaw : [];
+  const declaredIds = new Set<string>();
+  const providers = loadProviders(providersDir, inline, env, errors, cwd, declaredIds);
+  const clientsRaw = Array.isArray(raw.clients) ? (raw.clients as unknown[]) : [];
+  clientsRaw.forEach((client, index) => {
+    const allowed = (client as { allowedProviders?: unknown } | null)?.allowedProviders;
+    if (!Array.isArray(allowed)) return;
+    allowed.forEach((id, j) => {
+      // A provider that is defined but invalid has its own problem listed; only unknown ids are reported here.
+      if (typeof id === 'string' && id && !declaredIds.has(id)) errors.push(`clients[${index}].allowedProviders[${j}]: no provider with id "${id}"`);
     });
   });
+  if (!parsed.success) {
+    productionProblems(raw, production, errors);
+    throw new ConfigError(unique(errors));
+  }
+  const file = parsed.data;
 
   const warnings: string[] = [];
   const demo = file.demo ?? (!production && !configPath && !options.file);
@@ -162,20 +202,12 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
   if (!file.jwksFile) warnings.push('jwksFile not set: signing keys are generated (and shared through the store)');
   if (file.store.type === 'memory') warnings.push('store is "memory": state is lost on restart and not shared between instances');
 
-  if (production) {
-    if (!file.issuer) errors.push('issuer: required when NODE_ENV=production (set ISSUER to the public https URL)');
-    if (!file.cookieKeys) errors.push('cookieKeys: required when NODE_ENV=production (set COOKIE_KEYS or COOKIE_KEYS_FILE)');
-    if (!file.vaultKeys) errors.push('vaultKeys: required when NODE_ENV=production (set VAULT_KEYS or VAULT_KEYS_FILE)');
-    if (!file.jwksFile) errors.push('jwksFile: required when NODE_ENV=production (generated signing keys are refused)');
-    if (file.store.type === 'memory') errors.push('store: the memory store is refused when NODE_ENV=production (set REDIS_URL)');
-    if (demo) errors.push('demo: the demo is refused when NODE_ENV=production');
-  }
+  productionProblems({ ...file, demo }, production, errors);
   const port = file.port;
   const issuer = (file.issuer ?? `http://localhost:${port}`).replace(/\/+$/, '');
-  if (production && !issuer.startsWith('https://')) errors.push('issuer: must use https when NODE_ENV=production');
   if (file.jwksFile) file.jwksFile = resolve(cwd, file.jwksFile);
   if (demo && !file.clients.some((client) => client.clientId === DEMO_CLIENT_ID)) file.clients.push(demoClient(issuer));
-  if (errors.length > 0) throw new ConfigError(errors);
+  if (errors.length > 0) throw new ConfigError(unique(errors));
 
   const { providers: _inline, cookieKeys: _c, vaultKeys: _v, issuer: _i, host, demo: _d, $schema: _s, ...rest } = file;
   return {

@@ -47,8 +47,17 @@ export function validateProvider(raw: unknown, source: string, baseDir: string, 
   return { id, type, name, domains: domains.map((d) => d.toLowerCase()), config: config.data, source, baseDir };
 }
 
-/** Reads every top-level *.json of `dir` (a missing directory is an empty list) plus the inline definitions. */
-export function loadProviders(dir: string, inline: unknown[], env: Env, errors: string[], cwd = process.cwd()): ProviderDefinition[] {
+/** The "id" a definition claims, valid or not (so a reference to an invalid provider is not also reported as unknown). */
+function claimedId(raw: unknown): string | undefined {
+  const id = raw && typeof raw === 'object' ? (raw as { id?: unknown }).id : undefined;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * Reads every top-level *.json of `dir` (a missing directory is an empty list) plus the inline definitions.
+ * `declaredIds` receives every id a definition claims, including definitions that fail validation.
+ */
+export function loadProviders(dir: string, inline: unknown[], env: Env, errors: string[], cwd = process.cwd(), declaredIds = new Set<string>()): ProviderDefinition[] {
   const out: ProviderDefinition[] = [];
   const absDir = resolve(cwd, dir);
   let names: string[] = [];
@@ -72,10 +81,14 @@ export function loadProviders(dir: string, inline: unknown[], env: Env, errors: 
       errors.push(`${source}: invalid JSON: ${(error as Error).message}`);
       continue;
     }
+    const id = claimedId(raw);
+    if (id) declaredIds.add(id);
     const provider = validateProvider(raw, source, absDir, env, errors);
     if (provider) out.push(provider);
   }
   inline.forEach((raw, index) => {
+    const id = claimedId(raw);
+    if (id) declaredIds.add(id);
     const provider = validateProvider(raw, `providers[${index}]`, cwd, env, errors);
     if (provider) out.push(provider);
   });

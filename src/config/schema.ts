@@ -82,7 +82,18 @@ export const configFileSchema = z
     jwksFile: z.string().min(1).optional().describe('Private JWKS (JSON) with the signing keys: an ES256 key, and an RS256 key for clients that need it.'),
     vaultKeys: z.array(z.string().regex(/^[A-Za-z0-9_-]{43}=?$|^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64 or base64url')).min(1).optional().describe('AES-256-GCM keys for the upstream token vault; first encrypts, all decrypt.'),
     store: storeConfigSchema.default({ type: 'memory' }),
-    clients: z.array(clientSchema).default([]),
+    clients: z
+      .array(clientSchema)
+      .superRefine((clients, ctx) => {
+        // On the list rather than the whole file, so it still runs when an unrelated setting has the wrong type.
+        const seen = new Map<string, number>();
+        clients.forEach((client, index) => {
+          if (seen.has(client.clientId)) {
+            ctx.addIssue({ code: 'custom', path: [index, 'clientId'], message: `duplicate client id "${client.clientId}" (also clients[${seen.get(client.clientId)}])` });
+          } else seen.set(client.clientId, index);
+        });
+      })
+      .default([]),
     providersDir: z.string().default('providers').describe('Directory of upstream provider JSON files (top level only).'),
     providers: z.array(z.unknown()).default([]).describe('Inline provider definitions, same shape as a providers/*.json file.'),
     tokens: tokensSchema,
@@ -92,14 +103,6 @@ export const configFileSchema = z
     auditLog: z.string().default('stdout').describe('"stdout", "off", or a file path for JSON-lines audit records.'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
-  })
-  .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.clients.forEach((client, index) => {
-      if (seen.has(client.clientId)) {
-        ctx.addIssue({ code: 'custom', path: ['clients', index, 'clientId'], message: `duplicate client id "${client.clientId}" (also clients[${seen.get(client.clientId)}])` });
-      } else seen.set(client.clientId, index);
-    });
   });
 
 export type ConfigFile = z.input<typeof configFileSchema>;

@@ -1,5 +1,5 @@
 // Configuration loading: every problem reported with its JSON path in one run; production refuses development defaults.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +91,47 @@ describe('loadConfig', () => {
         expect.stringMatching(/okta\.json: config\.users\[0\]\.passwordHash: must be an argon2id hash/),
       ]),
     );
+  });
+
+  it('reports main-file and provider-file problems in one run: the README example, word for word', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-readme-'));
+    mkdirSync(join(dir, 'providers'));
+    const intranet = { ...client, clientId: 'intranet' };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ issuer: 'ftp://sso.example.com?x=1', clients: [intranet, intranet] }));
+    writeFileSync(
+      join(dir, 'providers', 'okta.json'),
+      JSON.stringify({ id: 'okta', type: 'oidc', name: 'Okta', config: { issuer: 'https://acme.okta.com/oauth2/default', clientId: '0oa1', clientSecret: '$OKTA_SECRET' } }),
+    );
+    const error = await loadConfig({ env: { BROKER_CONFIG: join(dir, 'config.json') } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const readme = readFileSync('README.md', 'utf8');
+    const example = /```\n(vestibule: invalid configuration \(3 problems\):\n[^`]*)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    expect(`vestibule: ${(error as ConfigError).message}\n`).toBe(example);
+  });
+
+  it('reports environment, main-file, inline-provider and production problems together, each once', async () => {
+    const list = await problems(
+      { port: 'eighty', clients: [{ ...client, redirectUris: ['relative'] }], providers: [{ id: 'x', type: 'local', name: 'X', config: { users: '$LOCAL_USERS' } }] },
+      { NODE_ENV: 'production', LOG_LEVEL: 'loud' },
+    );
+    expect(list).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^port: /),
+        expect.stringMatching(/^logLevel: /),
+        expect.stringMatching(/^clients\[0\]\.redirectUris\[0\]: /),
+        'providers[0]: config.users: environment variable LOCAL_USERS is not set (nor LOCAL_USERS_FILE)',
+        expect.stringMatching(/^cookieKeys: required when NODE_ENV=production/),
+        expect.stringMatching(/^store: the memory store is refused/),
+      ]),
+    );
+    expect(list.filter((problem) => problem.includes('LOCAL_USERS'))).toHaveLength(1);
+    expect(new Set(list).size).toBe(list.length);
+  });
+
+  it('reports a duplicate client id even when another setting has the wrong type', async () => {
+    const list = await problems({ port: 'eighty', clients: [client, client] });
+    expect(list).toEqual([expect.stringMatching(/^port: /), expect.stringMatching(/^clients\[1\]\.clientId: duplicate client id "app"/)]);
   });
 
   it('refuses an allowedProviders entry that names no provider', async () => {
