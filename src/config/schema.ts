@@ -1,15 +1,13 @@
 // The zod schema of the broker configuration (JSON file named by BROKER_CONFIG, merged with environment variables).
 import { z } from 'zod';
 import { storeConfigSchema } from '../store/create-store.js';
+import { clientRedirectIssues, redirectUriProblem } from './redirect-uri.js';
 
-const absoluteUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:' ? !url.hash : url.protocol.length > 1;
-  } catch {
-    return false;
-  }
-}, 'must be an absolute URL without a fragment');
+/** A client redirect or post-logout redirect URI (rules in redirect-uri.ts). */
+const redirectUri = z.string().superRefine((value, ctx) => {
+  const problem = redirectUriProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const issuerUrl = z.string().refine((value) => {
   try {
@@ -27,8 +25,8 @@ export const clientSchema = z
     clientSecret: z.string().min(32, 'must be at least 32 characters').optional().describe('Confidential clients; "$ENV_NAME" recommended.'),
     public: z.boolean().default(false).describe('Public client (SPA, native): no secret, PKCE S256 required.'),
     tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
-    redirectUris: z.array(absoluteUrl).min(1),
-    postLogoutRedirectUris: z.array(absoluteUrl).default([]),
+    redirectUris: z.array(redirectUri).min(1),
+    postLogoutRedirectUris: z.array(redirectUri).default([]),
     allowedProviders: z.array(z.string().min(1)).optional().describe('Upstream provider ids this client may use (default: all).'),
     skipConsent: z.boolean().default(false).describe('First-party app: no consent page.'),
     idTokenSignedResponseAlg: z.enum(['ES256', 'RS256']).default('ES256'),
@@ -41,6 +39,7 @@ export const clientSchema = z
 
 export type ClientConfig = z.output<typeof clientSchema>;
 
+    for (const issue of clientRedirectIssues(client.redirectUris, client.postLogoutRedirectUris)) ctx.addIssue({ code: 'custom', ...issue });
 export const providerFileSchema = z.strictObject({
   $schema: z.string().optional(),
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 lowercase letters, digits, "-" or "_"'),

@@ -2,9 +2,13 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Provider, { type ClientMetadata } from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
+import { clientMetadata } from '../../src/issuer/clients.js';
+import { generateSigningJwks } from '../../src/issuer/keys.js';
+import { protocolSettings } from '../../src/issuer/provider.js';
 import { localProvider } from '../helpers/broker.js';
 
 const client = { clientId: 'app', clientSecret: 'x'.repeat(40), redirectUris: ['https://app.example.com/cb'] };
@@ -46,6 +50,58 @@ describe('loadConfig', () => {
 
   it('refuses a redirect URI that is not absolute', async () => {
     expect(await problems({ clients: [{ ...client, redirectUris: ['/cb'] }] })).toEqual([expect.stringMatching(/^clients\[0\]\.redirectUris\[0\]: must be an absolute URL/)]);
+  });
+
+  describe('redirect URIs', () => {
+    const nativeApp = { clientId: 'app', public: true, redirectUris: ['com.example.app:/oauth2redirect'] };
+    const refused: [string, RegExp][] = [
+      ['javascript:alert(document.cookie)', /must not use the javascript: scheme/],
+      ['data:text/html,<script>alert(1)</script>', /must not use the data: scheme|without spaces/],
+      ['data:text/html;base64,PHNjcmlwdD4=', /must not use the data: scheme/],
+      ['vbscript:msgbox(1)', /must not use the vbscript: scheme/],
+      ['file:///etc/passwd', /must not use the file: scheme/],
+      ['https://app.example.com/cb#top', /must not contain a fragment/],
+      ['https://app.example.com/cb#', /must not contain a fragment/],
+      ['http://app.example.com/cb', /must use https \(http is only allowed to localhost, 127\.0\.0\.1 or \[::1\]\)/],
+      ['myapp:/cb', /private-use scheme "myapp:" must be a reverse domain name/],
+      [' https://app.example.com/cb', /without spaces/],
+      ['/cb', /must be an absolute URL/],
+    ];
+    it.each(refused)('refuses %s as a redirect URI and as a post-logout redirect URI, naming the path', async (uri, message) => {
+      const list = await problems({ clients: [{ ...client, redirectUris: ['https://app.example.com/ok', uri], postLogoutRedirectUris: [uri] }] });
+      expect(list).toEqual([expect.stringMatching(/^clients\[0\]\.redirectUris\[1\]: /), expect.stringMatching(/^clients\[0\]\.postLogoutRedirectUris\[0\]: /)]);
+      for (const problem of list) expect(problem).toMatch(message);
+    });
+
+    it('refuses https to a loopback host for a native app, and a private-use post-logout URI for a web client', async () => {
+      const list = await problems({
+        clients: [
+          { ...nativeApp, redirectUris: ['com.example.app:/cb', 'https://localhost/cb'] },
+          { ...client, clientId: 'web', postLogoutRedirectUris: ['com.example.app:/bye'] },
+        ],
+      });
+      expect(list).toEqual([
+        expect.stringMatching(/^clients\[0\]\.redirectUris\[1\]: a native app .* must not use https to a loopback host/),
+        expect.stringMatching(/^clients\[1\]\.postLogoutRedirectUris\[0\]: a private-use scheme is only allowed for a native app/),
+      ]);
+    });
+
+    it('accepts https, loopback http and a native app\'s reverse-domain scheme, and oidc-provider accepts them too', async () => {
+      const clients = [
+        { ...client, clientId: 'web', redirectUris: ['https://app.example.com/cb?tenant=1', 'http://localhost:8080/cb', 'http://127.0.0.1/cb', 'http://[::1]:9/cb'], postLogoutRedirectUris: ['https://app.example.com/'] },
+        { ...nativeApp, clientId: 'native', redirectUris: ['com.example.app:/oauth2redirect', 'http://127.0.0.1/callback', 'https://app.example.com/native-cb'], postLogoutRedirectUris: ['com.example.app:/bye'] },
+      ];
+      const config = await loadConfig({ env: {}, file: { providersDir: 'test/fixtures/no-providers', clients } });
+      const provider = new Provider(config.issuer, { ...protocolSettings(config.tokens, config.cookieKeys), jwks: (await generateSigningJwks()) as never });
+      for (const parsed of config.clients) await expect(provider.Client.validate(clientMetadata(parsed) as ClientMetadata)).resolves.toBeUndefined();
+    });
+
+    it('refused URIs are refused by oidc-provider as well (so without the check every sign-in would fail)', async () => {
+      const provider = new Provider('http://localhost:3000');
+      const metadata: ClientMetadata = { client_id: 'x', client_secret: 'x'.repeat(40), response_types: ['code'], grant_types: ['authorization_code'] };
+      await expect(provider.Client.validate({ ...metadata, application_type: 'native', redirect_uris: ['javascript:alert(1)'] })).rejects.toMatchObject({ error_description: expect.stringMatching(/javascript URI scheme/) });
+      await expect(provider.Client.validate({ ...metadata, redirect_uris: ['https://app.example.com/cb', 'data:text/html,x'] })).rejects.toMatchObject({ error_description: expect.stringMatching(/web uris/) });
+    });
   });
 
   it('refuses an unknown connector type, naming the provider and the known types', async () => {
