@@ -35,11 +35,11 @@ export const clientSchema = z
   .superRefine((client, ctx) => {
     if (client.public && client.clientSecret) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a public client must not have a secret' });
     if (!client.public && !client.clientSecret) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'required for a confidential client (or set "public": true)' });
+    for (const issue of clientRedirectIssues(client.redirectUris, client.postLogoutRedirectUris)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
 export type ClientConfig = z.output<typeof clientSchema>;
 
-    for (const issue of clientRedirectIssues(client.redirectUris, client.postLogoutRedirectUris)) ctx.addIssue({ code: 'custom', ...issue });
 export const providerFileSchema = z.strictObject({
   $schema: z.string().optional(),
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 lowercase letters, digits, "-" or "_"'),
