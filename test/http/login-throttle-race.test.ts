@@ -1,0 +1,69 @@
+// Parallel wrong passwords over real HTTP: at most the limit is checked, the rest answer 429 unchecked, and then even the right password is refused (memory and Redis).
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_THROTTLE } from '../../src/federation/login-throttle.js';
+import type { KeyValueStore } from '../../src/store/store.js';
+import { Browser, forms } from '../helpers/browser.js';
+import { startBroker, TEST_CLIENT, TEST_USER } from '../helpers/broker.js';
+import { disposeAllRedisStores, openRedisStore } from '../helpers/redis.js';
+import { authorizationRequest, discoverRp } from '../helpers/rp.js';
+
+afterAll(disposeAllRedisStores);
+
+const PARALLEL = 24;
+
+describe.each([
+  ['memory', async (): Promise<KeyValueStore | undefined> => undefined],
+  ['redis', async (): Promise<KeyValueStore | undefined> => openRedisStore()],
+])('login throttle on %s', (_name, openStore) => {
+  it(`${PARALLEL} parallel wrong passwords for one user: ${DEFAULT_THROTTLE.perUser} are checked, the rest refused unchecked; then the right one is refused`, async () => {
+    const broker = await startBroker({ store: await openStore() });
+    try {
+      const config = await discoverRp(broker.issuer);
+      const browser = new Browser();
+      const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
+      const form = forms(page).find((f) => f.action.endsWith('/login'))!;
+      const action = new URL(form.action, page.url).href;
+      const answers = await Promise.all(
+        Array.from({ length: PARALLEL }, (_, i) => browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password: `parallel-guess-${i}` } })),
+      );
+      const statuses = answers.map((answer) => answer.status);
+      expect(statuses.filter((status) => status === 401)).toHaveLength(DEFAULT_THROTTLE.perUser);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(PARALLEL - DEFAULT_THROTTLE.perUser);
+      for (const refused of answers.filter((answer) => answer.status === 429)) expect(refused.headers.get('retry-after')).toBe('900');
+      // The audit log agrees: one invalid_credentials per checked password, one throttled per refusal.
+      const reasons = broker.audit.filter((e) => e.event === 'login.failure').map((e) => e.reason);
+      expect(reasons.filter((r) => r === 'invalid_credentials')).toHaveLength(DEFAULT_THROTTLE.perUser);
+      expect(reasons.filter((r) => r === 'throttled')).toHaveLength(PARALLEL - DEFAULT_THROTTLE.perUser);
+
+      const right = await browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password: TEST_USER.password } });
+      expect(right.status).toBe(429);
+      expect(right.body).toContain('Too many failed attempts');
+      expect(broker.audit.some((e) => e.event === 'login.success')).toBe(false);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('a right password after a few wrong ones signs in and clears the count', async () => {
+    const broker = await startBroker({ store: await openStore() });
+    try {
+      const config = await discoverRp(broker.issuer);
+      const signIn = async (passwords: string[]) => {
+        const browser = new Browser();
+        const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
+        const form = forms(page).find((f) => f.action.endsWith('/login'))!;
+        const action = new URL(form.action, page.url).href;
+        return Promise.all(passwords.map((password) => browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password } })));
+      };
+      const first = await signIn(Array.from({ length: DEFAULT_THROTTLE.perUser - 1 }, (_, i) => `wrong-${i}-xyz`));
+      expect(first.map((answer) => answer.status)).toEqual(Array(DEFAULT_THROTTLE.perUser - 1).fill(401));
+      const [ok] = await signIn([TEST_USER.password]);
+      expect(ok!.status).toBe(303);
+      // Cleared: a full new budget of wrong passwords is checked again.
+      const after = await signIn(Array.from({ length: DEFAULT_THROTTLE.perUser + 2 }, (_, i) => `later-${i}-xyz`));
+      expect(after.filter((answer) => answer.status === 401)).toHaveLength(DEFAULT_THROTTLE.perUser);
+    } finally {
+      await broker.close();
+    }
+  });
+});
