@@ -45,7 +45,9 @@ export const providerFileSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 lowercase letters, digits, "-" or "_"'),
   type: z.string().min(1),
   name: z.string().min(1).max(255),
-  domains: z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')).default([]),
+  domains: z
+    .array(z.string().regex(/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/i, 'must be a domain name (example.com), or "*." and a domain for its subdomains (*.example.com)'))
+    .default([]),
   config: z.record(z.string(), z.unknown()),
 });
 export type ProviderFile = z.input<typeof providerFileSchema>;
