@@ -1,5 +1,5 @@
 // In-process KeyValueStore for development and tests: same semantics as the Redis store, values kept as JSON copies.
-import type { KeyValueStore, WriteOp } from './store.js';
+import type { ClaimResult, KeyValueStore, WriteOp } from './store.js';
 
 interface Entry {
   json: string;
@@ -140,6 +140,19 @@ export class MemoryStore implements KeyValueStore {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`value for ${key} is not an object`);
     entry.json = JSON.stringify(Object.assign(value, JSON.parse(additions)));
     return true;
+  }
+
+  async claim(key: string, field: string, value: unknown): Promise<ClaimResult> {
+    const json = toJson(key, value);
+    const entry = this.live(key);
+    if (!entry) return 'absent';
+    const stored: unknown = JSON.parse(entry.json);
+    if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw new TypeError(`value for ${key} is not an object`);
+    if (Object.hasOwn(stored, field)) return 'taken';
+    // Appended as Redis does: the stored text is kept and the new field comes last.
+    const pair = `${JSON.stringify(field)}:${json}`;
+    entry.json = entry.json === '{}' ? `{${pair}}` : `${entry.json.slice(0, -1)},${pair}}`;
+    return 'won';
   }
 
   async batch(ops: readonly WriteOp[]): Promise<void> {

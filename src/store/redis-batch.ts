@@ -21,12 +21,15 @@ export function hashTagOf(key: string): string {
  *   s  value px  SET [PX]         -> 1                    n  value px  SET PX NX -> 1 | 0
  *   d  n  DEL of n keys           -> 1                    e  value  DEL while equal -> 1 | 0
  *   a  fields  assign (see below) -> 1 | 0 | -1           t  PTTL -> ms | -1 | -2
+ *   c  name pair  claim: appends pair (`"name":value`) while the object has no top-level field `name`
+ *                 -> 1 (won) | 0 (taken) | -2 (absent) | -1 (not a JSON object)
  *   i  px  INCR, PX when created (a key of another kind is replaced by the counter) -> n
  *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field | hp upTo) -> 1
  *
  * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
  * duplicate names (ECMA-262), so the result reads as Object.assign while Lua never re-encodes the stored text (cjson
- * would turn [] into {} and round numbers). -1: the stored value is not a JSON object.
+ * would turn [] into {} and round numbers). -1: the stored value is not a JSON object. `c` decodes the stored object
+ * (cjson) only to look its top-level field up; the text it stores is the old text plus the pair, as with `a`.
  */
 export const RUN_LUA = `
 local out = {}
@@ -96,6 +99,23 @@ while a <= #ARGV do
       end
     end
     k = k + 1; a = a + 2
+  elseif op == 'c' then
+    r = -2
+    if isString(KEYS[k]) then
+      local v = redis.call('GET', KEYS[k])
+      local ok, doc = false, nil
+      if string.sub(v, 1, 1) == '{' and string.sub(v, -1) == '}' then ok, doc = pcall(cjson.decode, v) end
+      if not ok or type(doc) ~= 'table' then
+        r = -1
+      elseif doc[ARGV[a + 1]] ~= nil then
+        r = 0
+      else
+        if v == '{}' then v = '{' .. ARGV[a + 2] .. '}' else v = string.sub(v, 1, -2) .. ',' .. ARGV[a + 2] .. '}' end
+        redis.call('SET', KEYS[k], v, 'KEEPTTL')
+        r = 1
+      end
+    end
+    k = k + 1; a = a + 3
   elseif op == 't' then
     r = redis.call('PTTL', KEYS[k])
     k = k + 1; a = a + 1

@@ -4,7 +4,7 @@ import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { hashTagOf, RedisTurnBatcher, RUN_LUA } from './redis-batch.js';
 import { StoreUnavailableError } from './store.js';
-import type { KeyValueStore, WriteOp } from './store.js';
+import type { ClaimResult, KeyValueStore, WriteOp } from './store.js';
 
 /** Where Redis is and how to reach it. Exactly one of url, cluster, sentinels (url defaults to redis://127.0.0.1:6379). */
 export interface RedisConnection {
@@ -218,6 +218,12 @@ export class RedisStore implements KeyValueStore {
     const reply = await this.op([this.k(key)], ['a', toJson(key, fields).slice(1, -1)]);
     if (reply === -1) throw new TypeError(`value for ${key} is not an object`);
     return reply === 1;
+  }
+
+  async claim(key: string, field: string, value: unknown): Promise<ClaimResult> {
+    const reply = await this.op([this.k(key)], ['c', field, `${JSON.stringify(field)}:${toJson(key, value)}`]);
+    if (reply === -1) throw new TypeError(`value for ${key} is not an object`);
+    return reply === 1 ? 'won' : reply === 0 ? 'taken' : 'absent';
   }
 
   async ttl(key: string): Promise<number | undefined> {

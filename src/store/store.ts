@@ -14,6 +14,9 @@ export type WriteOp =
    */
   | { op: 'mapPrune'; key: string; upTo: number };
 
+/** What a claim of a field found: it won, someone else holds the field, or there is nothing to claim. */
+export type ClaimResult = 'won' | 'taken' | 'absent';
+
 /**
  * Values are JSON-serialisable; every implementation stores a copy, never the caller's object.
  * A TTL is in milliseconds; no TTL means the entry lives until deleted.
@@ -36,6 +39,13 @@ export interface KeyValueStore {
    * the stored value); false when the key is absent. Throws TypeError when the stored value is not an object.
    */
   assign(key: string, fields: Record<string, unknown>): Promise<boolean>;
+  /**
+   * Sets one top-level field of a stored JSON object only when the object does not have it yet, in one step, keeping
+   * the TTL: of many concurrent claims of one field exactly one is 'won' (single use of codes and refresh tokens).
+   * 'taken' when the field is already present (whatever its value, null included), 'absent' when the key is.
+   * Throws TypeError when the stored value is not an object.
+   */
+  claim(key: string, field: string, value: unknown): Promise<ClaimResult>;
   /** Remaining time to live in ms: undefined when absent, Infinity when it has no TTL. */
   ttl(key: string): Promise<number | undefined>;
   /** Adds 1 and returns the new value; the TTL is set when the counter is created. */

@@ -8,6 +8,11 @@ export interface ConformanceOptions {
   disposeStore?: (store: KeyValueStore) => Promise<void>;
   /** A store of this backend whose server cannot be reached: every call must reject with StoreUnavailableError. */
   makeUnreachableStore?: () => Promise<KeyValueStore>;
+  /**
+   * Another client of the same data as `store` (Redis: its own connection, same prefix), for races between instances;
+   * disposed by the caller before `store`. Default: the store itself (memory has no other client).
+   */
+  makeSibling?: (store: KeyValueStore) => Promise<KeyValueStore>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -216,6 +221,67 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
         const after = await store.get<Record<string, number>>('fields-doc');
         expect(Object.keys(after!).length).toBe(21);
         for (let i = 0; i < 20; i++) expect(after![`f${i}`]).toBe(i);
+      });
+    });
+
+    describe('claim', () => {
+      it('sets the field only when the object lacks it, keeping the TTL and every other field exactly', async () => {
+        const doc = { v: 1, list: [], nested: { consumed: 5 }, big: 1732000000123, tiny: 0.1, text: 'x}' };
+        await store.set('token', doc, 60_000);
+        expect(await store.claim('token', 'consumed', 1700000000)).toBe('won');
+        const after = await store.get<Record<string, unknown>>('token');
+        expect(after).toEqual({ ...doc, consumed: 1700000000 });
+        expect(Object.keys(after!)).toEqual(['v', 'list', 'nested', 'big', 'tiny', 'text', 'consumed']);
+        expect(await store.claim('token', 'consumed', 1800000000)).toBe('taken');
+        expect(await store.get('token')).toEqual({ ...doc, consumed: 1700000000 });
+        const ttl = await store.ttl('token');
+        expect(ttl).toBeGreaterThan(50_000);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+        // A field another step set (assign) counts as taken, whatever its value; other fields can still be claimed.
+        await store.set('other', { a: 1 });
+        await store.assign('other', { consumed: null });
+        expect(await store.claim('other', 'consumed', 1)).toBe('taken');
+        expect(await store.claim('other', 'by', { who: 'me', at: [1, 2] })).toBe('won');
+        expect(await store.get('other')).toEqual({ a: 1, consumed: null, by: { who: 'me', at: [1, 2] } });
+        expect(await store.ttl('other')).toBe(Infinity);
+        await store.set('empty', {}, 60_000);
+        expect(await store.claim('empty', 'consumed', 7)).toBe('won');
+        expect(await store.get('empty')).toEqual({ consumed: 7 });
+      });
+
+      it('never creates an absent or expired key, and refuses a value that is not an object', async () => {
+        expect(await store.claim('nobody', 'consumed', 1)).toBe('absent');
+        expect(await store.get('nobody')).toBeUndefined();
+        await store.set('expiring', { v: 1 }, 40);
+        await sleep(150);
+        expect(await store.claim('expiring', 'consumed', 1)).toBe('absent');
+        expect(await store.get('expiring')).toBeUndefined();
+        await store.batch([{ op: 'mapSet', key: 'a-map', field: 'consumed', value: 1 }]);
+        expect(await store.claim('a-map', 'consumed', 1)).toBe('absent');
+        await store.set('a-list', [1, 2], 60_000);
+        await expect(store.claim('a-list', 'consumed', 1)).rejects.toThrow(TypeError);
+        await store.set('a-string', '{not json}', 60_000);
+        await expect(store.claim('a-string', 'consumed', 1)).rejects.toThrow(TypeError);
+        expect(await store.get('a-string')).toBe('{not json}');
+        await expect(store.claim('token', 'consumed', undefined)).rejects.toThrow(TypeError);
+      });
+
+      it('lets exactly one of many concurrent claims win, from several clients at once', async () => {
+        const siblings = options.makeSibling ? await Promise.all([1, 2, 3].map(() => options.makeSibling!(store))) : [];
+        try {
+          const clients = [store, ...siblings];
+          for (let round = 0; round < 5; round++) {
+            const key = `contested-${round}`;
+            await store.set(key, { grantId: 'g', round }, 60_000);
+            const attempts = clients.flatMap((client, c) => Array.from({ length: 10 }, (_, i) => ({ client, by: `client-${c}-${i}` })));
+            const results = await Promise.all(attempts.map(({ client, by }) => client.claim(key, 'by', by)));
+            expect(results.filter((r) => r === 'won'), `round ${round}`).toHaveLength(1);
+            expect(results.filter((r) => r === 'taken')).toHaveLength(attempts.length - 1);
+            expect(await store.get(key)).toEqual({ grantId: 'g', round, by: attempts[results.indexOf('won')]!.by });
+          }
+        } finally {
+          for (const sibling of siblings) if (sibling !== store) await sibling.close();
+        }
       });
     });
 
@@ -439,6 +505,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
             ['delete', () => down.delete('k')],
             ['deleteIfEquals', () => down.deleteIfEquals('k', 1)],
             ['assign', () => down.assign('k', { v: 1 })],
+            ['claim', () => down.claim('k', 'consumed', 1)],
             ['ttl', () => down.ttl('k')],
             ['increment', () => down.increment('k', 1000)],
             ['mapGetAll', () => down.mapGetAll('k')],

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisStore } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { startBroker, TEST_USER } from '../helpers/broker.js';
@@ -34,7 +34,14 @@ afterAll(async () => {
   await Promise.all(nodes.splice(0).map((node) => node.destroy()));
 });
 
-runStoreConformance('redis cluster', openClusterStore, { disposeStore: dispose });
+runStoreConformance('redis cluster', openClusterStore, {
+  disposeStore: dispose,
+  makeSibling: async (store) => {
+    const sibling = new RedisStore({ connection: { cluster: seeds() }, prefix: (store as RedisStore).prefix });
+    await sibling.ready(10_000);
+    return sibling;
+  },
+});
 runOidcAdapterSuite('redis cluster', openClusterStore, dispose);
 
 describe('RedisStore on a cluster', () => {

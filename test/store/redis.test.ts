@@ -10,6 +10,11 @@ import { runStoreConformance } from './conformance.js';
 runStoreConformance('redis', () => openRedisStore(), {
   disposeStore: (store) => disposeRedisStore(store as RedisStore),
   makeUnreachableStore: async () => new RedisStore({ connection: { url: `redis://127.0.0.1:${await freePort()}` }, prefix: 'unreachable:' }),
+  makeSibling: async (store) => {
+    const sibling = new RedisStore({ connection: { url: REDIS_URL }, prefix: (store as RedisStore).prefix });
+    await sibling.ready(10_000);
+    return sibling;
+  },
 });
 
 afterAll(disposeAllRedisStores);
