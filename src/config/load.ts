@@ -134,7 +134,7 @@ const unique = (problems: string[]) => [...new Set(problems)];
 
 export interface LoadOptions {
   env: Env;
-  /** Base for relative paths (providers dir, JWKS file); default the process's working directory. */
+  /** Base for BROKER_CONFIG, and for relative paths (providers dir, JWKS file, audit log) when there is no file; default the process's working directory. */
   cwd?: string;
   /** A configuration object instead of the BROKER_CONFIG file (tests, embedding). */
   file?: Record<string, unknown>;
@@ -205,7 +205,9 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
   productionProblems({ ...file, demo }, production, errors);
   const port = file.port;
   const issuer = (file.issuer ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  // Relative paths (jwksFile, auditLog, providersDir) resolve against the configuration file's directory.
   if (file.jwksFile) file.jwksFile = resolve(cwd, file.jwksFile);
+  if (file.auditLog !== 'stdout' && file.auditLog !== 'off') file.auditLog = resolve(cwd, file.auditLog);
   if (demo && !file.clients.some((client) => client.clientId === DEMO_CLIENT_ID)) file.clients.push(demoClient(issuer));
   if (errors.length > 0) throw new ConfigError(unique(errors));
 

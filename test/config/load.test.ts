@@ -229,6 +229,22 @@ describe('loadConfig', () => {
     expect(config.demo).toBe(false);
   });
 
+  it('resolves a relative auditLog like jwksFile and providersDir: against the configuration file\'s directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-paths-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ providersDir: 'none', jwksFile: 'keys/jwks.json', auditLog: 'logs/audit.jsonl' }));
+    const fromFile = await loadConfig({ env: { BROKER_CONFIG: join(dir, 'config.json') } });
+    expect(fromFile.jwksFile).toBe(join(dir, 'keys/jwks.json'));
+    expect(fromFile.auditLog).toBe(join(dir, 'logs/audit.jsonl'));
+    const fromEnv = await loadConfig({ env: { BROKER_CONFIG: join(dir, 'config.json'), AUDIT_LOG: 'other.jsonl', JWKS_FILE: 'other.json' } });
+    expect(fromEnv.auditLog).toBe(join(dir, 'other.jsonl'));
+    expect(fromEnv.jwksFile).toBe(join(dir, 'other.json'));
+    const inline = await loadConfig({ env: {}, cwd: dir, file: { providersDir: 'none', auditLog: 'audit.jsonl' } });
+    expect(inline.auditLog).toBe(join(dir, 'audit.jsonl'));
+    for (const keyword of ['stdout', 'off', '/var/log/vestibule/audit.jsonl']) {
+      expect((await loadConfig({ env: { AUDIT_LOG: keyword }, cwd: dir, file: { providersDir: 'none' } })).auditLog).toBe(keyword);
+    }
+  });
+
   it('starts the development configuration with generated demo users and the demo client', async () => {
     const config = await loadConfig({ env: {} });
     expect(config.demo).toBe(true);
