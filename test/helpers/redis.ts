@@ -88,6 +88,13 @@ export function redisCli(port: number, ...args: string[]): string {
   return result.stdout.trim();
 }
 
+/** Runs redis-cli against a redis:// URL: host, port, credentials and database number all come from the URL. */
+export function redisCliAt(url: string, ...args: string[]): string {
+  const result = spawnSync('redis-cli', ['-u', url, '--no-auth-warning', ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
 async function waitForPing(port: number, timeoutMs: number, cwd?: string, cliArgs: string[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -6,7 +6,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import type { KeyValueStore } from '../../src/store/store.js';
-import { REDIS_URL, disposeRedisStore, freePort, redisCli, startRedisServer, startSentinel, startTlsRedisServer, testPrefix } from '../helpers/redis.js';
+import { REDIS_URL, disposeRedisStore, freePort, redisCli, redisCliAt, startRedisServer, startSentinel, startTlsRedisServer, testPrefix } from '../helpers/redis.js';
 import type { RedisServer } from '../helpers/redis.js';
 
 function capturingLogger() {
@@ -77,8 +77,8 @@ describe('createStore', () => {
     expect(store.kind).toBe('redis');
     await store.set('k', { v: 1 }, 60_000);
     expect(await store.get('k')).toEqual({ v: 1 });
-    const port = new URL(REDIS_URL).port || '6379';
-    expect(redisCli(Number(port), 'GET', `${prefix}k`)).toBe('{"v":1}');
+    // Read back through redis-cli at the same URL: the database number (redis://host:port/3) counts too.
+    expect(redisCliAt(REDIS_URL, 'GET', `${prefix}k`)).toBe('{"v":1}');
   });
 
   it('connects over TLS with rediss:// and a configured CA, and refuses an untrusted certificate', async () => {
