@@ -26,7 +26,11 @@ import { createRenderer } from './http/views.js';
 import { auditProviderEvents } from './issuer/audit-events.js';
 import { loadSigningKeys } from './issuer/keys.js';
 import { createIssuer } from './issuer/provider.js';
+import { singleUse } from './issuer/single-use.js';
 import { SessionRepository } from './session/federated-session.js';
+import { GrantBindings } from './session/grant-bindings.js';
+import { createTerminator } from './session/terminate.js';
+import { createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
 import { reverifyAccount } from './session/reverify.js';
 import { createStore } from './store/create-store.js';
@@ -86,18 +90,49 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     auditor,
   });
-  const reverifyDeps = { sessions, vault, connectors, auditor, now, reverifyIntervalMs: config.session.reverifyIntervalSeconds * 1000 };
-  const provider = createIssuer({ config, store, keys: keys.keys, sessions, renderer, now, reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds) });
+  const bindings = new GrantBindings(store, Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000);
+  const adapter = createOidcAdapter(store);
+  const grantRevoker = new adapter('Grant');
+  const terminate = createTerminator({
+    sessions,
+    bindings,
+    vault,
+    auditor,
+    async revokeGrant(grantId) {
+      // One grant index holds every code and token of the grant; the Grant record goes with them.
+      await grantRevoker.revokeByGrantId(grantId);
+      await grantRevoker.destroy(grantId);
+    },
+  });
+  const clients = new Map(config.clients.map((client) => [client.clientId, client]));
+  // A removed connector is allowed for no one; otherwise the client's allow-list decides (none: every provider).
+  const providersAllowed = (clientId: string, connectorId: string) => {
+    const allowList = clients.get(clientId)?.allowedProviders;
+    return connectors.has(connectorId) && (!allowList || allowList.includes(connectorId));
+  };
+  const reverifyDeps = { sessions, vault, connectors, terminate, now, reverifyIntervalMs: config.session.reverifyIntervalSeconds * 1000 };
+  const provider = createIssuer({
+    config,
+    adapter,
+    keys: keys.keys,
+    sessions,
+    bindings,
+    renderer,
+    now,
+    providersAllowed,
+    reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
+  });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {
     config,
     provider,
     store,
     connectors,
-    clients: new Map(config.clients.map((client) => [client.clientId, client])),
+    clients,
     renderer,
     auditor,
     sessions,
+    terminate,
     transactions: new Transactions(store, config.tokens.interactionTtl * 1000),
     vault,
     throttle: new LoginThrottle(store),
@@ -118,6 +153,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(requestContext(logger, config.trustProxy));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   provider.use(errorHandler(renderer));
+  provider.use(singleUse(provider));
   provider.use(staticCache.capture);
   provider.use(upstreamLogout(broker));
   provider.use(router.routes());

@@ -9,6 +9,7 @@ import type { LoginThrottle } from './federation/login-throttle.js';
 import type { Transactions } from './federation/transactions.js';
 import type { Renderer } from './http/views.js';
 import type { SessionRepository } from './session/federated-session.js';
+import type { TerminateSession } from './session/terminate.js';
 import type { TokenVault } from './session/vault.js';
 import type { KeyValueStore } from './store/store.js';
 
@@ -22,6 +23,8 @@ export interface BrokerContext {
   renderer: Renderer;
   auditor: Auditor;
   sessions: SessionRepository;
+  /** The one way a federated session ends (grants revoked, vault emptied, audited). */
+  terminate: TerminateSession;
   transactions: Transactions;
   vault: TokenVault;
   throttle: LoginThrottle;

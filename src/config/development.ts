@@ -39,6 +39,7 @@ export function demoClient(issuer: string) {
     redirectUris: [`${issuer}/demo/callback`],
     postLogoutRedirectUris: [`${issuer}/demo`],
     skipConsent: false,
+    introspects: [],
     idTokenSignedResponseAlg: 'ES256' as const,
     scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
   };

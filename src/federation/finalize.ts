@@ -1,42 +1,51 @@
-// The one place that turns an upstream Identity into a broker login: account id, session record, vault and audit.
+// The one place that turns an upstream Identity into this browser's broker session: account id, session record (one per browser), vault, cookie and audit.
+import type { Context } from 'koa';
 import type { Identity } from '../connectors/connector.js';
 import { accountIdFor } from '../connectors/claims.js';
 import type { BrokerContext } from '../context.js';
 import { newSessionId } from '../session/federated-session.js';
 import { brokerClaims } from './claims.js';
+import { readSessionCookie, setSessionCookie } from './session-cookie.js';
 import type { PendingLogin } from './transactions.js';
 
 export interface FinalizeRequest {
   clientId: string;
-  ip: string;
-  requestId: string;
 }
 
-export async function finalizeLogin(broker: BrokerContext, identity: Identity, request: FinalizeRequest): Promise<PendingLogin> {
+/**
+ * The id of the session this login creates. A browser holds at most one federated session: signing in again as the
+ * same account replaces the session in place (same id, so the grants it issued stay with it and end with it);
+ * signing in as another account ends the browser's previous session first (its tokens die with it).
+ */
+async function sessionIdFor(broker: BrokerContext, ctx: Context, accountId: string): Promise<{ id: string; replacesInPlace: boolean }> {
+  const pointer = readSessionCookie(ctx);
+  const previous = pointer ? await broker.sessions.get(pointer.accountId, pointer.sessionId) : undefined;
+  if (previous?.accountId === accountId) return { id: previous.id, replacesInPlace: true };
+  if (previous) await broker.terminate(previous, 'replaced', { ip: ctx.ip, requestId: ctx.state.requestId });
+  return { id: newSessionId(), replacesInPlace: false };
+}
+
+export async function finalizeLogin(broker: BrokerContext, ctx: Context, identity: Identity, request: FinalizeRequest): Promise<PendingLogin> {
   const now = broker.now();
   const accountId = accountIdFor(identity.connectorId, identity.subject);
-  const sessionId = newSessionId();
+  const { id: sessionId, replacesInPlace } = await sessionIdFor(broker, ctx, accountId);
   const { upstreamTokens, ...storedIdentity } = identity;
   await broker.sessions.save(
     { id: sessionId, accountId, connectorId: identity.connectorId, identity: storedIdentity, createdAt: now, lastVerifiedAt: now },
     { accountId, connectorId: identity.connectorId, claims: brokerClaims(identity), updatedAt: now },
   );
+  // A replaced session's upstream tokens are superseded by this login's (or dropped when it brought none).
   if (upstreamTokens) await broker.vault.save(sessionId, identity.connectorId, upstreamTokens);
-  const pending: PendingLogin = {
-    accountId,
-    acr: identity.acr,
-    amr: identity.amr,
-    ts: identity.authTime ?? Math.floor(now / 1000),
-    sessionId,
-  };
+  else if (replacesInPlace) await broker.vault.delete(sessionId);
+  setSessionCookie(ctx, { accountId, sessionId }, broker.config.tokens.sessionTtl * 1000);
   broker.auditor.record({
     event: 'login.success',
     outcome: 'success',
     accountId,
     clientId: request.clientId,
     connectorId: identity.connectorId,
-    ip: request.ip,
-    requestId: request.requestId,
+    ip: ctx.ip,
+    requestId: ctx.state.requestId,
   });
-  return pending;
+  return { accountId, acr: identity.acr, amr: identity.amr, ts: identity.authTime ?? Math.floor(now / 1000), sessionId };
 }

@@ -1,4 +1,4 @@
-// Broker logout: ends the federated session, empties its vault entry, and chains the browser through the upstream's logout.
+// Broker logout: ends this browser's federated session (terminate) and chains the browser through the upstream's logout.
 import { randomBytes } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
@@ -16,17 +16,19 @@ interface PendingLogout {
   continueTo: string;
 }
 
-/** Ends this browser's federated session; returns the upstream's logout instruction, if it has one. */
-async function endFederatedSession(broker: BrokerContext, ctx: Context, continueTo: string) {
+/**
+ * Ends this browser's federated session when it is the one oidc-provider has just signed out (`loggedOut` account);
+ * returns the upstream's logout instruction, if it has one. When the cookie names another account's session, this is
+ * oidc-provider ending the previous account's session after a sign-in as someone else: the new session stays.
+ */
+async function endFederatedSession(broker: BrokerContext, ctx: Context, loggedOut: string | undefined, continueTo: string) {
   const pointer = readSessionCookie(ctx);
+  if (!pointer || pointer.accountId !== loggedOut) return undefined;
   clearSessionCookie(ctx);
-  if (!pointer) return undefined;
   const session = await broker.sessions.get(pointer.accountId, pointer.sessionId);
   if (!session) return undefined;
   const vaulted = await broker.vault.get(session.id);
-  await broker.vault.delete(session.id);
-  await broker.sessions.end(session);
-  broker.auditor.record({ event: 'session.ended', outcome: 'success', reason: 'logout', accountId: session.accountId, connectorId: session.connectorId, ip: ctx.ip, requestId: ctx.state.requestId });
+  await broker.terminate(session, 'logout', { ip: ctx.ip, requestId: ctx.state.requestId });
   const connector = broker.connectors.get(session.connectorId);
   if (!connector || !isLogoutConnector(connector)) return undefined;
   const state = randomBytes(24).toString('base64url');
@@ -36,14 +38,17 @@ async function endFederatedSession(broker: BrokerContext, ctx: Context, continue
   return instruction;
 }
 
-/** Runs after oidc-provider's logout confirmation: when it ended the session, send the browser upstream first. */
+/**
+ * Runs after oidc-provider's logout confirmation: when the user chose to sign out of everything ("yes"), the
+ * federated session ends and the browser goes upstream first. "Only this app" leaves the session alone.
+ */
 export function upstreamLogout(broker: BrokerContext): Middleware {
   return async (ctx, next) => {
     await next();
     const oidcCtx = ctx as unknown as KoaContextWithOIDC;
-    if (ctx.method !== 'POST' || oidcCtx.oidc?.route !== 'end_session_confirm' || ctx.status !== 303) return;
+    if (ctx.method !== 'POST' || oidcCtx.oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidcCtx.oidc.params?.logout) return;
     const continueTo = ctx.response.get('location');
-    const instruction = await endFederatedSession(broker, ctx, continueTo);
+    const instruction = await endFederatedSession(broker, ctx, oidcCtx.oidc.session?.accountId, continueTo);
     if (instruction?.redirectUrl) {
       ctx.status = 303;
       ctx.redirect(instruction.redirectUrl);

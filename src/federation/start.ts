@@ -4,6 +4,7 @@ import { ConnectorError, isPasswordConnector, isRedirectConnector, type Connecto
 import type { BrokerContext } from '../context.js';
 import { csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { bindBrowser } from './browser-binding.js';
 import { newState } from './transactions.js';
 
 /** The parts of oidc-provider's interaction details the start step reads. */
@@ -61,6 +62,7 @@ export async function startUpstream(broker: BrokerContext, ctx: Context, connect
     connectorId: connector.id,
     clientId: view.clientId,
     data: start.transactionData,
+    binding: bindBrowser(ctx, broker.config.tokens.interactionTtl * 1000),
     createdAt: broker.now(),
   });
   if (start.redirectUrl) {

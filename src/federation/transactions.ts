@@ -1,5 +1,6 @@
 // Short-lived, one-time login transactions: what the broker must remember between sending a user upstream and the callback.
 import { randomBytes } from 'node:crypto';
+import type { Identity } from '../connectors/connector.js';
 import type { KeyValueStore } from '../store/store.js';
 
 export interface Transaction {
@@ -8,6 +9,8 @@ export interface Transaction {
   clientId: string;
   /** Connector-private data (PKCE verifier, nonce, SAML request id). */
   data: Record<string, unknown>;
+  /** Digest of the starting browser's binding cookie: only that browser may complete the login. */
+  binding: string;
   createdAt: number;
 }
 
@@ -20,8 +23,20 @@ export interface PendingLogin {
   sessionId: string;
 }
 
+/** A login verified at a cross-site POST (SAML), waiting for its browser at the same-site completion GET. */
+export interface ParkedLogin {
+  transaction: Omit<Transaction, 'data'>;
+  /** The verified identity, without upstream tokens (those wait in the vault under parkedVaultId(key)). */
+  identity: Omit<Identity, 'upstreamTokens'>;
+  upstreamTokensInVault: boolean;
+}
+
+/** The vault entry holding a parked login's upstream tokens (encrypted at rest like a session's). */
+export const parkedVaultId = (key: string) => `parked-${key}`;
+
 const txKey = (state: string) => `ftx:${state}`;
 const resultKey = (uid: string) => `fresult:${uid}`;
+const parkedKey = (key: string) => `fparked:${key}`;
 
 export function newState(): string {
   return randomBytes(32).toString('base64url');
@@ -46,6 +61,18 @@ export class Transactions {
   take(state: string): Promise<Transaction | undefined> {
     if (!/^[A-Za-z0-9_-]{16,128}$/.test(state)) return Promise.resolve(undefined);
     return this.store.take<Transaction>(txKey(state));
+  }
+
+  /** Parks a verified login for `ttlMs`; returns the one-time key the completion URL carries. */
+  async park(login: ParkedLogin, ttlMs: number): Promise<string> {
+    const key = newState();
+    await this.store.set(parkedKey(key), login, ttlMs);
+    return key;
+  }
+
+  takeParked(key: string): Promise<ParkedLogin | undefined> {
+    if (!isBrokerState(key)) return Promise.resolve(undefined);
+    return this.store.take<ParkedLogin>(parkedKey(key));
   }
 
   saveResult(uid: string, result: PendingLogin): Promise<void> {

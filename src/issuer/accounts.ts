@@ -1,6 +1,7 @@
-// findAccount: serves the claims of an account while it has a live federated session (no session, no tokens).
+// findAccount: a token is served only while the federated session that issued its grant lives; at /auth it is a lookup (the interaction policy judges the browser's session).
 import type { KoaContextWithOIDC, Account } from 'oidc-provider';
 import type { AccountRecord, SessionRepository } from '../session/federated-session.js';
+import type { GrantBindings } from '../session/grant-bindings.js';
 
 export const SCOPE_CLAIMS = {
   // acr, amr and auth_time ride with openid so every ID token carries how and when the user authenticated.
@@ -10,25 +11,58 @@ export const SCOPE_CLAIMS = {
   groups: ['groups'],
 } as const;
 
+/** The Account findAccount answers, with what the interaction policy needs to judge a session without another read. */
+export interface BrokerAccount extends Account {
+  connectorId: string;
+  /** Ids of the account's sessions that have not ended or expired. */
+  liveSessionIds: readonly string[];
+}
+
 /** A refresh_token grant is where upstream tokens are refreshed and sessions re-confirmed with their upstream. */
 function isRefreshGrant(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token';
 }
 
-/** Confirms the account's live sessions with their upstream; answers how many are still live. */
+/** Confirms sessions of the account with their upstream; answers how many are still live. */
 export type Reverify = (account: AccountRecord, sessionIds: readonly string[]) => Promise<number>;
 
-export function createFindAccount(sessions: SessionRepository, now: () => number, reverify: Reverify) {
-  return async function findAccount(ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> {
-    const [account, sessionIds] = await Promise.all([sessions.account(accountId), sessions.sessionsOf(accountId, now())]);
-    // Ended upstream (SAML SLO, logout, refused refresh, expiry): refresh, userinfo and silent re-authorization all stop.
-    if (!account || sessionIds.length === 0) return undefined;
-    if (isRefreshGrant(ctx) && (await reverify(account, sessionIds)) === 0) return undefined;
-    return {
-      accountId,
-      async claims() {
-        return { ...account.claims, sub: accountId };
-      },
-    };
+export interface FindAccountDeps {
+  sessions: SessionRepository;
+  bindings: GrantBindings;
+  now: () => number;
+  reverify: Reverify;
+}
+
+function toAccount(record: AccountRecord, liveSessionIds: readonly string[]): BrokerAccount {
+  return {
+    accountId: record.accountId,
+    connectorId: record.connectorId,
+    liveSessionIds,
+    async claims() {
+      return { ...record.claims, sub: record.accountId };
+    },
+  };
+}
+
+/** The token (code, access or refresh token) findAccount is asked about, when there is one. */
+interface GrantedToken {
+  grantId?: string;
+}
+
+export function createFindAccount(deps: FindAccountDeps) {
+  const { sessions, bindings, now, reverify } = deps;
+  return async function findAccount(ctx: KoaContextWithOIDC, accountId: string, token?: GrantedToken): Promise<BrokerAccount | undefined> {
+    // One store turn: the account, its live sessions, and (for a token) the session that issued the token's grant.
+    const [record, liveSessionIds, owner] = await Promise.all([
+      sessions.account(accountId),
+      sessions.sessionsOf(accountId, now()),
+      token?.grantId ? bindings.sessionOf(accountId, token.grantId) : undefined,
+    ]);
+    if (!record) return undefined;
+    if (!token) return toAccount(record, liveSessionIds);
+    // Ended (logout, SLO, refused upstream, replaced, expired) or never bound: userinfo, refresh and code exchange stop.
+    if (owner === undefined || !liveSessionIds.includes(owner)) return undefined;
+    if (isRefreshGrant(ctx) && (await reverify(record, [owner])) === 0) return undefined;
+    return toAccount(record, [owner]);
   };
 }

@@ -4,23 +4,30 @@ import type { JWK } from 'jose';
 import type { BrokerConfig } from '../config/load.js';
 import type { Renderer } from '../http/views.js';
 import type { SessionRepository } from '../session/federated-session.js';
-import type { KeyValueStore } from '../store/store.js';
-import { createOidcAdapter } from '../store/oidc-adapter.js';
+import type { GrantBindings } from '../session/grant-bindings.js';
+import type { OidcAdapterClass } from '../store/oidc-adapter.js';
 import { createFindAccount, SCOPE_CLAIMS, type Reverify } from './accounts.js';
 import { clientMetadata } from './clients.js';
+import { createBoundLoadExistingGrant } from './grants.js';
+import { createInteractionPolicy } from './interaction-policy.js';
 import { providerPages } from './pages.js';
+import { createTokenPolicies } from './token-policy.js';
 
 export const ACR_PASSWORD = 'urn:vestibule:acr:password';
 
 export interface IssuerDeps {
   config: BrokerConfig;
-  store: KeyValueStore;
+  /** The oidc-provider Adapter on the broker's store (terminate() revokes grants through the same one). */
+  adapter: OidcAdapterClass;
   keys: JWK[];
   sessions: SessionRepository;
+  bindings: GrantBindings;
   renderer: Renderer;
   now: () => number;
-  /** Confirms an account's sessions with their upstreams; returns how many are still live. */
+  /** Confirms sessions with their upstreams; returns how many are still live. */
   reverify: Reverify;
+  /** Whether a client may use an upstream provider (its allowedProviders). */
+  providersAllowed: (clientId: string, connectorId: string) => boolean;
 }
 
 /** oidc-provider lifetimes (seconds) from the `tokens` settings; a grant lives as long as its refresh tokens. */
@@ -36,7 +43,7 @@ export function providerTtl(tokens: BrokerConfig['tokens']) {
   };
 }
 
-/** First-party clients (skipConsent) get their grant without a consent page. */
+/** First-party clients (skipConsent) get their grant without a consent page (the bench's bare peer; the broker binds grants to sessions, see grants.ts). */
 export function createLoadExistingGrant(skipConsent: ReadonlySet<string>) {
   return async function loadExistingGrant(ctx: KoaContextWithOIDC) {
     const { client, session, provider } = ctx.oidc;
@@ -85,21 +92,25 @@ export function protocolSettings(tokens: BrokerConfig['tokens'], cookieKeys: str
 }
 
 export function createIssuer(deps: IssuerDeps): Provider {
-  const { config, store, keys, sessions, renderer, now, reverify } = deps;
+  const { config, adapter, keys, sessions, bindings, renderer, now, reverify } = deps;
   const pages = providerPages(renderer);
   const skipConsent = new Set(config.clients.filter((c) => c.skipConsent).map((c) => c.clientId));
   const settings = protocolSettings(config.tokens, config.cookieKeys);
+  const tokenPolicies = createTokenPolicies({ clients: config.clients, sessions, bindings, now });
   const configuration: Configuration = {
     ...settings,
-    adapter: createOidcAdapter(store),
+    adapter,
     clients: config.clients.map(clientMetadata) as unknown as Configuration['clients'],
     jwks: { keys } as Configuration['jwks'],
-    findAccount: createFindAccount(sessions, now, reverify),
+    findAccount: createFindAccount({ sessions, bindings, now, reverify }) as Configuration['findAccount'],
     extraParams: ['idp_hint'],
-    loadExistingGrant: createLoadExistingGrant(skipConsent),
+    loadExistingGrant: createBoundLoadExistingGrant(skipConsent, bindings),
+    interactions: { ...settings.interactions, policy: createInteractionPolicy(deps.providersAllowed) },
     renderError: pages.renderError as Configuration['renderError'],
     features: {
       ...settings.features,
+      introspection: { enabled: true, allowedPolicy: tokenPolicies.introspectionAllowed as never },
+      revocation: { enabled: true, allowedPolicy: tokenPolicies.revocationAllowed as never },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: pages.logoutSource as never,

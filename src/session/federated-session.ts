@@ -1,7 +1,7 @@
 // The FederatedSession record: who signed in, through which upstream, and when it was last verified.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Identity } from '../connectors/connector.js';
-import type { KeyValueStore } from '../store/store.js';
+import type { KeyValueStore, WriteOp } from '../store/store.js';
 
 export interface FederatedSession {
   id: string;
@@ -93,10 +93,12 @@ export class SessionRepository {
     return sessions.filter((session): session is FederatedSession => session !== undefined && session.connectorId === connectorId);
   }
 
-  async end(session: FederatedSession): Promise<void> {
+  /** Deletes the session and its index entries; `alsoOps` (keys tagged with the same account) join the atomic batch. */
+  async end(session: FederatedSession, alsoOps: readonly WriteOp[] = []): Promise<void> {
     await this.store.batch([
       { op: 'delete', key: sessionKey(session.accountId, session.id) },
       { op: 'mapDelete', key: accountSessionsKey(session.accountId), field: session.id },
+      ...alsoOps,
     ]);
     await this.store.batch([{ op: 'mapDelete', key: upstreamKey(session.connectorId, upstreamSubjectOf(session)), field: `${session.accountId}.${session.id}` }]);
   }

@@ -1,8 +1,8 @@
-// Before a downstream refresh, confirms the account's sessions with their upstreams (near token expiry, or after the re-verification interval); ends refused sessions.
+// Before a downstream refresh, confirms sessions with their upstreams (near token expiry, or after the re-verification interval); ends refused sessions.
 import { ConnectorError, isRefreshableConnector, type Identity } from '../connectors/connector.js';
-import type { Auditor } from '../audit/auditor.js';
 import type { Connector, RefreshableConnector } from '../connectors/connector.js';
 import type { AccountRecord, FederatedSession, SessionRepository } from './federated-session.js';
+import type { EndReason, TerminateSession } from './terminate.js';
 import type { TokenVault } from './vault.js';
 import { brokerClaims } from '../federation/claims.js';
 
@@ -18,23 +18,21 @@ export class UpstreamUnavailableError extends Error {
 }
 
 /** Upstream answers that mean "this user's session is over" rather than "try again later". */
-const SESSION_ENDING = new Set(['upstream_revoked', 'upstream_subject_mismatch', 'refresh_unavailable', 'email_domain_not_allowed', 'email_not_verified']);
+const SESSION_ENDING = new Set<string>(['upstream_revoked', 'upstream_subject_mismatch', 'refresh_unavailable', 'email_domain_not_allowed', 'email_not_verified'] satisfies EndReason[]);
 
 export interface ReverifyDeps {
   sessions: SessionRepository;
   vault: TokenVault;
   connectors: Map<string, Connector>;
-  auditor: Auditor;
+  terminate: TerminateSession;
   now: () => number;
   /** Confirm with the upstream (a refresh_token grant there) when it last answered longer ago than this. */
   reverifyIntervalMs: number;
 }
 
 /** Ends a session whose upstream refused it (or whose connector is gone); the caller counts it as not live. */
-async function endSession(deps: ReverifyDeps, session: FederatedSession, reason: string): Promise<false> {
-  await deps.vault.delete(session.id);
-  await deps.sessions.end(session);
-  deps.auditor.record({ event: 'session.ended', outcome: 'success', reason, accountId: session.accountId, connectorId: session.connectorId });
+async function endSession(deps: ReverifyDeps, session: FederatedSession, reason: EndReason): Promise<false> {
+  await deps.terminate(session, reason);
   return false;
 }
 
@@ -59,7 +57,7 @@ async function confirmSession(deps: ReverifyDeps, connector: RefreshableConnecto
     }
     return true;
   } catch (error) {
-    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return endSession(deps, session, error.code);
+    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return endSession(deps, session, error.code as EndReason);
     throw error instanceof ConnectorError ? new UpstreamUnavailableError(error) : error;
   }
 }

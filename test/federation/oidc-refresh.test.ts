@@ -56,12 +56,18 @@ describe('downstream refresh re-confirms the upstream session', () => {
   it('ends the session and refuses the downstream refresh when the upstream revoked its grant', async () => {
     const { config, tokens } = await federatedLogin();
     const sub = tokens.claims()!.sub;
+    const live = await broker.app.broker.sessions.sessionsOf(sub);
     // The upstream revokes every grant it issued (an administrator disabled the user).
-    const vaulted = await Promise.all((await broker.app.broker.sessions.sessionsOf(sub)).map((id) => broker.app.broker.vault.get(id)));
+    const vaulted = await Promise.all(live.map((id) => broker.app.broker.vault.get(id)));
     for (const record of vaulted) if (record?.tokens.refreshToken) await revokeUpstream(record.tokens.refreshToken);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(broker.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.accountId === sub)).toBe(true);
-    expect(await broker.app.broker.sessions.sessionsOf(sub)).toEqual([]);
+    // Exactly the session that issued this refresh token ended; the earlier test's browser keeps its own session
+    // until its own tokens are used (each token belongs to one session).
+    const after = await broker.app.broker.sessions.sessionsOf(sub);
+    expect(after.length).toBe(live.length - 1);
+    // Its access token died with it (grant revoked): userinfo refuses it.
+    await expect(oidc.fetchUserInfo(config, tokens.access_token, sub)).rejects.toBeTruthy();
   });
 });
 

@@ -98,8 +98,13 @@ async function signIn(key: ConnectorKey, options: ResponseOptions = {}): Promise
   const login = await startLogin(key, options.nameId);
   const xml = await login.respond(options);
   const page = await post(login, acsForm(login, xml));
+  // The ACS verifies, then the login completes on a same-site GET in the browser that started it.
   expect(page.status).toBe(303);
-  expect(page.headers.get('location')).toBe(`/interaction/${login.uid}/finish`);
+  const completion = page.headers.get('location') ?? '';
+  expect(completion).toMatch(new RegExp(`^/callback/${login.connectorId}/complete\\?login=[A-Za-z0-9_-]{43}$`));
+  const completed = await login.browser.request(`${broker.issuer}${completion}`);
+  expect(completed.status).toBe(303);
+  expect(completed.headers.get('location')).toBe(`/interaction/${login.uid}/finish`);
   return { login, xml };
 }
 

@@ -1,11 +1,11 @@
-// Upstream callbacks (/callback/:connectorId, GET or POST): load the one-time transaction, let the connector validate, finalize.
+// Upstream callbacks: /callback/:connectorId (GET or POST) verifies the answer; a login completes only in the browser that started it.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { ConnectorError, isRedirectConnector, isUnsolicitedResponseConnector } from '../../connectors/connector.js';
+import { ConnectorError, isRedirectConnector, isUnsolicitedResponseConnector, type Identity } from '../../connectors/connector.js';
 import type { BrokerContext } from '../../context.js';
+import { isSameBrowser } from '../../federation/browser-binding.js';
 import { finalizeLogin } from '../../federation/finalize.js';
-import { isBrokerState } from '../../federation/transactions.js';
-import { setSessionCookie } from '../../federation/session-cookie.js';
+import { isBrokerState, parkedVaultId, type Transaction } from '../../federation/transactions.js';
 import { HttpError } from '../errors.js';
 import { readForm } from '../form.js';
 
@@ -15,14 +15,37 @@ function queryParams(ctx: Context): Record<string, string> {
   return out;
 }
 
+/** The same-site GET where a login verified at a cross-site POST is completed. */
+const completionPath = (connectorId: string, key: string) => `/callback/${encodeURIComponent(connectorId)}/complete?login=${key}`;
+
+/** How long a verified login waits for its browser's completion GET (one redirect away). */
+const PARKED_TTL_MS = 60_000;
+
 export function callbackRoutes(router: Router, broker: BrokerContext): void {
+  const auditor = (ctx: Context, connectorId: string) => (reason: string, clientId?: string, detail?: string) =>
+    broker.auditor.record({ event: 'upstream.callback.rejected', outcome: 'failure', reason, connectorId, clientId, ip: ctx.ip, requestId: ctx.state.requestId, ...(detail ? { details: { detail: detail.slice(0, 200) } } : {}) });
+
+  /** Refuses, before any session or cookie exists, a login this browser did not start (sign-in takeover, login CSRF). */
+  function requireSameBrowser(ctx: Context, transaction: Pick<Transaction, 'binding' | 'clientId'>, audit: ReturnType<typeof auditor>): void {
+    if (isSameBrowser(ctx, transaction.binding)) return;
+    audit('browser_mismatch', transaction.clientId, 'the login was started in another browser (no or another binding cookie)');
+    throw new HttpError(400, 'callback_wrong_browser', 'callback completed in a browser that did not start the login');
+  }
+
+  /** Creates this browser's session and hands the result to the interaction, which the same browser resumes. */
+  async function complete(ctx: Context, transaction: Pick<Transaction, 'uid' | 'clientId'>, identity: Identity): Promise<void> {
+    const pending = await finalizeLogin(broker, ctx, identity, { clientId: transaction.clientId });
+    await broker.transactions.saveResult(transaction.uid, pending);
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${transaction.uid}/finish`);
+  }
+
   const handle = async (ctx: Context) => {
     const connectorId = String(ctx.params.connectorId);
     const connector = broker.connectors.get(connectorId);
     if (!connector || !isRedirectConnector(connector)) throw new HttpError(404, 'not_found', `no redirect connector ${connectorId.slice(0, 64)}`);
     const method = ctx.method === 'POST' ? 'POST' : 'GET';
-    const audit = (reason: string, clientId?: string, detail?: string) =>
-      broker.auditor.record({ event: 'upstream.callback.rejected', outcome: 'failure', reason, connectorId, clientId, ip: ctx.ip, requestId: ctx.state.requestId, ...(detail ? { details: { detail: detail.slice(0, 200) } } : {}) });
+    const audit = auditor(ctx, connectorId);
     // An oversized or non-form body is refused before the transaction is read, and audited like any other rejection.
     const params =
       method === 'POST'
@@ -55,8 +78,10 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
       audit('connector_mismatch', transaction.clientId, `transaction belongs to ${transaction.connectorId}`);
       throw new HttpError(400, 'callback_rejected', 'the transaction belongs to another connector (mix-up)');
     }
+    // A GET callback is a top-level navigation: the SameSite=Lax binding cookie arrives, so the browser is checked first.
+    if (method === 'GET') requireSameBrowser(ctx, transaction, audit);
     const url = new URL(ctx.originalUrl, broker.config.issuer);
-    let identity;
+    let identity: Identity;
     try {
       identity = await connector.handleCallback({ method, params, url }, transaction.data);
     } catch (error) {
@@ -64,12 +89,31 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
       else if ((error as Error).name !== 'StoreUnavailableError') audit('connector_failure', transaction.clientId, (error as Error).message);
       throw error;
     }
-    const pending = await finalizeLogin(broker, identity, { clientId: transaction.clientId, ip: ctx.ip, requestId: ctx.state.requestId });
-    await broker.transactions.saveResult(transaction.uid, pending);
-    setSessionCookie(ctx, pending, broker.config.tokens.sessionTtl * 1000);
+    if (method === 'GET') return complete(ctx, transaction, identity);
+    // A POST binding (SAML) is a cross-site POST: no Lax cookie arrives. The verified login waits, one-time and
+    // short-lived, for the same-site GET below, where the browser is checked before anything is created.
+    const { data: _data, ...waiting } = transaction;
+    const { upstreamTokens, ...verified } = identity;
+    const key = await broker.transactions.park({ transaction: waiting, identity: verified, upstreamTokensInVault: upstreamTokens !== undefined }, PARKED_TTL_MS);
+    if (upstreamTokens) await broker.vault.save(parkedVaultId(key), connectorId, upstreamTokens);
     ctx.status = 303;
-    ctx.redirect(`/interaction/${transaction.uid}/finish`);
+    ctx.redirect(completionPath(connectorId, key));
   };
+
+  router.get('/callback/:connectorId/complete', async (ctx) => {
+    const connectorId = String(ctx.params.connectorId);
+    const audit = auditor(ctx, connectorId);
+    const key = typeof ctx.query.login === 'string' ? ctx.query.login : '';
+    const parked = await broker.transactions.takeParked(key);
+    if (!parked || parked.transaction.connectorId !== connectorId) {
+      audit('transaction_not_found', parked?.transaction.clientId);
+      throw new HttpError(400, 'transaction_not_found', 'no verified login waits under this key (expired, replayed or forged)');
+    }
+    const vaulted = parked.upstreamTokensInVault ? await broker.vault.get(parkedVaultId(key)) : undefined;
+    if (vaulted) await broker.vault.delete(parkedVaultId(key));
+    requireSameBrowser(ctx, parked.transaction, audit);
+    await complete(ctx, parked.transaction, { ...parked.identity, ...(vaulted ? { upstreamTokens: vaulted.tokens } : {}) });
+  });
   router.get('/callback/:connectorId', handle);
   router.post('/callback/:connectorId', handle);
 }

@@ -4,13 +4,14 @@ import type { Context } from 'koa';
 import { ConnectorError } from '../../connectors/connector.js';
 import { isSamlServiceProvider, type EndSessionsInput } from '../../connectors/saml.js';
 import type { BrokerContext } from '../../context.js';
+import type { EndContext } from '../../session/terminate.js';
 import { HttpError } from '../errors.js';
 import { readForm } from '../form.js';
 
 export interface SamlRouteDeps {
   broker: Pick<BrokerContext, 'connectors' | 'renderer' | 'auditor' | 'config'>;
   /** Ends the broker sessions of that upstream NameID (and SessionIndex); returns how many ended. */
-  endSessions(input: EndSessionsInput): Promise<number>;
+  endSessions(input: EndSessionsInput, context: EndContext): Promise<number>;
 }
 
 export function samlRoutes(router: Router, deps: SamlRouteDeps): void {
@@ -35,7 +36,8 @@ export function samlRoutes(router: Router, deps: SamlRouteDeps): void {
     try {
       const params: Record<string, string> = binding === 'post' ? await readForm(ctx, broker.config.maxBodyBytes) : {};
       if (binding === 'redirect') for (const [key, value] of new URLSearchParams(ctx.querystring)) if (!(key in params)) params[key] = value;
-      const outcome = await connector.handleSlo({ binding, params, rawQuery: ctx.querystring }, deps.endSessions);
+      const context: EndContext = { ip: ctx.ip, requestId: ctx.state.requestId };
+      const outcome = await connector.handleSlo({ binding, params, rawQuery: ctx.querystring }, (input) => deps.endSessions(input, context));
       if (outcome.kind === 'response') {
         broker.auditor.record({ event: 'saml.logout', outcome: outcome.success ? 'success' : 'failure', connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { direction: 'sp-initiated' } });
         ctx.status = 303;

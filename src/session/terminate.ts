@@ -1,0 +1,56 @@
+// The one way a federated session ends: its grants revoked (every code and token dies at once), its vault entry emptied, the record gone, audited.
+import type { Auditor } from '../audit/auditor.js';
+import type { FederatedSession, SessionRepository } from './federated-session.js';
+import type { GrantBindings } from './grant-bindings.js';
+import type { TokenVault } from './vault.js';
+
+/** Why a session ended (the audit record's `reason`). */
+export type EndReason =
+  | 'logout'
+  | 'upstream_logout'
+  | 'replaced'
+  | 'connector_removed'
+  | 'upstream_revoked'
+  | 'upstream_subject_mismatch'
+  | 'refresh_unavailable'
+  | 'email_domain_not_allowed'
+  | 'email_not_verified';
+
+/** Who asked, for the audit trail (absent for background work). */
+export interface EndContext {
+  ip?: string;
+  requestId?: string;
+}
+
+export interface TerminateDeps {
+  sessions: SessionRepository;
+  bindings: GrantBindings;
+  vault: Pick<TokenVault, 'delete'>;
+  auditor: Pick<Auditor, 'record'>;
+  /** Revokes one oidc-provider grant: the grant and every code, access token and refresh token issued under it. */
+  revokeGrant(grantId: string): Promise<void>;
+}
+
+export type TerminateSession = (session: FederatedSession, reason: EndReason, context?: EndContext) => Promise<void>;
+
+/**
+ * Builds terminate(). Grants are revoked before the record goes: if the store fails half-way, the session is still
+ * there to be ended again, and meanwhile findAccount and introspection refuse any grant whose session is gone.
+ */
+export function createTerminator(deps: TerminateDeps): TerminateSession {
+  return async function terminate(session, reason, context = {}) {
+    const grantIds = await deps.bindings.grantsOf(session.accountId, session.id);
+    await Promise.all(grantIds.map((grantId) => deps.revokeGrant(grantId)));
+    await deps.vault.delete(session.id);
+    await deps.sessions.end(session, deps.bindings.forgetOps(session.accountId, session.id, grantIds));
+    deps.auditor.record({
+      event: 'session.ended',
+      outcome: 'success',
+      reason,
+      accountId: session.accountId,
+      connectorId: session.connectorId,
+      ...context,
+      details: { grantsRevoked: grantIds.length },
+    });
+  };
+}
