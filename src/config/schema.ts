@@ -29,6 +29,10 @@ export const clientSchema = z
     postLogoutRedirectUris: z.array(redirectUri).default([]),
     allowedProviders: z.array(z.string().min(1)).optional().describe('Upstream provider ids this client may use (default: all).'),
     skipConsent: z.boolean().default(false).describe('First-party app: no consent page.'),
+    introspects: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Resource server: client ids whose tokens this client may introspect besides its own ("*" for every client).'),
     idTokenSignedResponseAlg: z.enum(['ES256', 'RS256']).default('ES256'),
     scopes: z.array(z.string()).default(['openid', 'profile', 'email', 'groups', 'offline_access']),
   })

@@ -5,7 +5,6 @@ import { isPasswordConnector } from '../../connectors/connector.js';
 import type { BrokerContext } from '../../context.js';
 import { allowedConnectors, chooseConnector } from '../../federation/choose.js';
 import { finalizeLogin } from '../../federation/finalize.js';
-import { setSessionCookie } from '../../federation/session-cookie.js';
 import { renderLoginForm, startUpstream, type InteractionView } from '../../federation/start.js';
 import { csrfToken, csrfValid } from '../csrf.js';
 import { HttpError } from '../errors.js';
@@ -116,8 +115,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'invalid_credentials'), username, status: 401 });
     }
     await broker.throttle.succeeded(connector.id, username, ctx.ip);
-    const pending = await finalizeLogin(broker, identity, { clientId: view.clientId, ip: ctx.ip, requestId: ctx.state.requestId });
-    setSessionCookie(ctx, pending, broker.config.tokens.sessionTtl * 1000);
+    const pending = await finalizeLogin(broker, ctx, identity, { clientId: view.clientId });
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } }, { mergeWithLastSubmission: false });
   });
 
