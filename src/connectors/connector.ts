@@ -90,6 +90,8 @@ export interface RedirectConnector extends Connector {
 export interface PasswordConnector extends Connector {
   /** Returns undefined for a wrong username or password (same timing for both). */
   login(username: string, password: string): Promise<Identity | undefined>;
+  /** The one name a login name counts under (login throttle): aliases of an account (e.g. its email) map to one key. */
+  loginKey?(login: string): string;
 }
 
 /** Upstreams that can refresh tokens or confirm that the user is still valid. */

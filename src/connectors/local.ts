@@ -21,11 +21,23 @@ const localUserSchema = z.strictObject({
 export const localConfigSchema = z
   .strictObject({ users: z.array(localUserSchema).min(1) })
   .superRefine((config, ctx) => {
-    const seen = new Set<string>();
+    const usernames = new Map<string, number>();
     config.users.forEach((user, index) => {
       const key = user.username.toLowerCase();
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: `duplicate username "${user.username}"` });
-      seen.add(key);
+      if (usernames.has(key)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: `duplicate username "${user.username}"` });
+      else usernames.set(key, index);
+    });
+    // A user may also sign in with the email, so an email names one user and no other user's username.
+    const emails = new Map<string, number>();
+    config.users.forEach((user, index) => {
+      if (!user.email) return;
+      const key = user.email.toLowerCase();
+      const owner = usernames.get(key);
+      if (emails.has(key)) {
+        ctx.addIssue({ code: 'custom', path: ['users', index, 'email'], message: `duplicate email "${user.email}" (also users[${emails.get(key)}]); users sign in with their email too` });
+      } else if (owner !== undefined && owner !== index) {
+        ctx.addIssue({ code: 'custom', path: ['users', index, 'email'], message: `"${user.email}" is the username of users[${owner}]; users sign in with their email too` });
+      } else emails.set(key, index);
     });
   });
 
@@ -40,6 +52,7 @@ export function hashPassword(password: string): Promise<string> {
 
 class LocalConnector implements PasswordConnector {
   readonly type = 'local';
+  /** Every login name (username, and email when set), lower-cased, to its user. */
   private readonly users: Map<string, LocalUser>;
 
   constructor(
@@ -50,11 +63,19 @@ class LocalConnector implements PasswordConnector {
     private readonly decoyHash: string,
     private readonly now: () => number,
   ) {
-    this.users = new Map(users.map((user) => [user.username.toLowerCase(), user]));
+    this.users = new Map(users.flatMap((user) => (user.email ? [[user.email.toLowerCase(), user] as const] : [])));
+    for (const user of users) this.users.set(user.username.toLowerCase(), user);
   }
 
-  async login(username: string, password: string): Promise<Identity | undefined> {
-    const user = this.users.get(username.trim().toLowerCase());
+  /** The account's username for its username or email (any case); an unknown name as typed, trimmed and lower-cased. */
+  loginKey(login: string): string {
+    const key = login.trim().toLowerCase();
+    return this.users.get(key)?.username.toLowerCase() ?? key;
+  }
+
+  /** `login` is the username or the email (as Keycloak and Okta accept); the subject is always the username. */
+  async login(login: string, password: string): Promise<Identity | undefined> {
+    const user = this.users.get(login.trim().toLowerCase());
     // Verify against a decoy for unknown users so both failures take the same time.
     const ok = await argon2.verify(user?.passwordHash ?? this.decoyHash, password).catch(() => false);
     if (!user || !ok) return undefined;
