@@ -49,6 +49,12 @@ export class Browser {
     }
   }
 
+  /** The value of a cookie this browser holds for the origin (any path), if it has one. */
+  cookie(origin: string, name: string): string | undefined {
+    const host = new URL(origin).host;
+    return this.cookies.find((c) => c.host === host && c.name === name)?.value;
+  }
+
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string>; body?: string; headers?: Record<string, string> } = {}): Promise<Page> {
     const target = new URL(url);

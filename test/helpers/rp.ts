@@ -36,7 +36,7 @@ export async function authorizationRequest(config: oidc.Configuration, client: R
   return { url, verifier, state, nonce };
 }
 
-/** Answers the broker's pages (choose, local login, consent) until the browser is sent to the redirect URI. */
+/** Answers the broker's pages (choose, local login, consent, an account switch's sign-out) until the browser is sent to the redirect URI. */
 export async function completeLogin(browser: Browser, start: Page, redirectUri: string, options: { username?: string; password?: string; connector?: string; consent?: boolean } = {}): Promise<URL> {
   let page = start;
   for (let step = 0; step < 8; step++) {
@@ -46,6 +46,9 @@ export async function completeLogin(browser: Browser, start: Page, redirectUri: 
       page = await browser.submit(page, '/login', { username: options.username ?? TEST_USER.username, password: options.password ?? TEST_USER.password }, redirectUri);
     } else if (actions.some((a) => a.endsWith('/consent'))) {
       page = await browser.submit(page, '/consent', { decision: options.consent === false ? 'deny' : 'allow' }, redirectUri);
+    } else if (actions.some((a) => a.endsWith('/session/end/confirm'))) {
+      // oidc-provider's auto-posted sign-out of the previous account after signing in as another one (a browser runs its script).
+      page = await browser.submit(page, '/session/end/confirm', {}, redirectUri);
     } else if (actions.some((a) => a.endsWith('/choose')) && options.connector) {
       page = await browser.submit(page, '/choose', { connector: options.connector }, redirectUri);
     } else {
