@@ -1,4 +1,5 @@
 // oidc-provider 9 Adapter on a KeyValueStore: a port of oidc-provider's memory adapter (same keys and grant/sessionUid/userCode indexes).
+import Provider, { errors } from 'oidc-provider';
 import type { KeyValueStore, WriteOp } from './store.js';
 
 /** What oidc-provider hands to upsert and expects back from find (plus `consumed`, set by consume). */
@@ -64,6 +65,36 @@ function compact(model: string, id: string, payload: OidcPayload): OidcPayload {
 function expand(model: string, id: string, stored: OidcPayload | undefined): OidcPayload | undefined {
   if (!stored || model === 'Client' || 'kind' in stored || 'jti' in stored) return stored;
   return { ...stored, kind: model, jti: id };
+}
+
+/** A consume held back until its token request has saved the tokens it issues (see issuer/single-use.ts). */
+export interface DeferredConsume {
+  readonly model: string;
+  readonly id: string;
+  /**
+   * Claims the entry now. A loser is reuse: the grant (`grantId`, else the one the entry names) is revoked and this
+   * rejects with InvalidGrant. An entry gone meanwhile (revoked, destroyed, expired) loses too: the tokens the request
+   * saved may have landed in the grant after its revocation, so the grant is revoked again to take them with it.
+   */
+  settle(grantId: string | undefined): Promise<void>;
+}
+
+/** Requests whose consumes are deferred (the Koa ctx oidc-provider runs the request under -> consumes so far). */
+const deferred = new WeakMap<object, DeferredConsume[]>();
+
+/**
+ * From now on, consume() calls made while oidc-provider handles this request (Provider.ctx === ctx) are recorded instead
+ * of written; takeDeferredConsumes() hands them over. Whoever calls this must settle them.
+ */
+export function deferConsumes(ctx: object): void {
+  deferred.set(ctx, []);
+}
+
+/** The consumes deferred during the request, in call order; ends the deferral. */
+export function takeDeferredConsumes(ctx: object): DeferredConsume[] {
+  const list = deferred.get(ctx) ?? [];
+  deferred.delete(ctx);
+  return list;
 }
 
 /** Every how many grant-member saves (per adapter factory) the grant index's expired members are dropped. */
@@ -148,9 +179,35 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       return id === undefined ? undefined : this.find(id);
     }
 
-    /** Marks the entry consumed (epoch seconds) in place, in one step, keeping its TTL; an absent entry stays absent. */
+    /**
+     * Marks the entry consumed (epoch seconds) in place, keeping its TTL, only when nobody has: of concurrent consumes
+     * exactly one wins (oidc-provider checks `consumed` and then calls consume, two steps). A loser is reuse (RFC 6749
+     * sections 4.1.2 and 10.4): the grant is revoked and InvalidGrant thrown. An absent entry stays absent.
+     * Inside a request registered with deferConsumes() the claim is only recorded, to be made after the new tokens are saved.
+     */
     async consume(id: string): Promise<void> {
-      await store.assign(this.key(id), { consumed: Math.floor(now() / 1000) });
+      const ctx = Provider.ctx;
+      const pending = ctx && deferred.get(ctx);
+      if (pending) {
+        pending.push({ model: this.model, id, settle: (grantId) => this.claim(id, true, grantId) });
+        return;
+      }
+      await this.claim(id, false, undefined);
+    }
+
+    private async claim(id: string, deferredClaim: boolean, grantId: string | undefined): Promise<void> {
+      const result = await store.claim(this.key(id), 'consumed', Math.floor(now() / 1000));
+      if (result === 'won' || (result === 'absent' && !deferredClaim)) return;
+      const revoke = grantId ?? (result === 'taken' ? (await this.find(id))?.grantId : undefined);
+      if (revoke) await this.revokeGrant(revoke);
+      if (this.model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+      throw new errors.InvalidGrant(`${this.model} ${result === 'taken' ? 'already used' : 'no longer exists'}`);
+    }
+
+    /** Revokes every token of the grant and the Grant itself, as oidc-provider does on reuse (helpers/revoke.js). */
+    private async revokeGrant(grantId: string): Promise<void> {
+      // A Grant has no secondary index: deleting its key is all destroy() would do, without reading it first.
+      await Promise.all([this.revokeByGrantId(grantId), store.delete(`${prefix}Grant:${grantId}`)]);
     }
 
     async destroy(id: string): Promise<void> {

@@ -1,10 +1,11 @@
 // The oidc-provider adapter tests, run against every KeyValueStore backend (memory, Redis, Redis Cluster).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import als from 'oidc-provider/lib/helpers/als.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createOidcAdapter, DEFAULT_OIDC_PREFIX, PRUNE_EVERY } from '../../src/store/oidc-adapter.js';
+import { createOidcAdapter, DEFAULT_OIDC_PREFIX, deferConsumes, PRUNE_EVERY, takeDeferredConsumes } from '../../src/store/oidc-adapter.js';
 import type { OidcAdapterClass, OidcPayload } from '../../src/store/oidc-adapter.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 
@@ -126,11 +127,83 @@ export function runOidcAdapterSuite(
       expect(await store.ttl(`${p}AuthorizationCode:short`)).toBeUndefined();
     });
 
-    it('concurrent consumes of one code all succeed and leave one consumed entry', async () => {
-      const tokens = new Adapter('RefreshToken');
-      await tokens.upsert('rt', { jti: 'rt', grantId: 'g4' }, 60);
-      await Promise.all(Array.from({ length: 8 }, () => tokens.consume('rt')));
-      expect((await tokens.find('rt'))?.consumed).toEqual(expect.any(Number));
+    /** A grant with a code, an access and a refresh token, its Grant record, and a token of another grant. */
+    async function grantWithTokens(grantId: string) {
+      const models = { code: new Adapter('AuthorizationCode'), at: new Adapter('AccessToken'), rt: new Adapter('RefreshToken'), grant: new Adapter('Grant') };
+      await models.code.upsert(`${grantId}-code`, { jti: `${grantId}-code`, grantId }, 60);
+      await models.at.upsert(`${grantId}-at`, { jti: `${grantId}-at`, grantId }, 600);
+      await models.rt.upsert(`${grantId}-rt`, { jti: `${grantId}-rt`, grantId }, 86_400);
+      await models.grant.upsert(grantId, { jti: grantId, accountId: 'a', clientId: 'c' }, 86_400);
+      await models.at.upsert(`other-of-${grantId}`, { jti: `other-of-${grantId}`, grantId: `other-${grantId}` }, 600);
+      const revoked = async () =>
+        (await models.code.find(`${grantId}-code`)) === undefined &&
+        (await models.at.find(`${grantId}-at`)) === undefined &&
+        (await models.rt.find(`${grantId}-rt`)) === undefined &&
+        (await models.grant.find(grantId)) === undefined &&
+        (await models.at.find(`other-of-${grantId}`)) !== undefined;
+      return { ...models, revoked };
+    }
+
+    it('a second consume of one entry is reuse: it rejects with InvalidGrant and revokes the grant, Grant record included', async () => {
+      const g = await grantWithTokens('reuse');
+      await g.code.consume('reuse-code');
+      expect(await g.revoked()).toBe(false);
+      const second = g.code.consume('reuse-code');
+      await expect(second).rejects.toBeInstanceOf(errors.InvalidGrant);
+      await expect(second).rejects.toMatchObject({ error: 'invalid_grant', statusCode: 400 });
+      expect(await g.revoked()).toBe(true);
+    });
+
+    it('of many concurrent consumes of one entry exactly one wins; the others are reuse and revoke the grant', async () => {
+      const g = await grantWithTokens('race');
+      const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => g.rt.consume('race-rt')));
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const outcome of outcomes.filter((o) => o.status === 'rejected')) expect(outcome.reason).toBeInstanceOf(errors.InvalidGrant);
+      expect(await g.revoked()).toBe(true);
+    });
+
+    it('inside a request registered with deferConsumes, consume only records the claim; settling makes it atomically', async () => {
+      const g = await grantWithTokens('deferred');
+      const first = {};
+      const second = {};
+      deferConsumes(first);
+      deferConsumes(second);
+      // Both requests pass oidc-provider's `consumed` check and consume; nothing is written yet.
+      await als.run(first, () => g.rt.consume('deferred-rt'));
+      await als.run(second, () => g.rt.consume('deferred-rt'));
+      expect((await g.rt.find('deferred-rt'))?.consumed).toBeUndefined();
+      const [mine] = takeDeferredConsumes(first);
+      expect(mine).toMatchObject({ model: 'RefreshToken', id: 'deferred-rt' });
+      expect(takeDeferredConsumes(first)).toEqual([]);
+      await mine!.settle('deferred');
+      expect((await g.rt.find('deferred-rt'))?.consumed).toEqual(expect.any(Number));
+      const [theirs] = takeDeferredConsumes(second);
+      await expect(theirs!.settle('deferred')).rejects.toBeInstanceOf(errors.InvalidGrant);
+      expect(await g.revoked()).toBe(true);
+
+      // A request that is not registered (or no longer) consumes at once.
+      const plain = {};
+      const h = await grantWithTokens('immediate');
+      await als.run(plain, () => h.code.consume('immediate-code'));
+      expect((await h.code.find('immediate-code'))?.consumed).toEqual(expect.any(Number));
+      await als.run(first, () => h.rt.consume('immediate-rt'));
+      expect((await h.rt.find('immediate-rt'))?.consumed).toEqual(expect.any(Number));
+    });
+
+    it('a deferred claim of an entry revoked meanwhile loses and revokes the grant again, taking tokens saved after the revocation', async () => {
+      const g = await grantWithTokens('gone');
+      const request = {};
+      deferConsumes(request);
+      await als.run(request, () => g.rt.consume('gone-rt'));
+      await g.at.revokeByGrantId('gone');
+      // The request goes on and saves its new tokens into the grant that was just revoked.
+      await g.rt.upsert('gone-rt2', { jti: 'gone-rt2', grantId: 'gone' }, 86_400);
+      await g.at.upsert('gone-at2', { jti: 'gone-at2', grantId: 'gone' }, 600);
+      const [claim] = takeDeferredConsumes(request);
+      await expect(claim!.settle('gone')).rejects.toBeInstanceOf(errors.InvalidGrant);
+      expect(await g.rt.find('gone-rt2')).toBeUndefined();
+      expect(await g.at.find('gone-at2')).toBeUndefined();
+      expect(await g.revoked()).toBe(true);
     });
 
     it('revokeByGrantId removes every member of the grant and their secondary indexes, and no other grant', async () => {
@@ -236,15 +309,24 @@ export function runOidcAdapterSuite(
             await mine.upsert(id, { ...payload }, 3600);
             break;
           }
-          case 2:
-            if (await ref.find(id)) {
+          case 2: {
+            const found = await ref.find(id);
+            if (found && found.consumed === undefined) {
               await ref.consume(id);
               await mine.consume(id);
+            } else if (found) {
+              // A second consume is reuse: ours revokes the grant (tokens and Grant record), as oidc-provider would.
+              await expect(mine.consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+              if (found.grantId) {
+                await ref.revokeByGrantId(found.grantId as string);
+                await theirs.get('Grant')!.destroy(found.grantId as string);
+              }
             } else {
               await ref.destroy(id);
               await mine.destroy(id);
             }
             break;
+          }
           default: {
             const grantId = pick(grantIds);
             await ref.revokeByGrantId(grantId);

@@ -1,0 +1,55 @@
+// Single use of codes and refresh tokens at the token endpoint: the consume is the request's last write, atomic in the store.
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { deferConsumes, takeDeferredConsumes } from '../store/oidc-adapter.js';
+import { StoreUnavailableError } from '../store/store.js';
+
+/**
+ * oidc-provider checks a code's or refresh token's `consumed` and marks it before it saves the tokens it issues.
+ * Around its token endpoint this middleware holds the mark back (deferConsumes) and makes it, as one atomic claim in the
+ * store, once the response is ready:
+ * - won: the response goes out as it is;
+ * - lost (a concurrent request consumed it first, or it was revoked meanwhile): reuse. The grant is revoked, the
+ *   winner's tokens with it (RFC 6749 sections 4.1.2 and 10.4), and the answer becomes 400 invalid_grant;
+ * - the store fails: 503 temporarily_unavailable, and the code or refresh token is still unconsumed, so a prompt retry
+ *   works. The tokens the failed request saved were never handed out; they belong to the same grant and die with it.
+ * A request that failed with 5xx on its own claims nothing, for the same reason. A sequential replay never gets here:
+ * oidc-provider sees `consumed` first, revokes the grant and answers invalid_grant itself.
+ */
+export function singleUse(provider: Provider): Middleware {
+  const tokenPath = provider.pathFor('token');
+  return async (koaCtx, next) => {
+    if (koaCtx.method !== 'POST' || koaCtx.path !== tokenPath) return next();
+    const ctx = koaCtx as unknown as KoaContextWithOIDC;
+    deferConsumes(ctx);
+    let pending;
+    try {
+      await next();
+    } finally {
+      pending = takeDeferredConsumes(ctx);
+    }
+    if (pending.length === 0 || ctx.status >= 500) return;
+    const grantId = ctx.oidc.entities.Grant?.jti;
+    try {
+      for (const consume of pending) await consume.settle(grantId);
+    } catch (error) {
+      if (error instanceof errors.InvalidGrant) {
+        if (grantId) provider.emit('grant.revoked', ctx, grantId);
+        refuse(ctx, provider, error);
+      } else if (error instanceof StoreUnavailableError) {
+        refuse(ctx, provider, error);
+      } else {
+        throw error;
+      }
+    }
+  };
+}
+
+/** Replaces the token response with the error, as oidc-provider's own error handler answers (RFC 6749 section 5.2). */
+function refuse(ctx: KoaContextWithOIDC, provider: Provider, error: errors.OIDCProviderError | StoreUnavailableError): void {
+  ctx.status = error.statusCode;
+  ctx.set('cache-control', 'no-store');
+  ctx.body = { error: error.message, error_description: error.error_description };
+  provider.emit('grant.error', ctx, error);
+}
