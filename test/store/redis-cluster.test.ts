@@ -8,6 +8,7 @@ import { StoreUnavailableError } from '../../src/store/store.js';
 import { startBroker, TEST_USER } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, redisCli, startRedisServer } from '../helpers/redis.js';
 import { loginAndExchange } from '../helpers/rp.js';
+import { expectGrantRevoked, freshCode, OFFLINE, refreshParams, tokenRequest } from '../helpers/token-endpoint.js';
 import type { RedisServer } from '../helpers/redis.js';
 import { runStoreConformance } from './conformance.js';
 import { runOidcAdapterSuite } from './oidc-adapter-suite.js';
@@ -86,6 +87,29 @@ describe('the broker on a cluster', () => {
       await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
       const counts = nodes.map((node) => Number(redisCli(node.port, 'DBSIZE')));
       expect(counts.filter((count) => count > 0).length).toBeGreaterThan(1);
+    } finally {
+      await broker.close();
+      await dispose(store);
+    }
+  });
+
+  it('lets one of 8 parallel redemptions of a code, and at most one of a refresh token, win; the losers revoke the grant', async () => {
+    const store = await openClusterStore();
+    const broker = await startBroker({ store, config: { store: { type: 'redis' } } });
+    try {
+      const { params } = await freshCode(broker);
+      const codeAnswers = await Promise.all(Array.from({ length: 8 }, () => tokenRequest(broker, params)));
+      expect(codeAnswers.filter((a) => a.status === 200)).toHaveLength(1);
+      expect(codeAnswers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(7);
+      await expectGrantRevoked(broker, codeAnswers.find((a) => a.status === 200)!.body as { access_token: string; refresh_token: string });
+
+      const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+      const refreshAnswers = await Promise.all(Array.from({ length: 8 }, () => tokenRequest(broker, refreshParams(tokens.refresh_token!))));
+      const winners = refreshAnswers.filter((a) => a.status === 200);
+      expect(winners.length).toBeLessThanOrEqual(1);
+      expect(refreshAnswers.filter((a) => a.status === 400 && a.body.error === 'invalid_grant')).toHaveLength(8 - winners.length);
+      for (const winner of winners) await expectGrantRevoked(broker, winner.body as { access_token: string; refresh_token: string });
+      await expectGrantRevoked(broker, { access_token: tokens.access_token, refresh_token: tokens.refresh_token! });
     } finally {
       await broker.close();
       await dispose(store);

@@ -1,0 +1,212 @@
+// Codes and refresh tokens are single use under real parallel requests (RFC 6749 4.1.2, 10.4), and a rotation interrupted by the store is safe to retry.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { RedisStore } from '../../src/store/redis.js';
+import { StoreUnavailableError, type KeyValueStore, type WriteOp } from '../../src/store/store.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { disposeRedisStore, openRedisStore, startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { loginAndExchange } from '../helpers/rp.js';
+import { expectGrantRevoked, freshCode, OFFLINE, refreshParams, tokenRequest, userinfoStatus } from '../helpers/token-endpoint.js';
+
+const PARALLEL = 8;
+
+/** Which store call a fault waits for: the claim of a code or refresh token, or the batch that saves a new token. */
+type FaultPoint = 'claim' | 'AccessToken save' | 'RefreshToken save';
+
+function matches(point: FaultPoint, method: string, args: unknown[]): boolean {
+  if (point === 'claim') return method === 'claim';
+  const model = point === 'AccessToken save' ? 'AccessToken:' : 'RefreshToken:';
+  return method === 'batch' && (args[0] as WriteOp[]).some((op) => op.op === 'set' && op.key.includes(model));
+}
+
+/**
+ * The real store, with fault injection: once armed, the next call at the chosen point runs `fault` first (throw an
+ * outage, or kill the real Redis) and is then passed on. Nothing else is changed.
+ */
+function withFaults(store: KeyValueStore) {
+  let armed: { point: FaultPoint; fault: () => Promise<void> } | undefined;
+  const proxied = new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        const due = armed;
+        if (due && matches(due.point, String(prop), args)) {
+          armed = undefined;
+          await due.fault();
+        }
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  return {
+    store: proxied,
+    arm(point: FaultPoint, fault: () => Promise<void>) {
+      armed = { point, fault };
+    },
+    get fired() {
+      return armed === undefined;
+    },
+  };
+}
+
+const backends: { name: string; open(): Promise<{ store: KeyValueStore; dispose(): Promise<void>; config: Record<string, unknown> }> }[] = [
+  {
+    name: 'memory',
+    open: async () => {
+      const store = new MemoryStore({ sweepMs: 0 });
+      return { store, dispose: () => store.close(), config: {} };
+    },
+  },
+  {
+    name: 'redis',
+    open: async () => {
+      const store = await openRedisStore();
+      return { store, dispose: () => disposeRedisStore(store), config: { store: { type: 'redis' } } };
+    },
+  },
+];
+
+describe.each(backends)('single use at the token endpoint on $name', (backend) => {
+  let broker: TestBroker;
+  let faults: ReturnType<typeof withFaults>;
+  let dispose: () => Promise<void>;
+
+  beforeAll(async () => {
+    const opened = await backend.open();
+    dispose = opened.dispose;
+    faults = withFaults(opened.store);
+    broker = await startBroker({ store: faults.store, config: opened.config });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await dispose?.();
+  });
+
+  it(`one code redeemed ${PARALLEL} times at once: exactly one 200, the others invalid_grant, and the winner's tokens are revoked`, async () => {
+    const { params } = await freshCode(broker);
+    const answers = await Promise.all(Array.from({ length: PARALLEL }, () => tokenRequest(broker, params)));
+    const winners = answers.filter((a) => a.status === 200);
+    expect(winners).toHaveLength(1);
+    for (const loser of answers.filter((a) => a.status !== 200)) {
+      expect(loser.status).toBe(400);
+      expect(loser.body).toMatchObject({ error: 'invalid_grant' });
+      expect(loser.headers.get('cache-control')).toBe('no-store');
+      expect(loser.headers.get('content-type')).toMatch(/^application\/json/);
+    }
+    const won = winners[0]!.body as { access_token: string; refresh_token: string };
+    expect(won.refresh_token).toBeTruthy();
+    await expectGrantRevoked(broker, won);
+  });
+
+  it(`one refresh token used ${PARALLEL} times at once: one success at most, the others invalid_grant, and the grant is revoked`, async () => {
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    expect(await userinfoStatus(broker, tokens.access_token)).toBe(200);
+    const answers = await Promise.all(Array.from({ length: PARALLEL }, () => tokenRequest(broker, refreshParams(tokens.refresh_token!))));
+    const winners = answers.filter((a) => a.status === 200);
+    expect(winners.length).toBeLessThanOrEqual(1);
+    for (const loser of answers.filter((a) => a.status !== 200)) {
+      expect(loser.status).toBe(400);
+      expect(loser.body).toMatchObject({ error: 'invalid_grant' });
+    }
+    for (const winner of winners) await expectGrantRevoked(broker, winner.body as { access_token: string; refresh_token: string });
+    await expectGrantRevoked(broker, { access_token: tokens.access_token, refresh_token: tokens.refresh_token! });
+    expect(broker.audit.some((e) => e.event === 'token.refreshed' && e.outcome === 'failure' && e.reason === 'invalid_grant')).toBe(true);
+  });
+
+  it('a sequential replay of a code or a refresh token is refused and revokes the grant', async () => {
+    const { params } = await freshCode(broker);
+    const first = await tokenRequest(broker, params);
+    expect(first.status).toBe(200);
+    const replay = await tokenRequest(broker, params);
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    await expectGrantRevoked(broker, first.body as { access_token: string; refresh_token: string });
+
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    const rotated = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.refresh_token).not.toBe(tokens.refresh_token);
+    const again = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(again).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    await expectGrantRevoked(broker, rotated.body as { access_token: string; refresh_token: string });
+  });
+
+  describe.each(['RefreshToken save', 'AccessToken save', 'claim'] as const)('the store fails at the %s of a rotation', (point) => {
+    it('answers 503; the retry with the same refresh token succeeds and the user stays signed in', async () => {
+      const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+      faults.arm(point, async () => {
+        throw new StoreUnavailableError('injected outage');
+      });
+      const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+      expect(faults.fired).toBe(true);
+      expect(failed.status).toBe(503);
+      expect(failed.body).toMatchObject({ error: 'temporarily_unavailable' });
+      expect(failed.body.access_token).toBeUndefined();
+      expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(0);
+
+      const retry = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+      expect(retry.status).toBe(200);
+      expect(await userinfoStatus(broker, retry.body.access_token!)).toBe(200);
+      const next = await tokenRequest(broker, refreshParams(retry.body.refresh_token!));
+      expect(next.status).toBe(200);
+      // Still single use after the retry: the refresh token that was retried is spent now.
+      const replay = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+      expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    });
+  });
+
+  it('a code exchange the store failed at its claim can be retried once, and the code stays single use', async () => {
+    const { params } = await freshCode(broker);
+    faults.arm('claim', async () => {
+      throw new StoreUnavailableError('injected outage');
+    });
+    const failed = await tokenRequest(broker, params);
+    expect(failed.status).toBe(503);
+    const retry = await tokenRequest(broker, params);
+    expect(retry.status).toBe(200);
+    expect(await userinfoStatus(broker, retry.body.access_token!)).toBe(200);
+    const replay = await tokenRequest(broker, params);
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    await expectGrantRevoked(broker, retry.body as { access_token: string; refresh_token: string });
+  });
+});
+
+describe('Redis killed in the middle of a refresh-token rotation (AOF on)', () => {
+  let redis: RedisServer;
+  let store: RedisStore;
+  let faults: ReturnType<typeof withFaults>;
+  let broker: TestBroker;
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ aof: true });
+    store = await openRedisStore({ connection: { url: redis.url, commandTimeoutMs: 1000 } });
+    faults = withFaults(store);
+    broker = await startBroker({ store: faults.store, config: { store: { type: 'redis' } } });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await store?.close();
+    await redis?.destroy();
+  });
+
+  async function restart() {
+    await redis.start();
+    await store.ready(10_000);
+  }
+
+  it.each(['AccessToken save', 'claim'] as const)('killed right before the %s: 503, then the retry after the restart succeeds', async (point) => {
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    faults.arm(point, () => redis.kill());
+    const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(faults.fired).toBe(true);
+    expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ error: 'temporarily_unavailable' });
+    await restart();
+
+    const retry = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(retry.status).toBe(200);
+    expect(await userinfoStatus(broker, retry.body.access_token!)).toBe(200);
+    const next = await tokenRequest(broker, refreshParams(retry.body.refresh_token!));
+    expect(next.status).toBe(200);
+  });
+});
