@@ -11,6 +11,7 @@ import { connectorFactory } from './connectors/registry.js';
 import type { BrokerContext } from './context.js';
 import { LoginThrottle } from './federation/login-throttle.js';
 import { Transactions } from './federation/transactions.js';
+import { clientAddress, fromTrustedProxy, proxyTrust } from './http/client-ip.js';
 import { errorHandler } from './http/errors.js';
 import { requestContext } from './http/request-context.js';
 import { createStaticCache } from './http/static-cache.js';
@@ -150,7 +151,9 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
 
   const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);
   provider.use(staticCache.serve);
-  provider.use(requestContext(logger, config.trustProxy));
+  const proxies = proxyTrust(config.trustProxy);
+  provider.use(clientAddress(proxies));
+  provider.use(requestContext(logger, (ctx) => fromTrustedProxy(ctx, proxies)));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   provider.use(errorHandler(renderer));
   provider.use(singleUse(provider));

@@ -7,6 +7,7 @@ import { ConfigError, problemPath, withoutUnresolved, zodIssues } from './issues
 import { loadProviders, type ProviderDefinition } from './providers.js';
 import { configFileSchema, type ParsedConfigFile } from './schema.js';
 import { resolveSecretRefs } from './secret-refs.js';
+import { trustProxyFromEnv } from './trust-proxy.js';
 import { demoClient, developmentConfig, DEMO_CLIENT_ID, type DemoCredentials } from './development.js';
 
 export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cookieKeys' | 'vaultKeys' | 'issuer' | 'host' | 'demo' | '$schema'> {
@@ -27,13 +28,13 @@ export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cook
 
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
-type EnvOverride = { name: string; path: string; kind: 'string' | 'int' | 'bool' | 'list' };
+type EnvOverride = { name: string; path: string; kind: 'string' | 'int' | 'bool' | 'list' | 'trustProxy' };
 /** Environment variables that override the file, in the order of the README's reference. */
 export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'ISSUER', path: 'issuer', kind: 'string' },
   { name: 'PORT', path: 'port', kind: 'int' },
   { name: 'HOST', path: 'host', kind: 'string' },
-  { name: 'TRUST_PROXY', path: 'trustProxy', kind: 'bool' },
+  { name: 'TRUST_PROXY', path: 'trustProxy', kind: 'trustProxy' },
   { name: 'COOKIE_KEYS', path: 'cookieKeys', kind: 'list' },
   { name: 'JWKS_FILE', path: 'jwksFile', kind: 'string' },
   { name: 'VAULT_KEYS', path: 'vaultKeys', kind: 'list' },
@@ -80,6 +81,8 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env, errors: strin
       else setPath(raw, path, value === 'true' || value === '1');
     } else if (kind === 'list') {
       setPath(raw, path, text.split(',').map((item) => item.trim()).filter(Boolean));
+    } else if (kind === 'trustProxy') {
+      setPath(raw, path, trustProxyFromEnv(text));
     } else setPath(raw, path, text);
   }
   const redisUrl = envValue(env, 'REDIS_URL');

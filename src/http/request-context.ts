@@ -1,15 +1,16 @@
 // Gives each request an id (X-Request-Id) and a child logger carrying it; logs one line per request (not for healthy probes).
 import { randomUUID } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 
 const VALID_INCOMING_ID = /^[A-Za-z0-9._-]{8,128}$/;
 const PROBES = new Set(['/healthz', '/readyz']);
 
-export function requestContext(logger: Logger, trustIncomingId: boolean): Middleware {
+/** `trustIncomingId` says whether this request came through a trusted proxy, whose X-Request-Id is kept. */
+export function requestContext(logger: Logger, trustIncomingId: (ctx: Context) => boolean): Middleware {
   return async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
-    const requestId = trustIncomingId && VALID_INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = VALID_INCOMING_ID.test(incoming) && trustIncomingId(ctx) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
     // The child logger is made on first use: most requests never log anything but their request line.
     let child: Logger | undefined;

@@ -123,6 +123,6 @@ export function createIssuer(deps: IssuerDeps): Provider {
     },
   };
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  provider.proxy = config.trustProxy !== false;
   return provider;
 }
