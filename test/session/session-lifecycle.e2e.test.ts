@@ -106,6 +106,19 @@ describe.each(stores)('sessions on the %s store', (_name, openStore) => {
     expect(await works(one.config, refreshed.access_token, one.sub)).toBe(true);
     const ended = broker.audit.filter((e) => e.event === 'session.ended' && e.reason === 'logout' && e.accountId === two.sub);
     expect(ended.at(-1)?.details?.grantsRevoked).toBe(1);
+    expect(ended.at(-1)).toMatchObject({ ip: '127.0.0.1', requestId: expect.any(String) });
+  });
+
+  it('"only this application" on the logout page leaves the federated session and its other clients alone', async () => {
+    const web = await signIn();
+    const spa = await signIn({ browser: web.browser, client: PUBLIC_CLIENT });
+    const url = oidc.buildEndSessionUrl(web.config, { id_token_hint: web.tokens.id_token!, post_logout_redirect_uri: TEST_CLIENT.postLogoutRedirectUri });
+    const confirm = await web.browser.follow(url.href);
+    const done = await web.browser.submit(confirm, '/session/end/confirm', {}, TEST_CLIENT.postLogoutRedirectUri);
+    expect(done.url.startsWith(TEST_CLIENT.postLogoutRedirectUri)).toBe(true);
+    const [accountId, sessionId] = web.browser.cookie(broker.issuer, SESSION_COOKIE)!.split('.');
+    expect(await broker.app.broker.sessions.get(accountId!, sessionId!)).toBeDefined();
+    expect(await works(spa.config, spa.tokens.access_token, spa.sub)).toBe(true);
   });
 
   it('SAML-style upstream logout of one session (its SessionIndex) ends exactly that session\'s tokens', async () => {
