@@ -4,7 +4,7 @@ import type { Identity } from '../connectors/connector.js';
 import { accountIdFor } from '../connectors/claims.js';
 import type { BrokerContext } from '../context.js';
 import { newSessionId } from '../session/federated-session.js';
-import { brokerClaims } from './claims.js';
+import { brokerClaims } from '../session/account-claims.js';
 import { readSessionCookie, setSessionCookie } from './session-cookie.js';
 import type { PendingLogin } from './transactions.js';
 

@@ -4,7 +4,7 @@ import type { Connector, RefreshableConnector } from '../connectors/connector.js
 import type { AccountRecord, FederatedSession, SessionRepository } from './federated-session.js';
 import type { EndReason, TerminateSession } from './terminate.js';
 import type { TokenVault } from './vault.js';
-import { brokerClaims } from '../federation/claims.js';
+import { brokerClaims } from './account-claims.js';
 
 /** Shaped like an oidc-provider error: the token endpoint answers 503 temporarily_unavailable (RFC 6749 section 5.2 spirit). */
 export class UpstreamUnavailableError extends Error {
