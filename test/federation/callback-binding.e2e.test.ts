@@ -138,6 +138,21 @@ describe.each(stores)('callbacks bound to the browser, %s store', (_name, openSt
     expect(await broker.app.broker.sessions.get(accountId!, sessionId!)).toBeDefined();
   });
 
+  it('the same callback, and the same SAML completion, fired twice at once by the right browser complete exactly once', async () => {
+    const oidcStart = await attackerStarts('acme');
+    const callback = await up.browserLogin(oidcStart.upstreamUrl);
+    const before = sessionsCreated();
+    const answers = await Promise.all([oidcStart.attacker.request(callback.href), oidcStart.attacker.request(callback.href)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([303, 400]);
+    const samlStart = await attackerStarts('corp-saml');
+    const { acs, form } = await samlAnswer(samlStart.upstreamUrl);
+    const posted = await samlStart.attacker.request(acs, { form });
+    const completion = new URL(posted.headers.get('location')!, broker.issuer).href;
+    const completions = await Promise.all([samlStart.attacker.request(completion), samlStart.attacker.request(completion)]);
+    expect(completions.map((a) => a.status).sort()).toEqual([303, 400]);
+    expect(sessionsCreated()).toBe(before + 2);
+  });
+
   it('the browser that started the login completes it, with logins in two tabs at once', async () => {
     const browser = new Browser();
     const first = await authorizationRequest(rp, TEST_CLIENT, { idp_hint: 'acme' });
