@@ -38,6 +38,26 @@ function isTimeout(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Token-endpoint errors that mean the upstream refuses the broker itself (wrong client secret or key, client unknown,
+ * grant not allowed for it): a misconfiguration to fix, not the user's fault and not an outage (RFC 6749 section 5.2).
+ */
+const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client']);
+
+function clientRejected(stage: OidcStage, status: number, error: string, cause: unknown): ConnectorError {
+  return new ConnectorError(
+    'upstream_client_rejected',
+    `${stage}: upstream token endpoint answered ${status} error=${error || '(none)'} (it refuses the broker's client credentials or registration)`,
+    { status: 502, cause },
+  );
+}
+
+/** The `error` parameter of the first WWW-Authenticate challenge that has one. */
+function challengeError(err: client.WWWAuthenticateChallengeError): string {
+  const challenges: readonly client.WWWAuthenticateChallenge[] = Array.isArray(err.cause) ? err.cause : [];
+  return excerpt(challenges.map((c) => c.parameters?.error).find((e) => typeof e === 'string'));
+}
+
 /** Maps any error thrown while talking to the upstream into a ConnectorError. */
 export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError {
   if (err instanceof ConnectorError) return err;
@@ -53,6 +73,7 @@ export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError
     );
   }
   if (err instanceof client.ResponseBodyError) {
+    if (stage !== 'userinfo' && CLIENT_REJECTED.has(err.error)) return clientRejected(stage, err.status, excerpt(err.error), err);
     const detail = `${stage}: upstream token endpoint answered ${err.status} error=${excerpt(err.error)}`;
     if (stage === 'refresh') {
       return err.error === 'invalid_grant'
@@ -63,10 +84,11 @@ export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError
     return new ConnectorError('token_exchange_failed', detail, { status: 400, cause: err });
   }
   if (err instanceof client.WWWAuthenticateChallengeError) {
-    return new ConnectorError(stage === 'userinfo' ? 'userinfo_failed' : 'token_exchange_failed', `${stage}: ${describe(err)}`, {
-      status: 502,
-      cause: err,
-    });
+    const error = challengeError(err);
+    // At the token endpoint a 401 challenge is about the client's authentication (there is no user token to refuse).
+    if (stage !== 'userinfo' && (err.status === 401 || CLIENT_REJECTED.has(error))) return clientRejected(stage, err.status, error, err);
+    const detail = `${stage}: upstream answered ${err.status} with a WWW-Authenticate challenge${error ? ` error=${error}` : ''}`;
+    return new ConnectorError(stage === 'userinfo' ? 'userinfo_failed' : 'token_exchange_failed', detail, { status: 502, cause: err });
   }
   if (err instanceof client.ClientError) {
     const code = err.code ?? '';

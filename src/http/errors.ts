@@ -31,7 +31,8 @@ export function classify(error: unknown): Classified {
     return { status: 503, code: 'store_unavailable', messageKey: 'store_unavailable', detail: String((error.cause as Error)?.message ?? error.error_description) };
   }
   if (error instanceof ConnectorError) {
-    const messageKey = error.status >= 500 ? 'upstream_unavailable' : error.code === 'upstream_error' ? 'upstream_error' : 'callback_rejected';
+    const messageKey =
+      error.code === 'upstream_client_rejected' ? 'upstream_misconfigured' : error.status >= 500 ? 'upstream_unavailable' : error.code === 'upstream_error' ? 'upstream_error' : 'callback_rejected';
     return { status: error.status, code: error.code, messageKey, detail: error.detail };
   }
   if (error instanceof HttpError) return { status: error.status, code: error.code, messageKey: error.code, detail: error.detail };

@@ -221,6 +221,19 @@ describe('rejections', () => {
     expect(err.detail).toContain('nonce');
   });
 
+  it('the broker\'s client credentials refused at the token endpoint (Basic challenge, or an error body for client_secret_post)', async () => {
+    const clientSecret = 'not-the-secret-0123456789abcdef';
+    for (const overrides of [{ clientSecret }, { clientSecret, tokenEndpointAuthMethod: 'client_secret_post' }]) {
+      const c = await connector(overrides);
+      const { input, tx } = await login(c);
+      const err = await rejection(c.handleCallback(input, tx));
+      expect(err.code, JSON.stringify(overrides)).toBe('upstream_client_rejected');
+      expect(err.status).toBe(502);
+      expect(err.detail).toMatch(/^callback: upstream token endpoint answered 401 error=invalid_client/);
+      expect(err.detail).not.toContain(up.clientSecret);
+    }
+  });
+
   it('PKCE verifier mismatch', async () => {
     const c = await connector();
     const { input, tx } = await login(c);
@@ -360,6 +373,15 @@ describe('refresh', () => {
     // The rotated-out refresh token is dead; the new one works.
     const stale = await rejection(c.refresh(identity));
     expect(stale.code).toBe('upstream_revoked');
+  });
+
+  it('an upstream refusing the broker\'s client credentials is a misconfiguration (upstream_client_rejected, 502), not a revocation', async () => {
+    const identity = await loggedIn(await connector());
+    const wrong = await connector({ clientSecret: 'not-the-secret-0123456789abcdef' });
+    const err = await rejection(wrong.refresh(identity));
+    expect(err.code).toBe('upstream_client_rejected');
+    expect(err.status).toBe(502);
+    expect(err.detail).toMatch(/^refresh: upstream token endpoint answered 401 error=invalid_client/);
   });
 
   it('works from a vault-only identity (no claims, just tokens)', async () => {

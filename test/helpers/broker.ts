@@ -1,7 +1,7 @@
 // Starts a real broker on a loopback port for tests, with a local test user, a test client and captured audit events.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { buildApp, type BrokerApp } from '../../src/app.js';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { loadConfig, type BrokerConfig } from '../../src/config/load.js';
@@ -37,6 +37,8 @@ export interface StartOptions {
   now?: () => number;
   /** Use this port instead of a free one. */
   port?: number;
+  /** The broker's logger (default silent). */
+  logger?: Logger;
 }
 
 export interface TestBroker {
@@ -80,7 +82,7 @@ export async function startBroker(options: StartOptions = {}): Promise<TestBroke
   const audit: AuditEvent[] = [];
   const store = options.store ?? new MemoryStore({ now: options.now });
   const app = await buildApp(config, {
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     store,
     now: options.now,
     auditSinks: [{ write: (event) => void audit.push(event) }],
