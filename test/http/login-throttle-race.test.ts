@@ -44,6 +44,25 @@ describe.each([
     }
   });
 
+  it('guesses split between the username and its email share one budget', async () => {
+    const broker = await startBroker({ store: await openStore() });
+    try {
+      const config = await discoverRp(broker.issuer);
+      const browser = new Browser();
+      const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
+      const form = forms(page).find((f) => f.action.endsWith('/login'))!;
+      const action = new URL(form.action, page.url).href;
+      const names = [TEST_USER.username, TEST_USER.email, TEST_USER.email.toUpperCase()];
+      const answers = await Promise.all(
+        Array.from({ length: PARALLEL }, (_, i) => browser.request(action, { form: { ...form.fields, username: names[i % names.length]!, password: `split-guess-${i}` } })),
+      );
+      expect(answers.filter((answer) => answer.status === 401)).toHaveLength(DEFAULT_THROTTLE.perUser);
+      expect(answers.filter((answer) => answer.status === 429)).toHaveLength(PARALLEL - DEFAULT_THROTTLE.perUser);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('a right password after a few wrong ones signs in and clears the count', async () => {
     const broker = await startBroker({ store: await openStore() });
     try {

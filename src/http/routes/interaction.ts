@@ -103,8 +103,9 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     if (!username || !password || username.length > MAX_FIELD || password.length > MAX_FIELD) {
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'missing_fields'), username: username.slice(0, MAX_FIELD), status: 400 });
     }
-    // Counted before the password is checked, so parallel guesses cannot overtake the limit.
-    if (!(await broker.throttle.reserve(connector.id, username, ctx.ip))) {
+    // Counted before the password is checked, so parallel guesses cannot overtake the limit; a username and its email count as one.
+    const throttleKey = connector.loginKey?.(username) ?? username;
+    if (!(await broker.throttle.reserve(connector.id, throttleKey, ctx.ip))) {
       broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'throttled', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId });
       ctx.set('Retry-After', String(broker.throttle.retryAfterSeconds));
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'too_many_attempts'), username, status: 429 });
@@ -114,7 +115,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'invalid_credentials', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId });
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'invalid_credentials'), username, status: 401 });
     }
-    await broker.throttle.succeeded(connector.id, username, ctx.ip);
+    await broker.throttle.succeeded(connector.id, throttleKey, ctx.ip);
     const pending = await finalizeLogin(broker, ctx, identity, { clientId: view.clientId });
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } }, { mergeWithLastSubmission: false });
   });
