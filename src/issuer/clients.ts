@@ -1,4 +1,5 @@
 // Turns configured clients into oidc-provider client metadata (RFC 7591 names).
+import { isNativeApp } from '../config/redirect-uri.js';
 import type { ClientConfig } from '../config/schema.js';
 
 export function clientMetadata(client: ClientConfig): Record<string, unknown> {
@@ -13,7 +14,7 @@ export function clientMetadata(client: ClientConfig): Record<string, unknown> {
     grant_types: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_method: authMethod,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
-    application_type: client.redirectUris.every((uri) => /^https?:/.test(uri)) ? 'web' : 'native',
+    application_type: isNativeApp(client.redirectUris) ? 'native' : 'web',
     scope: client.scopes.join(' '),
   };
 }
