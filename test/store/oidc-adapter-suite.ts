@@ -162,6 +162,22 @@ export function runOidcAdapterSuite(
       expect(await g.revoked()).toBe(true);
     });
 
+    it('a device code is single use like a code (its user-code index goes with the grant); a pushed request answers invalid_request_uri', async () => {
+      const devices = new Adapter('DeviceCode');
+      await devices.upsert('dev', { jti: 'dev', grantId: 'dg', userCode: 'DEV-CODE' }, 600);
+      const outcomes = await Promise.allSettled([devices.consume('dev'), devices.consume('dev'), devices.consume('dev')]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof errors.InvalidGrant)).toHaveLength(2);
+      expect(await devices.find('dev')).toBeUndefined();
+      expect(await devices.findByUserCode('DEV-CODE')).toBeUndefined();
+
+      const pushed = new Adapter('PushedAuthorizationRequest');
+      await pushed.upsert('par', { jti: 'par', request: 'eyJ...' }, 60);
+      await pushed.consume('par');
+      await expect(pushed.consume('par')).rejects.toBeInstanceOf(errors.InvalidRequestUri);
+      expect((await pushed.find('par'))?.consumed).toEqual(expect.any(Number));
+    });
+
     it('inside a request registered with deferConsumes, consume only records the claim; settling makes it atomically', async () => {
       const g = await grantWithTokens('deferred');
       const first = {};
