@@ -2,7 +2,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { deferConsumes, takeDeferredConsumes } from '../store/oidc-adapter.js';
+import { deferConsumes, takeDeferredConsumes, type DeferredConsume } from '../store/oidc-adapter.js';
 import { StoreUnavailableError } from '../store/store.js';
 
 /**
@@ -23,7 +23,7 @@ export function singleUse(provider: Provider): Middleware {
     if (koaCtx.method !== 'POST' || koaCtx.path !== tokenPath) return next();
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
     deferConsumes(ctx);
-    let pending;
+    let pending: DeferredConsume[];
     try {
       await next();
     } finally {
