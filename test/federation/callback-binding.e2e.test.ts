@@ -3,26 +3,16 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSamlServiceProvider } from '../../src/connectors/saml.js';
 import { SESSION_COOKIE } from '../../src/federation/session-cookie.js';
-import { MemoryStore } from '../../src/store/memory.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { authnRequestFromRedirect, requestIdOf } from '../connectors/saml-setup.js';
 import { Browser } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
-import { disposeAllRedisStores, openRedisStore } from '../helpers/redis.js';
+import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 import { SP_CERT, SP_KEY, TestIdp, b64 } from '../helpers/upstream-saml.js';
 
-const stores: [string, () => Promise<KeyValueStore>][] = [
-  ['memory', async () => new MemoryStore()],
-  ['redis', () => openRedisStore()],
-];
-
-afterAll(async () => {
-  await disposeAllRedisStores();
-});
-
-describe.each(stores)('callbacks bound to the browser, %s store', (_name, openStore) => {
+describe.each(STORE_BACKENDS)('callbacks bound to the browser, %s store', (_name, openStore) => {
   let broker: TestBroker;
   let up: TestUpstream;
   let idp: TestIdp;
@@ -51,7 +41,7 @@ describe.each(stores)('callbacks bound to the browser, %s store', (_name, openSt
   afterAll(async () => {
     await broker?.close();
     await up?.close();
-    if (store instanceof MemoryStore) await store.close();
+    await closeTestStore(store);
   });
 
   const sessionsCreated = () => broker.audit.filter((e) => e.event === 'login.success').length;

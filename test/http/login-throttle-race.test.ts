@@ -1,28 +1,36 @@
 // Parallel wrong passwords over real HTTP: at most the limit is checked, the rest answer 429 unchecked, and then even the right password is refused (memory and Redis).
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_THROTTLE } from '../../src/federation/login-throttle.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { Browser, forms } from '../helpers/browser.js';
-import { startBroker, TEST_CLIENT, TEST_USER } from '../helpers/broker.js';
-import { disposeAllRedisStores, openRedisStore } from '../helpers/redis.js';
+import { startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { authorizationRequest, discoverRp } from '../helpers/rp.js';
-
-afterAll(disposeAllRedisStores);
+import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 
 const PARALLEL = 24;
 
-describe.each([
-  ['memory', async (): Promise<KeyValueStore | undefined> => undefined],
-  ['redis', async (): Promise<KeyValueStore | undefined> => openRedisStore()],
-])('login throttle on %s', (_name, openStore) => {
+/** A browser at the broker's local login form: where to post and the form's hidden fields. */
+async function atLoginForm(broker: TestBroker) {
+  const config = await discoverRp(broker.issuer);
+  const browser = new Browser();
+  const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
+  const form = forms(page).find((f) => f.action.endsWith('/login'))!;
+  return { browser, form, action: new URL(form.action, page.url).href };
+}
+
+describe.each(STORE_BACKENDS)('login throttle on %s', (_name, openStore) => {
+  let store: KeyValueStore;
+  beforeEach(async () => {
+    store = await openStore();
+  });
+  afterEach(async () => {
+    await closeTestStore(store);
+  });
+
   it(`${PARALLEL} parallel wrong passwords for one user: ${DEFAULT_THROTTLE.perUser} are checked, the rest refused unchecked; then the right one is refused`, async () => {
-    const broker = await startBroker({ store: await openStore() });
+    const broker = await startBroker({ store });
     try {
-      const config = await discoverRp(broker.issuer);
-      const browser = new Browser();
-      const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
-      const form = forms(page).find((f) => f.action.endsWith('/login'))!;
-      const action = new URL(form.action, page.url).href;
+      const { browser, form, action } = await atLoginForm(broker);
       const answers = await Promise.all(
         Array.from({ length: PARALLEL }, (_, i) => browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password: `parallel-guess-${i}` } })),
       );
@@ -45,13 +53,9 @@ describe.each([
   });
 
   it('guesses split between the username and its email share one budget', async () => {
-    const broker = await startBroker({ store: await openStore() });
+    const broker = await startBroker({ store });
     try {
-      const config = await discoverRp(broker.issuer);
-      const browser = new Browser();
-      const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
-      const form = forms(page).find((f) => f.action.endsWith('/login'))!;
-      const action = new URL(form.action, page.url).href;
+      const { browser, form, action } = await atLoginForm(broker);
       const names = [TEST_USER.username, TEST_USER.email, TEST_USER.email.toUpperCase()];
       const answers = await Promise.all(
         Array.from({ length: PARALLEL }, (_, i) => browser.request(action, { form: { ...form.fields, username: names[i % names.length]!, password: `split-guess-${i}` } })),
@@ -64,14 +68,10 @@ describe.each([
   });
 
   it('a right password after a few wrong ones signs in and clears the count', async () => {
-    const broker = await startBroker({ store: await openStore() });
+    const broker = await startBroker({ store });
     try {
-      const config = await discoverRp(broker.issuer);
       const signIn = async (passwords: string[]) => {
-        const browser = new Browser();
-        const page = await browser.follow((await authorizationRequest(config)).url.href, {}, TEST_CLIENT.redirectUri);
-        const form = forms(page).find((f) => f.action.endsWith('/login'))!;
-        const action = new URL(form.action, page.url).href;
+        const { browser, form, action } = await atLoginForm(broker);
         return Promise.all(passwords.map((password) => browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password } })));
       };
       const first = await signIn(Array.from({ length: DEFAULT_THROTTLE.perUser - 1 }, (_, i) => `wrong-${i}-xyz`));

@@ -4,11 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderFile } from '../../src/config/schema.js';
 import { endSessionsForUpstream } from '../../src/federation/upstream-logout.js';
 import { SESSION_COOKIE } from '../../src/federation/session-cookie.js';
-import { MemoryStore } from '../../src/store/memory.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { Browser } from '../helpers/browser.js';
 import { PUBLIC_CLIENT, startBroker, TEST_CLIENT, TEST_USER, testUserHash, type TestBroker } from '../helpers/broker.js';
-import { disposeAllRedisStores, openRedisStore } from '../helpers/redis.js';
+import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 import { authorizationRequest, completeLogin, discoverRp, type RpClient } from '../helpers/rp.js';
 
 const BOB = { username: 'bob', password: TEST_USER.password, email: 'bob@example.com', name: 'Bob', groups: [] as string[] };
@@ -32,16 +31,7 @@ const confidential = (client: RpClient, extra: Record<string, unknown> = {}) => 
   ...extra,
 });
 
-const stores: [string, () => Promise<KeyValueStore>][] = [
-  ['memory', async () => new MemoryStore()],
-  ['redis', () => openRedisStore()],
-];
-
-afterAll(async () => {
-  await disposeAllRedisStores();
-});
-
-describe.each(stores)('sessions on the %s store', (_name, openStore) => {
+describe.each(STORE_BACKENDS)('sessions on the %s store', (_name, openStore) => {
   let broker: TestBroker;
   let store: KeyValueStore;
 
@@ -64,7 +54,7 @@ describe.each(stores)('sessions on the %s store', (_name, openStore) => {
 
   afterAll(async () => {
     await broker?.close();
-    if (store instanceof MemoryStore) await store.close();
+    await closeTestStore(store);
   });
 
   /** A sign-in in `browser` (a new one by default) through the local form; returns the tokens and the browser. */
