@@ -1,5 +1,5 @@
 // In-process KeyValueStore for development and tests: same semantics as the Redis store, values kept as JSON copies.
-import type { ClaimResult, KeyValueStore, WriteOp } from './store.js';
+import type { ClaimResult, KeyValueStore, ScheduleEntry, WriteOp } from './store.js';
 
 interface Entry {
   json: string;
@@ -28,6 +28,8 @@ export class MemoryStore implements KeyValueStore {
   readonly kind = 'memory' as const;
   private readonly values = new Map<string, Entry>();
   private readonly maps = new Map<string, MapEntry>();
+  /** Time-ordered schedules: member -> due time. */
+  private readonly schedules = new Map<string, Map<string, number>>();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
   private readonly now: () => number;
   private readonly sweeper?: NodeJS.Timeout;
@@ -102,6 +104,7 @@ export class MemoryStore implements KeyValueStore {
     for (const key of keys) {
       this.values.delete(key);
       this.maps.delete(key);
+      this.schedules.delete(key);
     }
   }
 
@@ -130,6 +133,30 @@ export class MemoryStore implements KeyValueStore {
     const out: Record<string, T> = {};
     if (entry) for (const [field, json] of entry.fields) out[field] = JSON.parse(json) as T;
     return out;
+  }
+
+  async scheduleAdd(key: string, member: string, dueAt: number): Promise<void> {
+    let schedule = this.schedules.get(key);
+    if (!schedule) this.schedules.set(key, (schedule = new Map()));
+    schedule.set(member, dueAt);
+  }
+
+  async scheduleRemove(key: string, member: string): Promise<void> {
+    const schedule = this.schedules.get(key);
+    schedule?.delete(member);
+    if (schedule?.size === 0) this.schedules.delete(key);
+  }
+
+  async scheduleTakeDue(key: string, upTo: number, limit: number, leaseMs: number): Promise<ScheduleEntry[]> {
+    const schedule = this.schedules.get(key);
+    if (!schedule) return [];
+    // Redis order: by due time, then by member.
+    const due = [...schedule]
+      .filter(([, dueAt]) => dueAt <= upTo)
+      .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, Math.max(0, limit));
+    for (const [member] of due) schedule.set(member, upTo + leaseMs);
+    return due.map(([member, dueAt]) => ({ member, dueAt }));
   }
 
   async assign(key: string, fields: Record<string, unknown>): Promise<boolean> {

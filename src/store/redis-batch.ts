@@ -24,6 +24,8 @@ export function hashTagOf(key: string): string {
  *   c  name pair  claim: appends pair (`"name":value`) while the object has no top-level field `name`
  *                 -> 1 (won) | 0 (taken) | -2 (absent) | -1 (not a JSON object)
  *   i  px  INCR, PX when created (a key of another kind is replaced by the counter) -> n
+ *   za member at  ZADD (a key of another kind is replaced by the schedule) -> 1      zr member  ZREM -> 1
+ *   zt upTo limit lease  ZRANGEBYSCORE -inf upTo LIMIT 0 limit, each moved to upTo + lease -> [member, at, ...]
  *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field | hp upTo) -> 1
  *
  * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
@@ -125,6 +127,22 @@ while a <= #ARGV do
     r = redis.call('INCR', KEYS[k])
     if existed == 0 then redis.call('PEXPIRE', KEYS[k], ARGV[a + 1]) end
     k = k + 1; a = a + 2
+  elseif op == 'za' then
+    local kind = redis.call('TYPE', KEYS[k]).ok
+    if kind ~= 'zset' and kind ~= 'none' then redis.call('DEL', KEYS[k]) end
+    redis.call('ZADD', KEYS[k], ARGV[a + 2], ARGV[a + 1])
+    r = 1; k = k + 1; a = a + 3
+  elseif op == 'zr' then
+    if redis.call('TYPE', KEYS[k]).ok == 'zset' then redis.call('ZREM', KEYS[k], ARGV[a + 1]) end
+    r = 1; k = k + 1; a = a + 2
+  elseif op == 'zt' then
+    r = {}
+    if redis.call('TYPE', KEYS[k]).ok == 'zset' then
+      r = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', ARGV[a + 1], 'WITHSCORES', 'LIMIT', 0, ARGV[a + 2])
+      local leased = tonumber(ARGV[a + 1]) + tonumber(ARGV[a + 3])
+      for j = 1, #r, 2 do redis.call('ZADD', KEYS[k], leased, r[j]) end
+    end
+    k = k + 1; a = a + 4
   elseif op == 'w' then
     local n = tonumber(ARGV[a + 1])
     a = a + 2

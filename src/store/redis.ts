@@ -4,7 +4,7 @@ import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { hashTagOf, RedisTurnBatcher, RUN_LUA } from './redis-batch.js';
 import { StoreUnavailableError } from './store.js';
-import type { ClaimResult, KeyValueStore, WriteOp } from './store.js';
+import type { ClaimResult, KeyValueStore, ScheduleEntry, WriteOp } from './store.js';
 
 /** Where Redis is and how to reach it. Exactly one of url, cluster, sentinels (url defaults to redis://127.0.0.1:6379). */
 export interface RedisConnection {
@@ -234,6 +234,22 @@ export class RedisStore implements KeyValueStore {
 
   async increment(key: string, ttlMs: number): Promise<number> {
     return Number(await this.op([this.k(key)], ['i', pxOf(ttlMs)]));
+  }
+
+  async scheduleAdd(key: string, member: string, dueAt: number): Promise<void> {
+    await this.op([this.k(key)], ['za', member, String(dueAt)]);
+  }
+
+  async scheduleRemove(key: string, member: string): Promise<void> {
+    await this.op([this.k(key)], ['zr', member]);
+  }
+
+  async scheduleTakeDue(key: string, upTo: number, limit: number, leaseMs: number): Promise<ScheduleEntry[]> {
+    if (limit <= 0) return [];
+    const flat = (await this.op([this.k(key)], ['zt', String(upTo), String(limit), String(leaseMs)])) as string[];
+    const out: ScheduleEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ member: flat[i]!, dueAt: Number(flat[i + 1]) });
+    return out;
   }
 
   async mapGetAll<T>(key: string): Promise<Record<string, T>> {

@@ -14,6 +14,12 @@ export type WriteOp =
    */
   | { op: 'mapPrune'; key: string; upTo: number };
 
+/** A member of a time-ordered schedule and when it is due (ms since epoch). */
+export interface ScheduleEntry {
+  member: string;
+  dueAt: number;
+}
+
 /** What a claim of a field found: it won, someone else holds the field, or there is nothing to claim. */
 export type ClaimResult = 'won' | 'taken' | 'absent';
 
@@ -50,6 +56,15 @@ export interface KeyValueStore {
   ttl(key: string): Promise<number | undefined>;
   /** Adds 1 and returns the new value; the TTL is set when the counter is created. */
   increment(key: string, ttlMs: number): Promise<number>;
+  /** Puts `member` in the time-ordered schedule `key` due at `dueAt` (ms), replacing its previous due time. */
+  scheduleAdd(key: string, member: string, dueAt: number): Promise<void>;
+  scheduleRemove(key: string, member: string): Promise<void>;
+  /**
+   * Takes up to `limit` members due at or before `upTo`, earliest first, and in the same step moves each to
+   * `upTo + leaseMs`: of concurrent takes each due member goes to exactly one, and comes back due if its taker
+   * neither reschedules nor removes it before the lease runs out. Answers the due times they had.
+   */
+  scheduleTakeDue(key: string, upTo: number, limit: number, leaseMs: number): Promise<ScheduleEntry[]>;
   /** A map of fields; `ttlMs` on mapSet extends the whole map's life to at least that long (never shortens it). */
   mapGetAll<T = unknown>(key: string): Promise<Record<string, T>>;
   /**

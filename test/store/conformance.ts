@@ -447,6 +447,56 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
       });
     });
 
+    describe('schedule', () => {
+      it('takes due members earliest first, up to the limit, and leases them forward', async () => {
+        await store.scheduleAdd('due:{s}', 'late', 300);
+        await store.scheduleAdd('due:{s}', 'b', 100);
+        await store.scheduleAdd('due:{s}', 'a', 100);
+        await store.scheduleAdd('due:{s}', 'early', 50);
+        await store.scheduleAdd('due:{s}', 'future', 10_000);
+        expect(await store.scheduleTakeDue('due:{s}', 1000, 3, 500)).toEqual([
+          { member: 'early', dueAt: 50 },
+          { member: 'a', dueAt: 100 },
+          { member: 'b', dueAt: 100 },
+        ]);
+        // Leased to 1500: only 'late' is still due at 1000; all four come back once the lease has run out.
+        expect(await store.scheduleTakeDue('due:{s}', 1000, 10, 500)).toEqual([{ member: 'late', dueAt: 300 }]);
+        expect(await store.scheduleTakeDue('due:{s}', 1200, 10, 500)).toEqual([]);
+        expect((await store.scheduleTakeDue('due:{s}', 1500, 10, 500)).map((entry) => entry.member)).toEqual(['a', 'b', 'early', 'late']);
+        expect(await store.scheduleTakeDue('due:{s}', 1_000_000, 0, 500)).toEqual([]);
+      });
+
+      it('re-adding replaces a due time; removing drops the member; an absent schedule is empty', async () => {
+        await store.scheduleAdd('due:{r}', 'x', 100);
+        await store.scheduleAdd('due:{r}', 'x', 5000);
+        await store.scheduleAdd('due:{r}', 'y', 100);
+        await store.scheduleRemove('due:{r}', 'y');
+        await store.scheduleRemove('due:{r}', 'never-added');
+        expect(await store.scheduleTakeDue('due:{r}', 1000, 10, 1)).toEqual([]);
+        expect(await store.scheduleTakeDue('due:{r}', 5000, 10, 1)).toEqual([{ member: 'x', dueAt: 5000 }]);
+        expect(await store.scheduleTakeDue('due:{absent}', 5000, 10, 1)).toEqual([]);
+        await store.delete('due:{r}');
+        expect(await store.scheduleTakeDue('due:{r}', 1_000_000, 10, 1)).toEqual([]);
+      });
+
+      it('concurrent takes from several clients hand each due member to exactly one of them', async () => {
+        const members = Array.from({ length: 60 }, (_, i) => `m${i}`);
+        await Promise.all(members.map((member, i) => store.scheduleAdd('due:{race}', member, i)));
+        const siblings = options.makeSibling ? await Promise.all([1, 2, 3].map(() => options.makeSibling!(store))) : [];
+        try {
+          const clients = [store, ...siblings];
+          const takes = await Promise.all(
+            Array.from({ length: 12 }, (_, i) => clients[i % clients.length]!.scheduleTakeDue('due:{race}', 1000, 7, 60_000)),
+          );
+          const taken = takes.flat().map((entry) => entry.member);
+          expect(taken.sort()).toEqual(members.slice(0, Math.min(60, 12 * 7)).sort());
+          expect(new Set(taken).size).toBe(taken.length);
+        } finally {
+          for (const sibling of siblings) if (sibling !== store) await sibling.close();
+        }
+      });
+    });
+
     describe('publish / subscribe', () => {
       it('delivers messages to every handler of the channel and only that channel', async () => {
         const first: string[] = [];
@@ -509,6 +559,9 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
             ['ttl', () => down.ttl('k')],
             ['increment', () => down.increment('k', 1000)],
             ['mapGetAll', () => down.mapGetAll('k')],
+            ['scheduleAdd', () => down.scheduleAdd('k', 'm', 1)],
+            ['scheduleRemove', () => down.scheduleRemove('k', 'm')],
+            ['scheduleTakeDue', () => down.scheduleTakeDue('k', 1, 1, 1)],
             ['batch', () => down.batch([{ op: 'set', key: 'k', value: 1 }])],
             ['publish', () => down.publish('c', 'm')],
             ['subscribe', () => down.subscribe('c', () => undefined)],
