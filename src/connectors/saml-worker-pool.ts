@@ -218,6 +218,11 @@ export function acquireSamlPool(): SamlWorkerPool {
   return shared.pool;
 }
 
+/** The shared pool's figures (metrics), or undefined when no SAML connector holds it. */
+export function samlPoolStats(): SamlWorkerPoolStats | undefined {
+  return shared?.pool.stats();
+}
+
 export async function releaseSamlPool(pool: SamlWorkerPool): Promise<void> {
   if (!shared || shared.pool !== pool) return;
   if (--shared.users <= 0) {

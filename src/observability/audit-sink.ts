@@ -1,0 +1,53 @@
+// An audit sink that counts events into the metrics: sign-ins, tokens, refreshes and session endings, with bounded labels.
+import type { AuditEvent, AuditSink } from '../audit/events.js';
+import { codeLabel, configuredLabel, grantTypeLabel } from './labels.js';
+import type { Metrics } from './metrics.js';
+
+export interface MetricsSinkOptions {
+  /** Connector ids of the configuration (other values are counted as "other"). */
+  connectors: Iterable<string>;
+  /** Client ids of the configuration. */
+  clients: Iterable<string>;
+}
+
+export class MetricsAuditSink implements AuditSink {
+  private readonly connectors: ReadonlySet<string>;
+  private readonly clients: ReadonlySet<string>;
+
+  constructor(
+    private readonly metrics: Metrics,
+    options: MetricsSinkOptions,
+  ) {
+    this.connectors = new Set(options.connectors);
+    this.clients = new Set(options.clients);
+  }
+
+  write(event: AuditEvent): void {
+    const { metrics } = this;
+    metrics.auditEvents.inc({ event: event.event, outcome: event.outcome });
+    const failed = event.outcome === 'failure';
+    switch (event.event) {
+      case 'login.success':
+      case 'login.failure':
+      case 'upstream.callback.rejected':
+        metrics.signIns.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? codeLabel(event.reason) : 'none' });
+        return;
+      case 'token.issued':
+      case 'token.refreshed': {
+        const grantType = grantTypeLabel(event.details?.grantType);
+        if (failed) metrics.tokenErrors.inc({ grant_type: grantType, reason: codeLabel(event.reason) });
+        else metrics.tokensIssued.inc({ grant_type: grantType, client: configuredLabel(this.clients, event.clientId) });
+        return;
+      }
+      case 'upstream.token.refreshed':
+      case 'upstream.token.refresh_failed':
+        metrics.upstreamRefreshes.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? codeLabel(event.reason) : 'none' });
+        return;
+      case 'session.ended':
+        metrics.sessionsEnded.inc({ reason: codeLabel(event.reason) });
+        return;
+      default:
+        return;
+    }
+  }
+}

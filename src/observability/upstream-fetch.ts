@@ -1,0 +1,36 @@
+// A fetch for one connector's upstream calls that times each one into the upstream latency histogram.
+import type { Metrics } from './metrics.js';
+
+/** The endpoint label of a URL: its role when the caller names it, else the last path segment when it is a known one. */
+const KNOWN = new Set(['token', 'userinfo', 'jwks', 'openid-configuration', 'oauth-authorization-server', 'metadata', 'introspect', 'revoke', 'par']);
+
+function endpointOf(url: string): string {
+  const path = URL.canParse(url) ? new URL(url).pathname : '';
+  const last = path.split('/').filter(Boolean).at(-1)?.replace(/\.(json|xml)$/, '') ?? '';
+  if (KNOWN.has(last)) return last;
+  if (last === 'jwks_uri' || last === 'certs' || last === 'keys') return 'jwks';
+  return 'other';
+}
+
+const outcomeOf = (status: number): string => `${Math.floor(status / 100)}xx`;
+
+/**
+ * Returns a fetch that records `vestibule_upstream_request_duration_seconds{connector, endpoint, outcome}`.
+ * `endpoint` fixes the label for callers that know it (SAML metadata); otherwise it is read from the URL's last path
+ * segment (token, userinfo, jwks, openid-configuration; anything else is "other").
+ */
+export function timedFetch(metrics: Metrics, connector: string, endpoint?: string): typeof fetch {
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const labels = { connector, endpoint: endpoint ?? endpointOf(url) };
+    const start = performance.now();
+    try {
+      const response = await fetch(input, init);
+      metrics.upstreamDuration.observe({ ...labels, outcome: outcomeOf(response.status) }, (performance.now() - start) / 1000);
+      return response;
+    } catch (error) {
+      metrics.upstreamDuration.observe({ ...labels, outcome: 'error' }, (performance.now() - start) / 1000);
+      throw error;
+    }
+  };
+}
