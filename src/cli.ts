@@ -1,5 +1,6 @@
-// Command-line tools: check-config, hash-password, config-schema, generate-jwks and generate-secret.
+// Command-line tools: check-config, hash-password, config-schema, generate-jwks, generate-secret and audit verify.
 import { randomBytes } from 'node:crypto';
+import { AUDIT_VERIFY_USAGE, auditVerify } from './admin/audit-verify.js';
 import { processEnv } from './config/env.js';
 import { ConfigError } from './config/issues.js';
 import { loadConfig } from './config/load.js';
@@ -73,8 +74,12 @@ async function run(command: string | undefined): Promise<number> {
     case 'generate-secret':
       process.stdout.write(`${randomBytes(32).toString('base64url')}\n`);
       return 0;
+    case 'audit':
+      if (process.argv[3] === 'verify') return auditVerify(process.argv.slice(4));
+      process.stderr.write(AUDIT_VERIFY_USAGE);
+      return 2;
     default:
-      process.stderr.write('usage: vestibule <check-config | hash-password | config-schema | generate-jwks | generate-secret>\n');
+      process.stderr.write('usage: vestibule <check-config | hash-password | config-schema | generate-jwks | generate-secret | audit verify>\n');
       return 2;
   }
 }

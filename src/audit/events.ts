@@ -15,12 +15,18 @@ export type AuditEventName =
   | 'upstream.token.refresh_failed'
   | 'saml.logout'
   | 'session.ended'
+  | 'session.reverified'
   | 'config.reloaded';
+
+export type AuditLevel = 'info' | 'warn' | 'error';
+
+/** Severity order, for sinks that take events at or above a level. */
+export const AUDIT_LEVELS: readonly AuditLevel[] = ['info', 'warn', 'error'];
 
 export interface AuditEvent {
   /** ISO 8601 timestamp. */
   timestamp: string;
-  level: 'info' | 'warn' | 'error';
+  level: AuditLevel;
   event: AuditEventName;
   outcome: AuditOutcome;
   accountId?: string;
@@ -34,8 +40,20 @@ export interface AuditEvent {
   details?: Record<string, string | number | boolean>;
 }
 
-/** Where audit records go (JSON lines on a stream, a Redis stream, ...). */
+/** An event as written: linked into its instance's hash chain (see chain.ts). */
+export interface AuditRecord extends AuditEvent {
+  /** The chain: the broker instance's name and a random id of this process start ("sso-1.3f9c2a1b"). */
+  instance: string;
+  /** Position in the chain, from 0. */
+  seq: number;
+  /** `hash` of the previous record of the chain (64 zeros for seq 0). */
+  prev: string;
+  /** SHA-256 (hex) of the record's canonical JSON without `hash`. */
+  hash: string;
+}
+
+/** Where audit records go (stdout, a rotating file, a Redis stream, a webhook). `line` is the record's canonical JSON. */
 export interface AuditSink {
-  write(event: AuditEvent): void | Promise<void>;
+  write(record: AuditRecord, line: string): void | Promise<void>;
   close?(): Promise<void>;
 }

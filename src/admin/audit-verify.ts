@@ -1,0 +1,83 @@
+// `vestibule audit verify`: checks audit files (in order) or a Redis stream against their hash chains; exit 1 names the first broken record.
+import { Redis } from 'ioredis';
+import { fileEntries, streamEntries } from '../audit/sources.js';
+import { verifyChain, type AuditEntry, type VerifyReport } from '../audit/verify.js';
+
+export const AUDIT_VERIFY_USAGE = `usage: vestibule audit verify [--partial] [--json] <file>...   (rotated files first, oldest to newest, then the current one)
+       vestibule audit verify [--partial] [--json] --redis <url> --stream <key>
+  --partial  accept chains that begin after seq 0 (a capped stream, old files deleted under the retention policy)
+exit codes: 0 every chain intact, 1 a broken record (named), 2 usage or read error
+`;
+
+interface Options {
+  files: string[];
+  redis?: string;
+  stream?: string;
+  partial: boolean;
+  json: boolean;
+}
+
+function parseArgs(args: readonly string[]): Options | string {
+  const options: Options = { files: [], partial: false, json: false };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (arg === '--partial') options.partial = true;
+    else if (arg === '--json') options.json = true;
+    else if (arg === '--redis' || arg === '--stream') {
+      const value = args[i + 1];
+      if (!value || value.startsWith('--')) return `${arg} needs a value`;
+      options[arg === '--redis' ? 'redis' : 'stream'] = value;
+      i += 1;
+    } else if (arg.startsWith('--')) return `unknown option ${arg}`;
+    else options.files.push(arg);
+  }
+  if (!options.redis !== !options.stream) return '--redis and --stream go together';
+  if (options.redis && options.files.length > 0) return 'give files or a Redis stream, not both';
+  if (!options.redis && options.files.length === 0) return 'nothing to verify';
+  return options;
+}
+
+function print(report: VerifyReport, json: boolean): void {
+  if (json) {
+    const chains = Object.fromEntries(report.chains);
+    process.stdout.write(`${JSON.stringify({ ok: !report.broken, records: report.records, chains, ...(report.broken ? { broken: report.broken } : {}) })}\n`);
+    return;
+  }
+  const { broken } = report;
+  if (broken) {
+    const record = broken.instance === undefined ? 'record' : `record instance ${broken.instance} seq ${broken.seq}`;
+    process.stdout.write(`BROKEN: ${record} at ${broken.where}: ${broken.reason}\n(${report.records} records before it verified)\n`);
+    return;
+  }
+  process.stdout.write(`OK: ${report.records} records in ${report.chains.size} chain(s)\n`);
+  for (const [instance, { first, last }] of report.chains) process.stdout.write(`  ${instance}: seq ${first}..${last}\n`);
+}
+
+async function verifySource(options: Options): Promise<VerifyReport> {
+  if (!options.redis) return verifyChain(fileEntries(options.files), options);
+  const redis = new Redis(options.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    const entries: AsyncIterable<AuditEntry> = streamEntries(redis, options.stream!);
+    return await verifyChain(entries, options);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function auditVerify(args: readonly string[]): Promise<number> {
+  const options = parseArgs(args);
+  if (typeof options === 'string') {
+    process.stderr.write(`audit verify: ${options}\n${AUDIT_VERIFY_USAGE}`);
+    return 2;
+  }
+  let report: VerifyReport;
+  try {
+    report = await verifySource(options);
+  } catch (error) {
+    process.stderr.write(`audit verify: cannot read: ${(error as Error).message}\n`);
+    return 2;
+  }
+  print(report, options.json);
+  return report.broken ? 1 : 0;
+}

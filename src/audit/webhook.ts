@@ -1,0 +1,114 @@
+// Audit sink POSTing events at or above a level to a webhook: HMAC-signed, retried with backoff, bounded queue, never blocking a request.
+import type { Logger } from 'pino';
+import type { AuditWebhookConfig } from './config.js';
+import { AUDIT_LEVELS, type AuditRecord, type AuditSink } from './events.js';
+import { signatureHeader } from './webhook-signature.js';
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+interface Delivery {
+  body: string;
+  id: string;
+  attempts: number;
+}
+
+/** 408, 429 and 5xx are worth another attempt; any other refusal is a misconfiguration and is dropped. */
+const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
+
+export class WebhookSink implements AuditSink {
+  private readonly queue: Delivery[] = [];
+  private readonly minLevel: number;
+  private running = false;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private readonly inFlight = new AbortController();
+  /** Events dropped because the queue was full, too large, or out of attempts. */
+  dropped = 0;
+
+  constructor(
+    private readonly config: AuditWebhookConfig,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.minLevel = AUDIT_LEVELS.indexOf(config.minLevel);
+  }
+
+  /** Events waiting (including the one being delivered). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  write(record: AuditRecord, line: string): void {
+    if (this.closed || AUDIT_LEVELS.indexOf(record.level) < this.minLevel) return;
+    const id = `${record.instance}:${record.seq}`;
+    if (Buffer.byteLength(line) > this.config.maxBodyBytes) return this.drop(id, 'record larger than maxBodyBytes');
+    if (this.queue.length >= this.config.maxQueue) return this.drop(id, 'queue full');
+    this.queue.push({ body: line, id, attempts: 0 });
+    if (!this.running) void this.run();
+  }
+
+  private drop(id: string, reason: string): void {
+    this.dropped += 1;
+    this.logger.error({ delivery: id, reason }, 'audit webhook: event dropped');
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (!this.closed && this.queue.length > 0) {
+      const delivery = this.queue[0]!;
+      delivery.attempts += 1;
+      const outcome = await this.attempt(delivery);
+      if (this.closed) break;
+      if (outcome === 'retry' && delivery.attempts < this.config.maxAttempts) {
+        await this.sleep(Math.min(this.config.backoffMs * 2 ** (delivery.attempts - 1), MAX_BACKOFF_MS));
+        continue;
+      }
+      this.queue.shift();
+      if (outcome !== 'delivered') this.drop(delivery.id, outcome === 'retry' ? `no success after ${delivery.attempts} attempts` : 'refused by the receiver');
+    }
+    this.running = false;
+  }
+
+  private async attempt(delivery: Delivery): Promise<'delivered' | 'retry' | 'refused'> {
+    const timestamp = Math.floor(this.now() / 1000);
+    try {
+      const response = await fetch(this.config.url, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'content-type': 'application/json',
+          'vestibule-delivery': delivery.id,
+          'vestibule-signature': signatureHeader(this.config.secret, delivery.body, timestamp),
+        },
+        body: delivery.body,
+        signal: AbortSignal.any([this.inFlight.signal, AbortSignal.timeout(this.config.timeoutMs)]),
+      });
+      // The answer's body is not needed: discard it without reading it.
+      await response.body?.cancel().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) return 'delivered';
+      this.logger.warn({ delivery: delivery.id, status: response.status, attempt: delivery.attempts }, 'audit webhook: delivery refused');
+      return retryable(response.status) ? 'retry' : 'refused';
+    } catch (error) {
+      if (!this.closed) this.logger.warn({ delivery: delivery.id, err: (error as Error).message, attempt: delivery.attempts }, 'audit webhook: delivery failed');
+      return 'retry';
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(resolve, ms);
+    });
+  }
+
+  /** Stops delivering: an attempt in progress is aborted, waiting events are dropped (logged). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.inFlight.abort();
+    clearTimeout(this.timer);
+    this.wake?.();
+    if (this.queue.length > 0) this.logger.warn({ pending: this.queue.length }, 'audit webhook: closing with undelivered events');
+  }
+}
