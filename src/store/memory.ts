@@ -1,5 +1,6 @@
 // In-process KeyValueStore for development and tests: same semantics as the Redis store, values kept as JSON copies.
-import type { ClaimResult, KeyValueStore, ScheduleEntry, WriteOp } from './store.js';
+import type { ClaimResult, KeyValueStore, ScheduleEntry, TokenTake, WriteOp } from './store.js';
+import { takeFromBucket } from './token-bucket.js';
 
 interface Entry {
   json: string;
@@ -113,6 +114,15 @@ export class MemoryStore implements KeyValueStore {
     if (!entry || entry.json !== JSON.stringify(value)) return false;
     this.values.delete(key);
     return true;
+  }
+
+  async takeToken(key: string, capacity: number, refillPerSecond: number, now: number): Promise<TokenTake> {
+    const entry = this.live(key);
+    const stored = entry ? (JSON.parse(entry.json) as unknown) : undefined;
+    const state = Array.isArray(stored) && typeof stored[0] === 'number' && typeof stored[1] === 'number' ? { tokens: stored[0], at: stored[1] } : undefined;
+    const { next, take } = takeFromBucket(state, capacity, refillPerSecond, now);
+    this.values.set(key, { json: JSON.stringify([next.tokens, next.at]), expiresAt: this.expiry(Math.max(1, take.resetMs)) });
+    return take;
   }
 
   async ttl(key: string): Promise<number | undefined> {

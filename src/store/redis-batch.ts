@@ -26,6 +26,8 @@ export function hashTagOf(key: string): string {
  *   i  px  INCR, PX when created (a key of another kind is replaced by the counter) -> n
  *   za member at  ZADD (a key of another kind is replaced by the schedule) -> 1      zr member  ZREM -> 1
  *   zt upTo limit lease  ZRANGEBYSCORE -inf upTo LIMIT 0 limit, each moved to upTo + lease -> [member, at, ...]
+ *   k  capacity perSecond now  takes a token from the bucket stored as "tokens:at" (see token-bucket.ts), PX until full
+ *                 -> [allowed 1|0, remaining, retryAfterMs, resetMs]
  *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field | hp upTo) -> 1
  *
  * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
@@ -142,6 +144,27 @@ while a <= #ARGV do
       local leased = tonumber(ARGV[a + 1]) + tonumber(ARGV[a + 3])
       for j = 1, #r, 2 do redis.call('ZADD', KEYS[k], leased, r[j]) end
     end
+    k = k + 1; a = a + 4
+  elseif op == 'k' then
+    local cap, rate, now = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local tokens, at = cap, now
+    if isString(KEYS[k]) then
+      local v = redis.call('GET', KEYS[k])
+      local sep = string.find(v, ':', 1, true)
+      local t0 = sep and tonumber(string.sub(v, 1, sep - 1))
+      local at0 = sep and tonumber(string.sub(v, sep + 1))
+      if t0 and at0 then
+        tokens = math.min(cap, t0 + math.max(0, now - at0) * rate / 1000)
+        at = math.max(now, at0)
+      end
+    end
+    local allowed = 0
+    if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+    local reset = math.ceil((cap - tokens) * 1000 / rate - 1e-9)
+    redis.call('SET', KEYS[k], string.format('%.6f:%d', tokens, at), 'PX', math.max(1, reset))
+    local retry = 0
+    if allowed == 0 then retry = math.ceil((1 - tokens) * 1000 / rate - 1e-9) end
+    r = { allowed, math.floor(tokens), retry, reset }
     k = k + 1; a = a + 4
   elseif op == 'w' then
     local n = tonumber(ARGV[a + 1])

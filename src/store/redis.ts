@@ -4,7 +4,7 @@ import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { hashTagOf, RedisTurnBatcher, RUN_LUA } from './redis-batch.js';
 import { StoreUnavailableError } from './store.js';
-import type { ClaimResult, KeyValueStore, ScheduleEntry, WriteOp } from './store.js';
+import type { ClaimResult, KeyValueStore, ScheduleEntry, TokenTake, WriteOp } from './store.js';
 
 /** Where Redis is and how to reach it. Exactly one of url, cluster, sentinels (url defaults to redis://127.0.0.1:6379). */
 export interface RedisConnection {
@@ -230,6 +230,11 @@ export class RedisStore implements KeyValueStore {
     const left = (await this.op([this.k(key)], ['t'])) as number;
     if (left === -2) return undefined;
     return left === -1 ? Infinity : left;
+  }
+
+  async takeToken(key: string, capacity: number, refillPerSecond: number, now: number): Promise<TokenTake> {
+    const [allowed, remaining, retryAfterMs, resetMs] = (await this.op([this.k(key)], ['k', String(capacity), String(refillPerSecond), String(Math.floor(now))])) as number[];
+    return { allowed: allowed === 1, remaining: remaining!, retryAfterMs: retryAfterMs!, resetMs: resetMs! };
   }
 
   async increment(key: string, ttlMs: number): Promise<number> {

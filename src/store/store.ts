@@ -23,6 +23,18 @@ export interface ScheduleEntry {
 /** What a claim of a field found: it won, someone else holds the field, or there is nothing to claim. */
 export type ClaimResult = 'won' | 'taken' | 'absent';
 
+/** What one take from a token bucket found (see KeyValueStore.takeToken); times in ms, whole tokens. */
+export interface TokenTake {
+  /** A token was taken: the request may go on. */
+  allowed: boolean;
+  /** Whole tokens left in the bucket after this take. */
+  remaining: number;
+  /** 0 when allowed; otherwise how long until the next token is there. */
+  retryAfterMs: number;
+  /** How long until the bucket is full again. */
+  resetMs: number;
+}
+
 /**
  * Values are JSON-serialisable; every implementation stores a copy, never the caller's object.
  * A TTL is in milliseconds; no TTL means the entry lives until deleted.
@@ -52,6 +64,14 @@ export interface KeyValueStore {
    * Throws TypeError when the stored value is not an object.
    */
   claim(key: string, field: string, value: unknown): Promise<ClaimResult>;
+  /**
+   * Takes one token from the bucket `key` (holding `capacity` tokens, refilled continuously at `refillPerSecond`), in one
+   * step: of many concurrent takes, on any instance, at most the tokens the bucket holds are allowed. `now` (ms) is the
+   * caller's clock; a bucket that last moved later than `now` (another instance's clock) is not refilled backwards.
+   * An absent bucket is full; the key expires once the bucket would be full again. The key holds the bucket's own
+   * encoding: use it with takeToken only.
+   */
+  takeToken(key: string, capacity: number, refillPerSecond: number, now: number): Promise<TokenTake>;
   /** Remaining time to live in ms: undefined when absent, Infinity when it has no TTL. */
   ttl(key: string): Promise<number | undefined>;
   /** Adds 1 and returns the new value; the TTL is set when the counter is created. */

@@ -285,6 +285,50 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
       });
     });
 
+    describe('takeToken', () => {
+      const T0 = 1_700_000_000_000;
+
+      it('allows the capacity from a full bucket, then refuses with the time until the next token', async () => {
+        const takes = [];
+        for (let i = 0; i < 4; i++) takes.push(await store.takeToken('bucket', 3, 2, T0));
+        expect(takes.map((t) => t.allowed)).toEqual([true, true, true, false]);
+        expect(takes.map((t) => t.remaining)).toEqual([2, 1, 0, 0]);
+        expect(takes[0]).toMatchObject({ retryAfterMs: 0, resetMs: 500 });
+        expect(takes[3]).toMatchObject({ retryAfterMs: 500, resetMs: 1500 });
+      });
+
+      it('refills at the rate, never above the capacity', async () => {
+        for (let i = 0; i < 3; i++) await store.takeToken('refill', 3, 2, T0);
+        expect(await store.takeToken('refill', 3, 2, T0 + 499)).toMatchObject({ allowed: false, retryAfterMs: 1 });
+        expect(await store.takeToken('refill', 3, 2, T0 + 500)).toMatchObject({ allowed: true, remaining: 0 });
+        expect(await store.takeToken('refill', 3, 2, T0 + 60_000)).toMatchObject({ allowed: true, remaining: 2 });
+      });
+
+      it('does not refill when a caller\'s clock is behind the one that last moved the bucket', async () => {
+        await store.takeToken('skew', 1, 1, T0 + 10_000);
+        expect(await store.takeToken('skew', 1, 1, T0)).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+      });
+
+      it('lets the key expire once the bucket would be full again', async () => {
+        await store.takeToken('expiring', 2, 1, Date.now());
+        const ttl = await store.ttl('expiring');
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(1000);
+      });
+
+      it('allows exactly the capacity of many concurrent takes from several clients at once', async () => {
+        const siblings = options.makeSibling ? await Promise.all([1, 2, 3].map(() => options.makeSibling!(store))) : [];
+        try {
+          const clients = [store, ...siblings];
+          const takes = await Promise.all(clients.flatMap((client) => Array.from({ length: 25 }, () => client.takeToken('contested-bucket', 10, 0.001, T0))));
+          expect(takes.filter((t) => t.allowed)).toHaveLength(10);
+          expect(takes.filter((t) => !t.allowed).every((t) => t.retryAfterMs > 0)).toBe(true);
+        } finally {
+          for (const sibling of siblings) if (sibling !== store) await sibling.close();
+        }
+      });
+    });
+
     describe('increment', () => {
       it('counts from 1 and sets the TTL only when the counter is created', async () => {
         expect(await store.increment('hits', 60_000)).toBe(1);
@@ -558,6 +602,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
             ['claim', () => down.claim('k', 'consumed', 1)],
             ['ttl', () => down.ttl('k')],
             ['increment', () => down.increment('k', 1000)],
+            ['takeToken', () => down.takeToken('k', 1, 1, 0)],
             ['mapGetAll', () => down.mapGetAll('k')],
             ['scheduleAdd', () => down.scheduleAdd('k', 'm', 1)],
             ['scheduleRemove', () => down.scheduleRemove('k', 'm')],
