@@ -37,6 +37,12 @@ import { reverifyAccount } from './session/reverify.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
 import { demoRoutes } from './demo/relying-party.js';
+import { MetricsAuditSink } from './observability/audit-sink.js';
+import { metricsRoute } from './observability/main-port.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { countReverifications } from './observability/reverify-metrics.js';
+import { instrumentStore } from './observability/store-metrics.js';
+import { timedFetch } from './observability/upstream-fetch.js';
 
 export interface AppDeps {
   logger?: Logger;
@@ -44,16 +50,19 @@ export interface AppDeps {
   now?: () => number;
   /** Extra audit sinks (tests capture events here). */
   auditSinks?: AuditSink[];
+  /** The process's metrics (main.ts keeps one across reloads); default a new registry. */
+  metrics?: Metrics;
 }
 
 export interface BrokerApp {
   /** The Koa application: pass `app.callback()` to http.createServer. */
   app: Provider;
   broker: BrokerContext;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
-async function createConnectors(config: BrokerConfig, store: KeyValueStore, logger: Logger, now: () => number): Promise<Map<string, Connector>> {
+async function createConnectors(config: BrokerConfig, store: KeyValueStore, logger: Logger, now: () => number, metrics: Metrics): Promise<Map<string, Connector>> {
   const connectors = new Map<string, Connector>();
   for (const definition of config.providers) {
     const factory = connectorFactory(definition.type)!;
@@ -65,6 +74,7 @@ async function createConnectors(config: BrokerConfig, store: KeyValueStore, logg
       baseDir: definition.baseDir,
       httpTimeoutMs: config.upstreamTimeoutMs,
       production: config.production,
+      ...(config.metrics.enabled ? { fetch: timedFetch(metrics, definition.id) } : {}),
     });
     connectors.set(definition.id, connector);
   }
@@ -74,13 +84,16 @@ async function createConnectors(config: BrokerConfig, store: KeyValueStore, logg
 export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promise<BrokerApp> {
   const logger = deps.logger ?? pino({ level: config.logLevel });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? (await createStore(config.store, logger));
+  const metrics = deps.metrics ?? createMetrics({ defaults: config.metrics.enabled });
+  const baseStore = deps.store ?? (await createStore(config.store, logger));
+  const store = config.metrics.enabled ? instrumentStore(baseStore, metrics) : baseStore;
   const ownsStore = !deps.store;
   const keys = await loadSigningKeys(config.jwksFile, store);
   const renderer = createRenderer();
   const sinks: AuditSink[] = [...(config.auditLog === 'off' ? [] : [new JsonLinesSink(config.auditLog)]), ...(deps.auditSinks ?? [])];
+  if (config.metrics.enabled) sinks.push(new MetricsAuditSink(metrics, { connectors: config.providers.map((p) => p.id), clients: config.clients.map((c) => c.clientId) }));
   const auditor = new Auditor(sinks, logger, now);
-  const connectors = await createConnectors(config, store, logger, now);
+  const connectors = await createConnectors(config, store, logger, now, metrics);
   const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000);
   const vault = createTokenVault({
     store,
@@ -121,7 +134,9 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     renderer,
     now,
     providersAllowed,
-    reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
+    reverify: config.metrics.enabled
+      ? countReverifications((account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds), metrics, connectors.keys())
+      : (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
   });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {
@@ -139,6 +154,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     throttle: new LoginThrottle(store),
     logger,
     now,
+    metrics,
   };
 
   const router = new Router();
@@ -155,6 +171,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(clientAddress(proxies));
   provider.use(requestContext(logger, (ctx) => fromTrustedProxy(ctx, proxies)));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
+  if (config.metrics.enabled && config.metrics.onMainPort) provider.use(metricsRoute(metrics.registry, config.metrics.token));
   provider.use(errorHandler(renderer));
   provider.use(singleUse(provider));
   provider.use(staticCache.capture);
@@ -165,6 +182,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   return {
     app: provider,
     broker,
+    metrics,
     async close() {
       await Promise.all([...connectors.values()].map((connector) => connector.close?.()));
       await auditor.close();

@@ -8,6 +8,7 @@ import type { Connector } from './connectors/connector.js';
 import type { LoginThrottle } from './federation/login-throttle.js';
 import type { Transactions } from './federation/transactions.js';
 import type { Renderer } from './http/views.js';
+import type { Metrics } from './observability/metrics.js';
 import type { SessionRepository } from './session/federated-session.js';
 import type { TerminateSession } from './session/terminate.js';
 import type { TokenVault } from './session/vault.js';
@@ -30,4 +31,6 @@ export interface BrokerContext {
   throttle: LoginThrottle;
   logger: Logger;
   now: () => number;
+  /** Prometheus series; e.g. the rate limiter counts refusals with `metrics.rateLimited.inc({ route, scope })`. */
+  metrics: Metrics;
 }

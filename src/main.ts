@@ -8,6 +8,7 @@ import { loadConfig } from './config/load.js';
 import { printDemoBanner, startDemoUpstreams } from './demo/dev-mode.js';
 import { reloadConfig, type Running } from './reload.js';
 import { createStore } from './store/create-store.js';
+import { startMetricsServer } from './observability/server.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -36,6 +37,13 @@ async function main(): Promise<void> {
     server.listen(config.port, config.host, resolve);
   });
   logger.info({ issuer: config.issuer, host: config.host, port: config.port, store: config.store.type, providers: config.providers.map((p) => p.id) }, 'vestibule listening');
+  const metricsServer = config.metrics.enabled && !config.metrics.onMainPort
+    ? await startMetricsServer({ ...config.metrics, registry: () => running.broker.metrics.registry }).catch((error: NodeJS.ErrnoException) => {
+        process.stderr.write(`vestibule: metrics listener ${config.metrics.host}:${config.metrics.port}: ${error.code ?? error.message}\n`);
+        process.exit(1);
+      })
+    : undefined;
+  if (metricsServer) logger.info({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token !== undefined }, 'metrics listening at /metrics');
   if (config.demo) printDemoBanner(config, demo);
 
   let stopping = false;
@@ -47,6 +55,7 @@ async function main(): Promise<void> {
       logger.error('shutdown took too long, exiting');
       process.exit(1);
     }, SHUTDOWN_GRACE_MS).unref();
+    metricsServer?.close();
     server.close(async () => {
       await running.broker.close();
       await store.close();

@@ -7,7 +7,7 @@ import { loadConfig, type BrokerConfig } from './config/load.js';
 import type { KeyValueStore } from './store/store.js';
 
 /** Settings a running process cannot change: they need a restart. */
-const FIXED: (keyof BrokerConfig)[] = ['issuer', 'port', 'host', 'store', 'demo'];
+const FIXED: (keyof BrokerConfig)[] = ['issuer', 'port', 'host', 'store', 'demo', 'metrics'];
 
 export interface Running {
   config: BrokerConfig;
@@ -33,7 +33,7 @@ export async function reloadConfig(current: Running, env: Env, store: KeyValueSt
     logger.error({ settings: changed }, 'SIGHUP: these settings need a restart; keeping the running configuration');
     return undefined;
   }
-  const broker = await buildApp(config, { logger, store });
+  const broker = await buildApp(config, { logger, store, metrics: current.broker.metrics });
   await current.broker.close();
   logger.info({ clients: config.clients.length, providers: config.providers.map((p) => p.id) }, 'SIGHUP: configuration reloaded');
   return { config, broker };

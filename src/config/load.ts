@@ -8,6 +8,7 @@ import { loadProviders, type ProviderDefinition } from './providers.js';
 import { configFileSchema, type ParsedConfigFile } from './schema.js';
 import { resolveSecretRefs } from './secret-refs.js';
 import { trustProxyFromEnv } from './trust-proxy.js';
+import { metricsProblems } from '../observability/config-checks.js';
 import { demoClient, developmentConfig, DEMO_CLIENT_ID, type DemoCredentials } from './development.js';
 
 export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cookieKeys' | 'vaultKeys' | 'issuer' | 'host' | 'demo' | '$schema'> {
@@ -48,6 +49,11 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'UPSTREAM_TIMEOUT_MS', path: 'upstreamTimeoutMs', kind: 'int' },
   { name: 'MAX_BODY_BYTES', path: 'maxBodyBytes', kind: 'int' },
   { name: 'AUDIT_LOG', path: 'auditLog', kind: 'string' },
+  { name: 'METRICS_ENABLED', path: 'metrics.enabled', kind: 'bool' },
+  { name: 'METRICS_HOST', path: 'metrics.host', kind: 'string' },
+  { name: 'METRICS_PORT', path: 'metrics.port', kind: 'int' },
+  { name: 'METRICS_ON_MAIN_PORT', path: 'metrics.onMainPort', kind: 'bool' },
+  { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string' },
   { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string' },
   { name: 'DEMO', path: 'demo', kind: 'bool' },
 ];
@@ -187,13 +193,14 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
       if (typeof id === 'string' && id && !declaredIds.has(id)) errors.push(`clients[${index}].allowedProviders[${j}]: no provider with id "${id}"`);
     });
   });
+  const warnings: string[] = [];
+  metricsProblems(parsed.success ? parsed.data.metrics : raw.metrics, parsed.success ? parsed.data.port : raw.port, production, errors, warnings);
   if (!parsed.success) {
     productionProblems(raw, production, errors);
     throw new ConfigError(unique(errors));
   }
   const file = parsed.data;
 
-  const warnings: string[] = [];
   const demo = file.demo ?? (!production && !configPath && !options.file);
   const cookieKeys = file.cookieKeys ?? [randomBytes(32).toString('base64url')];
   if (!file.cookieKeys) warnings.push('cookieKeys not set: using a generated key (sessions will not survive a restart)');

@@ -77,6 +77,16 @@ export const sessionSchema = z
   })
   .prefault({});
 
+export const metricsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Export Prometheus metrics at /metrics.'),
+    host: z.string().min(1).default('127.0.0.1').describe('Listen address of the separate metrics listener.'),
+    port: z.number().int().min(1).max(65535).default(9464).describe('Port of the separate metrics listener.'),
+    onMainPort: z.boolean().default(false).describe('Serve /metrics on the main port instead (metrics.token required in production).'),
+    token: z.string().min(32, 'must be at least 32 characters').optional().describe('Bearer token a scraper must send; "$ENV_NAME" recommended.'),
+  })
+  .prefault({});
+
 export const configFileSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -107,6 +117,7 @@ export const configFileSchema = z
     upstreamTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('Timeout of every upstream HTTP call, ms.'),
     maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body.'),
     auditLog: z.string().default('stdout').describe('"stdout", "off", or a file path for JSON-lines audit records.'),
+    metrics: metricsSchema,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
   });

@@ -37,8 +37,9 @@ async function loadPrivateKey(config: OidcConfig, baseDir: string): Promise<clie
 /**
  * Discovers the upstream (or uses explicit endpoints) and returns a Configuration that verifies ID token signatures
  * (non-repudiation checks), accepts only the configured algorithms and times out every call after `timeoutMs`.
+ * `fetchImpl` makes every call of the Configuration, discovery included (the metrics time it).
  */
-export async function buildConfiguration(config: OidcConfig, clientAuth: client.ClientAuth, timeoutMs: number): Promise<client.Configuration> {
+export async function buildConfiguration(config: OidcConfig, clientAuth: client.ClientAuth, timeoutMs: number, fetchImpl?: typeof fetch): Promise<client.Configuration> {
   const metadata: Partial<client.ClientMetadata> = {
     // oauth4webapi accepts a list here at runtime (an allow-list); its type only names the single-value form.
     id_token_signed_response_alg: config.idTokenSigningAlgs as unknown as string,
@@ -48,9 +49,11 @@ export async function buildConfiguration(config: OidcConfig, clientAuth: client.
   const execute: ((c: client.Configuration) => void)[] = [client.enableNonRepudiationChecks];
   if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
   const timeout = timeoutMs / 1000;
+  // CustomFetch's body type (FetchBody) differs from the DOM lib's BodyInit only in typing; fetch takes both.
+  const customFetch = fetchImpl as client.CustomFetch | undefined;
 
   if (!config.endpoints) {
-    return client.discovery(new URL(config.issuer), config.clientId, metadata, clientAuth, { execute, timeout });
+    return client.discovery(new URL(config.issuer), config.clientId, metadata, clientAuth, { execute, timeout, ...(customFetch ? { [client.customFetch]: customFetch } : {}) });
   }
   const server: client.ServerMetadata = {
     issuer: config.issuer,
@@ -64,6 +67,7 @@ export async function buildConfiguration(config: OidcConfig, clientAuth: client.
   };
   const configuration = new client.Configuration(server, config.clientId, metadata, clientAuth);
   configuration.timeout = timeout;
+  if (customFetch) configuration[client.customFetch] = customFetch;
   for (const extension of execute) extension(configuration);
   return configuration;
 }

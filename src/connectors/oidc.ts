@@ -79,7 +79,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
 
   /** The upstream's openid-client Configuration, discovered once; a failed discovery is retried on the next call. */
   private configuration(): Promise<client.Configuration> {
-    this.configPromise ??= buildConfiguration(this.config, this.clientAuth, this.config.timeoutMs ?? this.context.httpTimeoutMs).catch(
+    this.configPromise ??= buildConfiguration(this.config, this.clientAuth, this.config.timeoutMs ?? this.context.httpTimeoutMs, this.context.fetch).catch(
       (err: unknown) => {
         this.configPromise = undefined;
         throw toConnectorError(err, 'discovery');

@@ -20,6 +20,8 @@ export interface ConnectorContext {
   /** Timeout for any upstream HTTP call, ms. */
   httpTimeoutMs: number;
   production: boolean;
+  /** The fetch for upstream HTTP calls (metrics time it); default the global fetch. */
+  fetch?: typeof fetch;
 }
 
 export interface ConnectorFactory<S extends z.ZodType = z.ZodType> {
