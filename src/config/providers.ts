@@ -13,6 +13,8 @@ export interface ProviderDefinition {
   type: string;
   name: string;
   domains: string[];
+  /** Re-verification interval of this provider's sessions, seconds (absent: the broker-wide setting). */
+  reverifyIntervalSeconds?: number;
   config: unknown;
   /** Where it came from, for messages: a file path or "providers[2]". */
   source: string;
@@ -43,8 +45,8 @@ export function validateProvider(raw: unknown, source: string, baseDir: string, 
     return undefined;
   }
   if (refErrors.length > 0) return undefined;
-  const { id, type, name, domains } = envelope.data;
-  return { id, type, name, domains: domains.map((d) => d.toLowerCase()), config: config.data, source, baseDir };
+  const { id, type, name, domains, reverifyIntervalSeconds } = envelope.data;
+  return { id, type, name, domains: domains.map((d) => d.toLowerCase()), ...(reverifyIntervalSeconds !== undefined ? { reverifyIntervalSeconds } : {}), config: config.data, source, baseDir };
 }
 
 /** The "id" a definition claims, valid or not (so a reference to an invalid provider is not also reported as unknown). */

@@ -15,6 +15,8 @@ export interface Identity {
   amr: string[];
   /** When the upstream authenticated the user, seconds since epoch (falls back to now). */
   authTime?: number;
+  /** When the upstream said this session must end (SAML SessionNotOnOrAfter), ms since epoch. */
+  sessionNotOnOrAfter?: number;
   /** Upstream claims or attributes, for claim mapping only; never sent to relying parties as-is. */
   rawClaims: Record<string, unknown>;
   /** Opaque per-connector state kept with the session (e.g. SAML SessionIndex, upstream id_token for logout). */
@@ -100,6 +102,12 @@ export interface RefreshableConnector extends Connector {
   refresh(identity: Identity): Promise<Identity>;
 }
 
+/** Upstreams whose accounts the broker can look up without the user (local accounts): re-verification asks it. */
+export interface AccountCheckConnector extends Connector {
+  /** True while the account behind `identity` (its subject) still exists with the credential it signed in with. */
+  accountStillValid(identity: Identity): boolean;
+}
+
 /** Upstreams with a logout endpoint to send the browser to. */
 export interface LogoutConnector extends Connector {
   /** URL (or form) that ends the upstream session; `returnTo` is where the upstream sends the browser back. */
@@ -119,6 +127,7 @@ export const isRefreshableConnector = (c: Connector): c is RefreshableConnector 
   typeof (c as RefreshableConnector).refresh === 'function';
 export const isUnsolicitedResponseConnector = (c: Connector): c is UnsolicitedResponseConnector =>
   typeof (c as UnsolicitedResponseConnector).handleUnsolicited === 'function';
+export const isAccountCheckConnector = (c: Connector): c is AccountCheckConnector => typeof (c as AccountCheckConnector).accountStillValid === 'function';
 export const isLogoutConnector = (c: Connector): c is LogoutConnector => typeof (c as LogoutConnector).logout === 'function';
 
 /**

@@ -1,8 +1,8 @@
 // The local connector: static users from configuration, passwords verified against argon2id hashes.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { z } from 'zod';
-import type { Identity, PasswordConnector } from './connector.js';
+import type { AccountCheckConnector, Identity, PasswordConnector } from './connector.js';
 import type { ConnectorFactory } from './registry.js';
 
 const argon2idHash = z
@@ -50,7 +50,10 @@ export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
-class LocalConnector implements PasswordConnector {
+/** A short fingerprint of a password hash: a session remembers which password it signed in with, not the hash. */
+const credentialOf = (user: LocalUser) => createHash('sha256').update(user.passwordHash).digest('base64url').slice(0, 22);
+
+class LocalConnector implements PasswordConnector, AccountCheckConnector {
   readonly type = 'local';
   /** Every login name (username, and email when set), lower-cased, to its user. */
   private readonly users: Map<string, LocalUser>;
@@ -73,6 +76,12 @@ class LocalConnector implements PasswordConnector {
     return this.users.get(key)?.username.toLowerCase() ?? key;
   }
 
+  /** Re-verification: the user is still configured, with the password hash the session signed in with. */
+  accountStillValid(identity: Identity): boolean {
+    const user = this.users.get(identity.subject.toLowerCase());
+    return user !== undefined && user.username === identity.subject && identity.connectorData?.credential === credentialOf(user);
+  }
+
   /** `login` is the username or the email (as Keycloak and Okta accept); the subject is always the username. */
   async login(login: string, password: string): Promise<Identity | undefined> {
     const user = this.users.get(login.trim().toLowerCase());
@@ -90,6 +99,7 @@ class LocalConnector implements PasswordConnector {
       amr: ['pwd'],
       authTime: Math.floor(this.now() / 1000),
       rawClaims: {},
+      connectorData: { credential: credentialOf(user) },
     };
   }
 }

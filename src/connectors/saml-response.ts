@@ -58,6 +58,8 @@ export interface VerifiedAssertion {
   spNameQualifier?: string;
   sessionIndex?: string;
   authnInstant?: number;
+  /** The AuthnStatement's SessionNotOnOrAfter (ms): the broker session ends then. */
+  sessionNotOnOrAfter?: number;
   authnContextClassRef?: string;
   attributes: SamlAttribute[];
   /** Until when the assertion could be replayed (ms): the replay cache keeps its ID that long. */
@@ -258,6 +260,7 @@ function readAssertion(assertion: Element, options: ResponseCheckOptions): Omit<
   if (sessionIndex) result.sessionIndex = sessionIndex;
   const authnInstant = parseInstant(attr(authn, 'AuthnInstant'), 'AuthnInstant');
   if (authnInstant !== undefined) result.authnInstant = authnInstant;
+  if (sessionNotOnOrAfter !== undefined) result.sessionNotOnOrAfter = sessionNotOnOrAfter;
   if (classRef) result.authnContextClassRef = textOf(classRef);
   return result;
 }

@@ -305,6 +305,7 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
       authTime: Math.floor((verified.authnInstant ?? this.now()) / 1000),
       rawClaims: raw,
       connectorData,
+      ...(verified.sessionNotOnOrAfter !== undefined ? { sessionNotOnOrAfter: verified.sessionNotOnOrAfter } : {}),
       ...(acr ? { acr } : {}),
     };
     return mapIdentity(identity, this.config.claims as ClaimMapping);

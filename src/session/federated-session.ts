@@ -1,4 +1,4 @@
-// The FederatedSession record: who signed in, through which upstream, and when it was last verified.
+// The FederatedSession record: who signed in, through which upstream, when it was last verified and when it is next due (the due index).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Identity } from '../connectors/connector.js';
 import type { KeyValueStore, WriteOp } from '../store/store.js';
@@ -11,6 +11,18 @@ export interface FederatedSession {
   identity: Omit<Identity, 'upstreamTokens'>;
   createdAt: number;
   lastVerifiedAt: number;
+  /** When it is next due for re-verification (set by save() and reschedule()); also its place in the due index. */
+  nextCheckAt?: number;
+  /** Since when its upstream has been unreachable (timeouts, 5xx), and how many checks failed so; null or absent: reachable. */
+  unreachableSince?: number | null;
+  unreachableAttempts?: number | null;
+}
+
+/** A session the due index handed out. */
+export interface DueSession {
+  accountId: string;
+  sessionId: string;
+  dueAt: number;
 }
 
 /** The claims findAccount serves for an account id. */
@@ -25,6 +37,9 @@ export interface AccountRecord {
 const sessionKey = (accountId: string, id: string) => `fsession:{${accountId}}:${id}`;
 const accountKey = (accountId: string) => `account:{${accountId}}`;
 const accountSessionsKey = (accountId: string) => `account-sessions:{${accountId}}`;
+/** Every session in one time-ordered index of when it is next due (one Redis Cluster slot: one hash tag). */
+const DUE_KEY = 'reverify-due:{reverify}';
+const dueMember = (accountId: string, id: string) => `${accountId}.${id}`;
 /** Sessions by upstream subject (SAML NameID or OIDC sub), for upstream-initiated logout. */
 const upstreamKey = (connectorId: string, upstreamSubject: string) =>
   `upstream-sessions:{${createHash('sha256').update(`${connectorId}\u0000${upstreamSubject}`).digest('base64url')}}`;
@@ -43,14 +58,26 @@ export class SessionRepository {
   constructor(
     private readonly store: KeyValueStore,
     private readonly ttlMs: number,
+    /** Re-verification interval of a connector's sessions, ms. */
+    private readonly intervalOf: (connectorId: string) => number = () => 15 * 60_000,
   ) {}
+
+  /** When a session verified at lastVerifiedAt is next due: after its connector's interval, or when its upstream session ends. */
+  private dueAt(session: FederatedSession): number {
+    return Math.min(session.lastVerifiedAt + this.intervalOf(session.connectorId), session.identity.sessionNotOnOrAfter ?? Infinity);
+  }
 
   /**
    * Saves the session, the account's claims and the account -> sessions index in one atomic write, then the
-   * upstream-subject index (another cluster slot; an index entry without its session is skipped on read).
+   * upstream-subject index and the due index (other cluster slots; an index entry without its session is skipped on read).
+   * The saved record is due after its connector's interval from lastVerifiedAt; a save clears the unreachable marks.
    */
-  async save(session: FederatedSession, account: AccountRecord): Promise<void> {
-    const expiresAt = session.createdAt + this.ttlMs;
+  async save(saved: FederatedSession, account: AccountRecord): Promise<void> {
+    const { unreachableSince: _since, unreachableAttempts: _attempts, ...rest } = saved;
+    const session: FederatedSession = { ...rest, nextCheckAt: this.dueAt(rest) };
+    // A session ends at its TTL or when its upstream said so (SAML SessionNotOnOrAfter), whichever comes first: from then on
+    // sessionsOf leaves it out, so findAccount refuses its tokens and the interaction policy its browser session.
+    const expiresAt = Math.min(session.createdAt + this.ttlMs, session.identity.sessionNotOnOrAfter ?? Infinity);
     const upstream = upstreamKey(session.connectorId, upstreamSubjectOf(session));
     // Each save also drops the indexes' entries of sessions that have expired since (account.updatedAt is "now").
     await this.store.batch([
@@ -59,10 +86,37 @@ export class SessionRepository {
       { op: 'mapPrune', key: accountSessionsKey(account.accountId), upTo: account.updatedAt },
       { op: 'mapSet', key: accountSessionsKey(account.accountId), field: session.id, value: expiresAt, ttlMs: this.ttlMs },
     ]);
-    await this.store.batch([
-      { op: 'mapPrune', key: upstream, upTo: account.updatedAt },
-      { op: 'mapSet', key: upstream, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
+    await Promise.all([
+      this.store.batch([
+        { op: 'mapPrune', key: upstream, upTo: account.updatedAt },
+        { op: 'mapSet', key: upstream, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
+      ]),
+      this.store.scheduleAdd(DUE_KEY, dueMember(session.accountId, session.id), session.nextCheckAt!),
     ]);
+  }
+
+  /** Moves the session's next check to `dueAt` (record and index), with extra fields for the record; false when it is gone. */
+  async reschedule(session: FederatedSession, dueAt: number, fields: Partial<Pick<FederatedSession, 'unreachableSince' | 'unreachableAttempts'>> = {}): Promise<boolean> {
+    const exists = await this.store.assign(sessionKey(session.accountId, session.id), { ...fields, nextCheckAt: dueAt });
+    if (exists) await this.store.scheduleAdd(DUE_KEY, dueMember(session.accountId, session.id), dueAt);
+    return exists;
+  }
+
+  /**
+   * Takes up to `limit` sessions due by `now` from the due index; each is leased to the caller for `leaseMs` (no other
+   * instance takes it meanwhile) and comes back due if the caller neither reschedules nor ends it.
+   */
+  async takeDue(now: number, limit: number, leaseMs: number): Promise<DueSession[]> {
+    const entries = await this.store.scheduleTakeDue(DUE_KEY, now, limit, leaseMs);
+    return entries.map(({ member, dueAt }) => {
+      const dot = member.indexOf('.');
+      return { accountId: member.slice(0, dot), sessionId: member.slice(dot + 1), dueAt };
+    });
+  }
+
+  /** Drops a due-index entry whose session has expired or ended. */
+  async unschedule(accountId: string, id: string): Promise<void> {
+    await this.store.scheduleRemove(DUE_KEY, dueMember(accountId, id));
   }
 
   get(accountId: string, id: string): Promise<FederatedSession | undefined> {
@@ -100,6 +154,9 @@ export class SessionRepository {
       { op: 'mapDelete', key: accountSessionsKey(session.accountId), field: session.id },
       ...alsoOps,
     ]);
-    await this.store.batch([{ op: 'mapDelete', key: upstreamKey(session.connectorId, upstreamSubjectOf(session)), field: `${session.accountId}.${session.id}` }]);
+    await Promise.all([
+      this.store.batch([{ op: 'mapDelete', key: upstreamKey(session.connectorId, upstreamSubjectOf(session)), field: `${session.accountId}.${session.id}` }]),
+      this.unschedule(session.accountId, session.id),
+    ]);
   }
 }

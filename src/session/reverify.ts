@@ -1,6 +1,7 @@
-// Before a downstream refresh, confirms sessions with their upstreams (near token expiry, or after the re-verification interval); ends refused sessions.
-import { ConnectorError, isRefreshableConnector, type Identity } from '../connectors/connector.js';
+// What re-verifying a session means, per connector (upstream refresh, account still valid, SAML session end), with a grace for unreachable upstreams; used by the sweep and by refreshes.
+import { ConnectorError, isAccountCheckConnector, isRefreshableConnector, type Identity } from '../connectors/connector.js';
 import type { Connector, RefreshableConnector } from '../connectors/connector.js';
+import type { Auditor } from '../audit/auditor.js';
 import type { AccountRecord, FederatedSession, SessionRepository } from './federated-session.js';
 import type { EndReason, TerminateSession } from './terminate.js';
 import type { TokenVault } from './vault.js';
@@ -25,55 +26,126 @@ export interface ReverifyDeps {
   vault: TokenVault;
   connectors: Map<string, Connector>;
   terminate: TerminateSession;
+  auditor: Pick<Auditor, 'record'>;
   now: () => number;
-  /** Confirm with the upstream (a refresh_token grant there) when it last answered longer ago than this. */
-  reverifyIntervalMs: number;
-}
-
-/** Ends a session whose upstream refused it (or whose connector is gone); the caller counts it as not live. */
-async function endSession(deps: ReverifyDeps, session: FederatedSession, reason: EndReason): Promise<false> {
-  await deps.terminate(session, reason);
-  return false;
-}
-
-/** Ends one session whose connector has left the configuration; false (not live) either way. */
-async function endRemovedConnectorSession(deps: ReverifyDeps, accountId: string, id: string): Promise<false> {
-  const session = await deps.sessions.get(accountId, id);
-  return session ? endSession(deps, session, 'connector_removed') : false;
-}
-
-/** Confirms one session of a refreshable connector; false when it is gone or has just been ended. */
-async function confirmSession(deps: ReverifyDeps, connector: RefreshableConnector, accountId: string, id: string): Promise<boolean> {
-  const session = await deps.sessions.get(accountId, id);
-  if (!session) return false;
-  try {
-    // Sessions without upstream tokens (no vault entry) have nothing to refresh: getFresh answers undefined.
-    const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.reverifyIntervalMs });
-    if (fresh?.refreshed) {
-      // The upstream answered: the session is verified now, with the claims it just gave.
-      const source: Identity = fresh.identity ?? session.identity;
-      const { upstreamTokens: _tokens, ...identity } = source;
-      await deps.sessions.save({ ...session, identity, lastVerifiedAt: deps.now() }, { accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: deps.now() });
-    }
-    return true;
-  } catch (error) {
-    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return endSession(deps, session, error.code as EndReason);
-    throw error instanceof ConnectorError ? new UpstreamUnavailableError(error) : error;
-  }
+  /** Re-verification interval of a connector's sessions, ms (a refresh upstream when it last answered longer ago). */
+  intervalOf: (connectorId: string) => number;
+  /** How long a session outlives an unreachable upstream before it ends (upstream_unreachable), ms. */
+  graceMs: number;
+  /** First retry after an unreachable upstream, ms; doubles with each failed check. */
+  retryMs: number;
 }
 
 /**
- * Returns how many of the account's live sessions (`sessionIds`) are still live, confirming them all at once.
- * Every session of an account comes from the account's connector (the account id is derived from it). When that
- * connector is gone from the configuration, the sessions end; when it cannot refresh (local, SAML), they stand as
- * they are, without a read; otherwise each is confirmed with the upstream, which may refuse it (the session ends).
- * Transient upstream failures throw (the request fails, the session stays).
+ * What one check found: `verified` (the upstream or the configuration confirmed it), `unchanged` (nothing to ask,
+ * e.g. SAML or no upstream refresh token), `ended` (terminated), `unreachable` (kept, retried later) or `gone`.
+ */
+export type CheckOutcome = 'verified' | 'unchanged' | 'ended' | 'unreachable' | 'gone';
+
+type Verdict = { kind: 'verified'; identity?: Identity } | { kind: 'unchanged' } | { kind: 'refused'; reason: EndReason } | { kind: 'unreachable'; error: unknown };
+
+/** Asks what the session's connector can answer without the user. */
+async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, session: FederatedSession): Promise<Verdict> {
+  if (!connector) return { kind: 'refused', reason: 'connector_removed' };
+  const { sessionNotOnOrAfter } = session.identity;
+  if (sessionNotOnOrAfter !== undefined && deps.now() >= sessionNotOnOrAfter) return { kind: 'refused', reason: 'upstream_session_expired' };
+  if (isAccountCheckConnector(connector)) {
+    return connector.accountStillValid({ ...session.identity }) ? { kind: 'verified' } : { kind: 'refused', reason: 'account_removed' };
+  }
+  if (!isRefreshableConnector(connector)) return { kind: 'unchanged' };
+  return refreshVerdict(deps, connector, session);
+}
+
+/** OIDC: a refresh_token grant upstream through the vault (single flight across instances), when the interval has passed. */
+async function refreshVerdict(deps: ReverifyDeps, connector: RefreshableConnector, session: FederatedSession): Promise<Verdict> {
+  try {
+    // Sessions without upstream tokens (no vault entry) have nothing to refresh: getFresh answers undefined.
+    const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.intervalOf(session.connectorId) });
+    if (!fresh?.refreshed) return { kind: 'unchanged' };
+    return { kind: 'verified', identity: fresh.identity };
+  } catch (error) {
+    if (error instanceof ConnectorError && SESSION_ENDING.has(error.code)) return { kind: 'refused', reason: error.code as EndReason };
+    if (error instanceof ConnectorError) return { kind: 'unreachable', error };
+    throw error;
+  }
+}
+
+/** The upstream did not answer: keep the session and retry with backoff until the grace runs out, then end it. */
+async function keepUnreachable(deps: ReverifyDeps, session: FederatedSession, error: unknown): Promise<CheckOutcome> {
+  const now = deps.now();
+  const since = session.unreachableSince ?? now;
+  if (now - since >= deps.graceMs) {
+    await deps.terminate(session, 'upstream_unreachable');
+    return 'ended';
+  }
+  const attempts = (session.unreachableAttempts ?? 0) + 1;
+  const backoff = Math.min(deps.retryMs * 2 ** (attempts - 1), deps.intervalOf(session.connectorId));
+  const retryAt = Math.min(now + backoff, since + deps.graceMs);
+  await deps.sessions.reschedule(session, retryAt, { unreachableSince: since, unreachableAttempts: attempts });
+  deps.auditor.record({
+    event: 'session.reverified',
+    outcome: 'failure',
+    reason: error instanceof ConnectorError ? error.code : 'upstream_unreachable',
+    accountId: session.accountId,
+    connectorId: session.connectorId,
+    details: { attempts, graceLeftSeconds: Math.round((since + deps.graceMs - now) / 1000) },
+  });
+  return 'unreachable';
+}
+
+/**
+ * Checks one session now and records the result: a confirmed session is saved as verified (due again after its
+ * interval), a refused one ends through terminate(), an unreachable one is kept within the grace. A session that was
+ * not due and had nothing to ask is left untouched (no write): a refresh before the interval costs one vault read.
+ */
+export async function checkSession(deps: ReverifyDeps, session: FederatedSession): Promise<CheckOutcome> {
+  const verdict = await verdictOf(deps, deps.connectors.get(session.connectorId), session);
+  const now = deps.now();
+  switch (verdict.kind) {
+    case 'refused':
+      await deps.terminate(session, verdict.reason);
+      return 'ended';
+    case 'unreachable':
+      return keepUnreachable(deps, session, verdict.error);
+    case 'unchanged':
+      if ((session.nextCheckAt ?? 0) > now && session.unreachableSince == null) return 'unchanged';
+      if (!(await deps.sessions.reschedule(session, now + deps.intervalOf(session.connectorId), { unreachableSince: null, unreachableAttempts: null }))) return 'gone';
+      break;
+    case 'verified': {
+      // The upstream answered: the session is verified now, with the claims it just gave.
+      const source: Identity = verdict.identity ?? session.identity;
+      const { upstreamTokens: _tokens, ...identity } = source;
+      await deps.sessions.save({ ...session, identity, lastVerifiedAt: now }, { accountId: session.accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: now });
+      break;
+    }
+  }
+  deps.auditor.record({
+    event: 'session.reverified',
+    outcome: 'success',
+    accountId: session.accountId,
+    connectorId: session.connectorId,
+    details: { upstreamAsked: verdict.kind === 'verified' },
+  });
+  return verdict.kind === 'verified' ? 'verified' : 'unchanged';
+}
+
+/**
+ * Returns how many of the account's live sessions (`sessionIds`) are still live, checking them all at once (a refresh
+ * grant). Sessions of refreshable connectors are confirmed upstream when near token expiry or past their interval;
+ * others are checked when overdue. An unreachable upstream within the grace throws (the refresh answers 503, the
+ * session stays); after the grace the session ends.
  */
 export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessionIds: readonly string[]): Promise<number> {
-  const connector = deps.connectors.get(account.connectorId);
-  if (connector && !isRefreshableConnector(connector)) return sessionIds.length;
-  const confirmed = await Promise.all(
-    sessionIds.map((id) => (connector ? confirmSession(deps, connector, account.accountId, id) : endRemovedConnectorSession(deps, account.accountId, id))),
+  const outcomes = await Promise.all(
+    sessionIds.map(async (id) => {
+      const session = await deps.sessions.get(account.accountId, id);
+      if (!session) return 'gone';
+      const connector = deps.connectors.get(session.connectorId);
+      const overdue = (session.nextCheckAt ?? 0) <= deps.now();
+      if (connector && !isRefreshableConnector(connector) && !overdue) return 'unchanged';
+      return checkSession(deps, session);
+    }),
   );
-  return confirmed.filter(Boolean).length;
+  if (outcomes.includes('unreachable')) throw new UpstreamUnavailableError(undefined);
+  return outcomes.filter((outcome) => outcome === 'verified' || outcome === 'unchanged').length;
 }

@@ -14,7 +14,17 @@ export type EndReason =
   | 'upstream_subject_mismatch'
   | 'refresh_unavailable'
   | 'email_domain_not_allowed'
-  | 'email_not_verified';
+  | 'email_not_verified'
+  /** Re-verification: the upstream stayed unreachable for longer than the grace period. */
+  | 'upstream_unreachable'
+  /** The upstream's own session ended (SAML SessionNotOnOrAfter). */
+  | 'upstream_session_expired'
+  /** The account is gone from the connector, or its password changed (local accounts). */
+  | 'account_removed'
+  /** An administrator's `vestibule sessions revoke`. */
+  | 'admin_revoked'
+  /** `vestibule accounts lock`. */
+  | 'account_locked';
 
 /** Who asked, for the audit trail (absent for background work). */
 export interface EndContext {
