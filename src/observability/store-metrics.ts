@@ -19,7 +19,13 @@ export function instrumentStore(store: KeyValueStore, metrics: Metrics): KeyValu
         const errors = metrics.storeErrors.labels(prop);
         timed = (...args: unknown[]): unknown => {
           const start = performance.now();
-          const result = method.apply(target, args);
+          let result: unknown;
+          try {
+            result = method.apply(target, args);
+          } catch (error) {
+            errors.inc();
+            throw error;
+          }
           if (!(result instanceof Promise)) return result;
           return result.then(
             (answer: unknown) => {
