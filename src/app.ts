@@ -4,7 +4,8 @@ import type Provider from 'oidc-provider';
 import { pino, type Logger } from 'pino';
 import { Auditor } from './audit/auditor.js';
 import type { AuditSink } from './audit/events.js';
-import { JsonLinesSink } from './audit/json-lines.js';
+import { chainId } from './audit/chain.js';
+import { createAuditSinks } from './audit/sinks.js';
 import type { BrokerConfig } from './config/load.js';
 import type { Connector } from './connectors/connector.js';
 import { connectorFactory } from './connectors/registry.js';
@@ -14,6 +15,8 @@ import { Transactions } from './federation/transactions.js';
 import { clientAddress, fromTrustedProxy, proxyTrust } from './http/client-ip.js';
 import { errorHandler } from './http/errors.js';
 import { requestContext } from './http/request-context.js';
+import { rateLimit } from './http/rate-limit.js';
+import { clientSecrets } from './http/rate-limit-client.js';
 import { createStaticCache } from './http/static-cache.js';
 import { callbackRoutes } from './http/routes/callback.js';
 import { readinessRoute } from './http/routes/health.js';
@@ -28,12 +31,14 @@ import { auditProviderEvents } from './issuer/audit-events.js';
 import { loadSigningKeys } from './issuer/keys.js';
 import { createIssuer } from './issuer/provider.js';
 import { singleUse } from './issuer/single-use.js';
+import { AccountLocks } from './session/account-locks.js';
 import { SessionRepository } from './session/federated-session.js';
 import { GrantBindings } from './session/grant-bindings.js';
 import { createTerminator } from './session/terminate.js';
 import { createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
-import { reverifyAccount } from './session/reverify.js';
+import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
+import { ReverifyScheduler } from './session/scheduler.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
 import { demoRoutes } from './demo/relying-party.js';
@@ -42,7 +47,7 @@ import { metricsRoute } from './observability/main-port.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { countReverifications } from './observability/reverify-metrics.js';
 import { instrumentStore } from './observability/store-metrics.js';
-import { timedFetch } from './observability/upstream-fetch.js';
+import { connectorFetch } from './observability/upstream-fetch.js';
 
 export interface AppDeps {
   logger?: Logger;
@@ -52,6 +57,8 @@ export interface AppDeps {
   auditSinks?: AuditSink[];
   /** The process's metrics (main.ts keeps one across reloads); default a new registry. */
   metrics?: Metrics;
+  /** false: the re-verification sweep does not run on its timer (tests call `scheduler.sweepOnce()`). */
+  sweep?: boolean;
 }
 
 export interface BrokerApp {
@@ -59,6 +66,10 @@ export interface BrokerApp {
   app: Provider;
   broker: BrokerContext;
   metrics: Metrics;
+  /** The re-verification sweep of this instance (stopped by close()). */
+  scheduler: ReverifyScheduler;
+  /** Which signing keys the issuer serves ("file" for a jwksFile); key-watch.ts rebuilds the app when the store's differ. */
+  keysFingerprint: string;
   close(): Promise<void>;
 }
 
@@ -74,7 +85,7 @@ async function createConnectors(config: BrokerConfig, store: KeyValueStore, logg
       baseDir: definition.baseDir,
       httpTimeoutMs: config.upstreamTimeoutMs,
       production: config.production,
-      ...(config.metrics.enabled ? { fetch: timedFetch(metrics, definition.id) } : {}),
+      ...(config.metrics.enabled ? { fetch: connectorFetch(metrics, definition.id, definition.type) } : {}),
     });
     connectors.set(definition.id, connector);
   }
@@ -88,13 +99,15 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const baseStore = deps.store ?? (await createStore(config.store, logger));
   const store = config.metrics.enabled ? instrumentStore(baseStore, metrics) : baseStore;
   const ownsStore = !deps.store;
-  const keys = await loadSigningKeys(config.jwksFile, store);
-  const renderer = createRenderer();
-  const sinks: AuditSink[] = [...(config.auditLog === 'off' ? [] : [new JsonLinesSink(config.auditLog)]), ...(deps.auditSinks ?? [])];
+  const keys = await loadSigningKeys(config, store, now);
+  const renderer = createRenderer(config.branding);
+  const sinks: AuditSink[] = [...createAuditSinks(config.audit, logger, now), ...(deps.auditSinks ?? [])];
   if (config.metrics.enabled) sinks.push(new MetricsAuditSink(metrics, { connectors: config.providers.map((p) => p.id), clients: config.clients.map((c) => c.clientId) }));
-  const auditor = new Auditor(sinks, logger, now);
+  const auditor = new Auditor(sinks, logger, now, chainId(config.audit.instance));
   const connectors = await createConnectors(config, store, logger, now, metrics);
-  const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000);
+  const intervals = new Map(config.providers.map((p) => [p.id, (p.reverifyIntervalSeconds ?? config.session.reverifyIntervalSeconds) * 1000]));
+  const intervalOf = (connectorId: string) => intervals.get(connectorId) ?? config.session.reverifyIntervalSeconds * 1000;
+  const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000, intervalOf);
   const vault = createTokenVault({
     store,
     keys: config.vaultKeys,
@@ -104,6 +117,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     auditor,
   });
+  const locks = new AccountLocks(store, now);
   const bindings = new GrantBindings(store, Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000);
   const adapter = createOidcAdapter(store);
   const grantRevoker = new adapter('Grant');
@@ -124,13 +138,35 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     const allowList = clients.get(clientId)?.allowedProviders;
     return connectors.has(connectorId) && (!allowList || allowList.includes(connectorId));
   };
-  const reverifyDeps = { sessions, vault, connectors, terminate, now, reverifyIntervalMs: config.session.reverifyIntervalSeconds * 1000 };
+  const reverifyDeps: ReverifyDeps = {
+    sessions,
+    vault,
+    connectors,
+    terminate,
+    auditor,
+    now,
+    intervalOf,
+    graceMs: config.session.reverifyGraceSeconds * 1000,
+    retryMs: config.session.reverifyRetrySeconds * 1000,
+  };
+  const scheduler = new ReverifyScheduler({
+    sessions,
+    check: (session) => checkSession(reverifyDeps, session),
+    now,
+    logger: logger.child({ module: 'reverify' }),
+    sweepIntervalMs: config.session.sweepIntervalSeconds * 1000,
+    batchSize: config.session.sweepBatchSize,
+    concurrency: config.session.sweepConcurrency,
+    leaseMs: config.session.sweepLeaseSeconds * 1000,
+  });
+  if (deps.sweep !== false) scheduler.start();
   const provider = createIssuer({
     config,
     adapter,
     keys: keys.keys,
     sessions,
     bindings,
+    locks,
     renderer,
     now,
     providersAllowed,
@@ -148,6 +184,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     renderer,
     auditor,
     sessions,
+    locks,
     terminate,
     transactions: new Transactions(store, config.tokens.interactionTtl * 1000),
     vault,
@@ -173,6 +210,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   if (config.metrics.enabled && config.metrics.onMainPort) provider.use(metricsRoute(metrics.registry, config.metrics.token));
   provider.use(errorHandler(renderer));
+  provider.use(rateLimit({ limits: config.rateLimits, store, secrets: clientSecrets(config.clients), renderer, now, onRefused: (route, scope) => metrics.rateLimited.inc({ route, scope }) }));
   provider.use(singleUse(provider));
   provider.use(staticCache.capture);
   provider.use(upstreamLogout(broker));
@@ -183,7 +221,10 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     app: provider,
     broker,
     metrics,
+    scheduler,
+    keysFingerprint: keys.fingerprint,
     async close() {
+      await scheduler.stop();
       await Promise.all([...connectors.values()].map((connector) => connector.close?.()));
       await auditor.close();
       if (ownsStore) await store.close();

@@ -1,7 +1,9 @@
 // Loads and validates the whole configuration (file + environment + providers), collecting every problem before failing once.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { resolveAuditConfig, type ResolvedAuditConfig } from '../audit/config.js';
 import { envValue, type Env } from './env.js';
 import { ConfigError, problemPath, withoutUnresolved, zodIssues } from './issues.js';
 import { loadProviders, type ProviderDefinition } from './providers.js';
@@ -10,9 +12,12 @@ import { resolveSecretRefs } from './secret-refs.js';
 import { trustProxyFromEnv } from './trust-proxy.js';
 import { metricsProblems } from '../observability/config-checks.js';
 import { demoClient, developmentConfig, DEMO_CLIENT_ID, type DemoCredentials } from './development.js';
+import { resolveBranding, type Branding } from './branding.js';
 
-export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cookieKeys' | 'vaultKeys' | 'issuer' | 'host' | 'demo' | '$schema'> {
+export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cookieKeys' | 'vaultKeys' | 'issuer' | 'host' | 'demo' | '$schema' | 'branding'> {
   issuer: string;
+  /** Page branding, the logo file already embedded. */
+  branding: Branding;
   host: string;
   production: boolean;
   demo: boolean;
@@ -23,8 +28,12 @@ export interface BrokerConfig extends Omit<ParsedConfigFile, 'providers' | 'cook
   source: string;
   /** Development defaults in use; logged loudly at start. */
   warnings: string[];
+  /** Keys generated because the configuration sets none (development): a reload keeps the running ones. */
+  generatedKeys?: ('cookieKeys' | 'vaultKeys')[];
   /** Demo users' generated passwords (development configuration only), printed at start. */
   demoCredentials?: DemoCredentials;
+  /** Effective audit settings (the `audit` section, or `auditLog` mapped onto it). */
+  audit: ResolvedAuditConfig;
 }
 
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -39,9 +48,12 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'COOKIE_KEYS', path: 'cookieKeys', kind: 'list' },
   { name: 'JWKS_FILE', path: 'jwksFile', kind: 'string' },
   { name: 'VAULT_KEYS', path: 'vaultKeys', kind: 'list' },
+  { name: 'KEYS_PUBLISH_BEFORE_USE_SECONDS', path: 'keys.publishBeforeUseSeconds', kind: 'int' },
+  { name: 'KEYS_ROTATE_EVERY_SECONDS', path: 'keys.rotateEverySeconds', kind: 'int' },
   { name: 'PROVIDERS_DIR', path: 'providersDir', kind: 'string' },
   { name: 'REVERIFY_INTERVAL_SECONDS', path: 'session.reverifyIntervalSeconds', kind: 'int' },
   { name: 'UPSTREAM_REFRESH_SKEW_SECONDS', path: 'session.upstreamRefreshSkewSeconds', kind: 'int' },
+  { name: 'REVERIFY_GRACE_SECONDS', path: 'session.reverifyGraceSeconds', kind: 'int' },
   { name: 'ACCESS_TOKEN_TTL', path: 'tokens.accessTokenTtl', kind: 'int' },
   { name: 'ID_TOKEN_TTL', path: 'tokens.idTokenTtl', kind: 'int' },
   { name: 'REFRESH_TOKEN_TTL', path: 'tokens.refreshTokenTtl', kind: 'int' },
@@ -49,12 +61,14 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'UPSTREAM_TIMEOUT_MS', path: 'upstreamTimeoutMs', kind: 'int' },
   { name: 'MAX_BODY_BYTES', path: 'maxBodyBytes', kind: 'int' },
   { name: 'AUDIT_LOG', path: 'auditLog', kind: 'string' },
+  { name: 'AUDIT_INSTANCE', path: 'audit.instance', kind: 'string' },
   { name: 'METRICS_ENABLED', path: 'metrics.enabled', kind: 'bool' },
   { name: 'METRICS_HOST', path: 'metrics.host', kind: 'string' },
   { name: 'METRICS_PORT', path: 'metrics.port', kind: 'int' },
   { name: 'METRICS_ON_MAIN_PORT', path: 'metrics.onMainPort', kind: 'bool' },
   { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string' },
   { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string' },
+  { name: 'WATCH_CONFIG', path: 'watchConfig', kind: 'bool' },
   { name: 'DEMO', path: 'demo', kind: 'bool' },
 ];
 
@@ -117,7 +131,6 @@ interface ProductionView {
   issuer?: unknown;
   cookieKeys?: unknown;
   vaultKeys?: unknown;
-  jwksFile?: unknown;
   store?: unknown;
   demo?: unknown;
 }
@@ -133,7 +146,6 @@ function productionProblems(file: ProductionView, production: boolean, errors: s
   else if (typeof file.issuer === 'string' && !file.issuer.startsWith('https://')) add('issuer', 'must use https when NODE_ENV=production');
   if (!file.cookieKeys) add('cookieKeys', 'required when NODE_ENV=production (set COOKIE_KEYS or COOKIE_KEYS_FILE)');
   if (!file.vaultKeys) add('vaultKeys', 'required when NODE_ENV=production (set VAULT_KEYS or VAULT_KEYS_FILE)');
-  if (!file.jwksFile) add('jwksFile', 'required when NODE_ENV=production (generated signing keys are refused)');
   const storeType = file.store === undefined ? 'memory' : (file.store as { type?: unknown } | null)?.type;
   if (storeType === 'memory') add('store', 'the memory store is refused when NODE_ENV=production (set REDIS_URL)');
   if (file.demo === true) add('demo', 'the demo is refused when NODE_ENV=production');
@@ -209,7 +221,6 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
     vaultKeys.push(randomBytes(32));
     warnings.push('vaultKeys not set: using a generated upstream-token vault key');
   }
-  if (!file.jwksFile) warnings.push('jwksFile not set: signing keys are generated (and shared through the store)');
   if (file.store.type === 'memory') warnings.push('store is "memory": state is lost on restart and not shared between instances');
 
   productionProblems({ ...file, demo }, production, errors);
@@ -218,10 +229,21 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
   // Relative paths (jwksFile, auditLog, providersDir) resolve against the configuration file's directory.
   if (file.jwksFile) file.jwksFile = resolve(cwd, file.jwksFile);
   if (file.auditLog !== 'stdout' && file.auditLog !== 'off') file.auditLog = resolve(cwd, file.auditLog);
+  const audit = resolveAuditConfig(
+    {
+      raw: raw.audit,
+      auditLog: raw.auditLog === undefined ? undefined : file.auditLog,
+      storeRedisUrl: file.store.type === 'redis' ? file.store.url : undefined,
+      resolvePath: (path) => resolve(cwd, path),
+      hostname: hostname(),
+    },
+    errors,
+  );
   if (demo && !file.clients.some((client) => client.clientId === DEMO_CLIENT_ID)) file.clients.push(demoClient(issuer));
+  const branding = resolveBranding(file.branding, cwd, errors);
   if (errors.length > 0) throw new ConfigError(unique(errors));
 
-  const { providers: _inline, cookieKeys: _c, vaultKeys: _v, issuer: _i, host, demo: _d, $schema: _s, ...rest } = file;
+  const { providers: _inline, cookieKeys: _c, vaultKeys: _v, issuer: _i, host, demo: _d, $schema: _s, branding: _b, ...rest } = file;
   return {
     ...rest,
     issuer,
@@ -234,5 +256,8 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
     source,
     warnings,
     demoCredentials,
+    generatedKeys: [...(file.cookieKeys ? [] : ['cookieKeys' as const]), ...(file.vaultKeys ? [] : ['vaultKeys' as const])],
+    audit,
+    branding,
   };
 }

@@ -1,8 +1,11 @@
 // The zod schema of the broker configuration (JSON file named by BROKER_CONFIG, merged with environment variables).
 import { z } from 'zod';
+import { auditConfigSchema } from '../audit/config.js';
 import { storeConfigSchema } from '../store/create-store.js';
+import { rateLimitsSchema } from '../http/rate-limit-policy.js';
 import { clientRedirectIssues, redirectUriProblem } from './redirect-uri.js';
 import { trustProxySchema } from './trust-proxy.js';
+import { contrastWithWhite } from './branding.js';
 
 /** A client redirect or post-logout redirect URI (rules in redirect-uri.ts). */
 const redirectUri = z.string().superRefine((value, ctx) => {
@@ -53,6 +56,7 @@ export const providerFileSchema = z.strictObject({
   domains: z
     .array(z.string().regex(/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/i, 'must be a domain name (example.com), or "*." and a domain for its subdomains (*.example.com)'))
     .default([]),
+  reverifyIntervalSeconds: z.number().int().positive().optional().describe("Re-verify this provider's sessions this often (default: session.reverifyIntervalSeconds)."),
   config: z.record(z.string(), z.unknown()),
 });
 export type ProviderFile = z.input<typeof providerFileSchema>;
@@ -74,7 +78,47 @@ export const sessionSchema = z
   .strictObject({
     reverifyIntervalSeconds: seconds(900, 'Re-verify every session against its upstream this often.'),
     upstreamRefreshSkewSeconds: seconds(300, 'Refresh upstream access tokens when less than this remains.'),
+    reverifyGraceSeconds: seconds(3600, 'How long a session outlives an unreachable upstream (timeouts, 5xx) before it ends (upstream_unreachable).'),
+    reverifyRetrySeconds: seconds(30, 'First retry after an unreachable upstream; doubles on each failure, capped by the interval.'),
+    sweepIntervalSeconds: seconds(30, 'How often each instance looks for sessions due for re-verification (20% jitter).'),
+    sweepBatchSize: seconds(500, 'Due sessions one sweep takes from the store at a time.'),
+    sweepConcurrency: seconds(16, 'Checks one instance runs at the same time.'),
+    sweepLeaseSeconds: seconds(300, 'A taken session comes back due after this long if its checker died.'),
   })
+  .prefault({});
+
+export const keysSchema = z
+  .strictObject({
+    publishBeforeUseSeconds: seconds(86400, 'A new signing key is in the JWKS this long before it signs: longer than any relying party caches the JWKS.'),
+    clockSkewSeconds: seconds(60, 'Clock skew allowed to relying parties: a retired key stays published for the longest token lifetime plus this.'),
+    rotateEverySeconds: z.number().int().positive().optional().describe('Rotate the store-kept signing keys automatically when the newest is this old (default: only by `vestibule keys rotate`).'),
+  })
+  .prefault({});
+
+export const brandingSchema = z
+  .strictObject({
+    productName: z.string().trim().min(1).max(80).default('Vestibule').describe('Product name in every page header and title.'),
+    logoUrl: z
+      .string()
+      .max(2048)
+      .refine((value) => value.startsWith('https://') || /^\/(?!\/)/.test(value), 'must be an https URL or a path on the broker ("/…")')
+      .optional()
+      .describe('Logo image URL (https, or a path on the broker); the CSP allows exactly its origin.'),
+    logoFile: z.string().min(1).optional().describe('Logo image file (.png, .svg, .jpg, .webp; at most 64 KiB), embedded in the pages; relative to the configuration file.'),
+    accentColor: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #2457c5')
+      .refine((value) => contrastWithWhite(value) >= 4.5, 'must contrast at least 4.5:1 with white (WCAG AA): buttons show white text on it')
+      .default('#2457c5')
+      .describe('Accent colour of buttons, links and the focus ring (#rrggbb, contrast with white at least 4.5:1).'),
+    supportUrl: z
+      .string()
+      .max(2048)
+      .refine((value) => /^(https?:\/\/|mailto:)/.test(value), 'must be an http(s) or mailto: URL')
+      .optional()
+      .describe('Where error pages send people for help (https or mailto:), with the request reference.'),
+  })
+  .refine((branding) => !(branding.logoUrl && branding.logoFile), 'set logoUrl or logoFile, not both')
   .prefault({});
 
 export const metricsSchema = z
@@ -114,11 +158,19 @@ export const configFileSchema = z
     providers: z.array(z.unknown()).default([]).describe('Inline provider definitions, same shape as a providers/*.json file.'),
     tokens: tokensSchema,
     session: sessionSchema,
+    keys: keysSchema.describe('Signing keys kept in the store (when jwksFile is not set): publication before use, retention, schedule.'),
     upstreamTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('Timeout of every upstream HTTP call, ms.'),
     maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body.'),
-    auditLog: z.string().default('stdout').describe('"stdout", "off", or a file path for JSON-lines audit records.'),
+    auditLog: z.string().default('stdout').describe('Older form of audit.stdout / audit.file: "stdout", "off", or a file path for JSON-lines audit records.'),
+    audit: auditConfigSchema.optional().describe('Audit trail: hash-chained records to stdout, a rotating file, a Redis stream and a webhook.'),
     metrics: metricsSchema,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    rateLimits: rateLimitsSchema.describe('Token-bucket rate limits per IP and per authenticated client (README: Rate limits).'),
+    watchConfig: z
+      .boolean()
+      .default(false)
+      .describe('Reload when the configuration file or a providers/*.json file changes (as on SIGHUP), debounced; the file is validated first.'),
+    branding: brandingSchema,
     demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
   });
 

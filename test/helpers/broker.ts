@@ -39,6 +39,8 @@ export interface StartOptions {
   port?: number;
   /** The broker's logger (default silent). */
   logger?: Logger;
+  /** Run the re-verification sweep on its timer (default off: tests call `app.scheduler.sweepOnce()`). */
+  sweep?: boolean;
 }
 
 export interface TestBroker {
@@ -86,6 +88,7 @@ export async function startBroker(options: StartOptions = {}): Promise<TestBroke
     store,
     now: options.now,
     auditSinks: [{ write: (event) => void audit.push(event) }],
+    sweep: options.sweep ?? false,
   });
   handler = app.app.callback();
   return {
