@@ -6,10 +6,12 @@ import type { AuditEvent, AuditRecord } from './events.js';
 /** `prev` of a chain's first record. */
 export const GENESIS = '0'.repeat(64);
 
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
 /** SHA-256 (hex) of the record's canonical JSON without its `hash` field. */
 export function recordHash(record: Omit<AuditRecord, 'hash'> & { hash?: string }): string {
   const { hash: _hash, ...body } = record;
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return sha256(canonicalJson(body));
 }
 
 /** A chain id: the configured instance name and a random id of this start, so a restart begins a new chain. */
@@ -23,12 +25,13 @@ export class HashChain {
 
   constructor(readonly instance: string) {}
 
-  /** Links the event as the chain's next record; returns it and its canonical line. */
+  /** Links the event as the chain's next record; returns it and its line: the hashed canonical JSON with `hash` added last. */
   append(event: AuditEvent): { record: AuditRecord; line: string } {
-    const unhashed = { ...event, instance: this.instance, seq: this.seq, prev: this.prev };
-    const record: AuditRecord = { ...unhashed, hash: recordHash(unhashed) };
+    const body = canonicalJson({ ...event, instance: this.instance, seq: this.seq, prev: this.prev });
+    const hash = sha256(body);
+    const record: AuditRecord = { ...event, instance: this.instance, seq: this.seq, prev: this.prev, hash };
     this.seq += 1;
-    this.prev = record.hash;
-    return { record, line: canonicalJson(record) };
+    this.prev = hash;
+    return { record, line: `${body.slice(0, -1)},"hash":"${hash}"}` };
   }
 }
