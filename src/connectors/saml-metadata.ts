@@ -85,6 +85,8 @@ export interface MetadataStoreOptions {
   logger: Logger;
   now: () => number;
   httpTimeoutMs: number;
+  /** The fetch for the metadata URL (metrics time it); default the global fetch. */
+  fetch?: typeof fetch;
   /** Extra certificates from the provider file (always trusted, e.g. the next cert announced out of band). */
   extraCerts: TrustedCert[];
 }
@@ -149,7 +151,7 @@ export class IdpMetadataStore {
     const { source } = this.options;
     if (source.kind === 'xml') return source.xml;
     if (source.kind === 'file') return readFile(resolve(this.options.baseDir, source.path), 'utf8');
-    const response = await fetch(source.url, { signal: AbortSignal.timeout(this.options.httpTimeoutMs), redirect: 'error' });
+    const response = await (this.options.fetch ?? fetch)(source.url, { signal: AbortSignal.timeout(this.options.httpTimeoutMs), redirect: 'error' });
     if (!response.ok) throw new Error(`metadata ${source.url} answered ${response.status}`);
     const length = Number(response.headers.get('content-length') ?? '0');
     if (length > MAX_METADATA_BYTES) throw new Error(`metadata ${source.url} is larger than ${MAX_METADATA_BYTES} bytes`);

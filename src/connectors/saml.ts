@@ -403,6 +403,7 @@ export const samlConnectorFactory: ConnectorFactory<typeof samlConfigSchema> = {
       logger: context.logger,
       now: context.now,
       httpTimeoutMs: context.httpTimeoutMs,
+      ...(context.fetch ? { fetch: context.fetch } : {}),
       extraCerts: config.idp.extraSigningCerts.map(toTrustedCert),
     }).catch((error: Error) => {
       throw new Error(`provider ${base.id}: IdP metadata unusable: ${error.message}`);

@@ -34,3 +34,8 @@ export function timedFetch(metrics: Metrics, connector: string, endpoint?: strin
     }
   };
 }
+
+/** The timed fetch of one configured connector: a SAML connector's only upstream call is its metadata URL. */
+export function connectorFetch(metrics: Metrics, connectorId: string, type: string): typeof fetch {
+  return timedFetch(metrics, connectorId, type === 'saml' ? 'metadata' : undefined);
+}
