@@ -148,6 +148,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     intervalOf,
     graceMs: config.session.reverifyGraceSeconds * 1000,
     retryMs: config.session.reverifyRetrySeconds * 1000,
+    isLocked: (accountId) => locks.isLocked(accountId),
   };
   const scheduler = new ReverifyScheduler({
     sessions,

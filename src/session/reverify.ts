@@ -34,6 +34,8 @@ export interface ReverifyDeps {
   graceMs: number;
   /** First retry after an unreachable upstream, ms; doubles with each failed check. */
   retryMs: number;
+  /** Whether the account is locked (account locks); a locked account's sessions end at their next check. */
+  isLocked?: (accountId: string) => Promise<boolean>;
 }
 
 /**
@@ -49,6 +51,7 @@ async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, s
   if (!connector) return { kind: 'refused', reason: 'connector_removed' };
   const { sessionNotOnOrAfter } = session.identity;
   if (sessionNotOnOrAfter !== undefined && deps.now() >= sessionNotOnOrAfter) return { kind: 'refused', reason: 'upstream_session_expired' };
+  if (await deps.isLocked?.(session.accountId)) return { kind: 'refused', reason: 'account_locked' };
   if (isAccountCheckConnector(connector)) {
     return connector.accountStillValid({ ...session.identity }) ? { kind: 'verified' } : { kind: 'refused', reason: 'account_removed' };
   }
