@@ -1,5 +1,6 @@
-// Entry point: load the configuration, build the app, listen, reload on SIGHUP, and shut down cleanly on SIGTERM / SIGINT.
+// Entry point: load the configuration, build the app, listen, reload on SIGHUP (and file changes with WATCH_CONFIG), and shut down cleanly on SIGTERM / SIGINT.
 import { createServer } from 'node:http';
+import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { processEnv } from './config/env.js';
@@ -7,6 +8,8 @@ import { ConfigError } from './config/issues.js';
 import { loadConfig } from './config/load.js';
 import { printDemoBanner, startDemoUpstreams } from './demo/dev-mode.js';
 import { reloadConfig, type Running } from './reload.js';
+import { watchConfigFiles } from './config-watch.js';
+import { trackInFlight } from './in-flight.js';
 import { createStore } from './store/create-store.js';
 import { startMetricsServer } from './observability/server.js';
 
@@ -28,7 +31,8 @@ async function main(): Promise<void> {
   const demo = config.demo ? await startDemoUpstreams(config, logger) : undefined;
   const store = await createStore(config.store, logger);
   let running: Running = { config, broker: await buildApp(config, { logger, store }) };
-  let handler = running.broker.app.callback();
+  let tracked = trackInFlight(running.broker.app.callback());
+  let handler = tracked.handler;
   const server = createServer((req, res) => handler(req, res));
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS).unref();
     metricsServer?.close();
     server.close(async () => {
+      stopWatch?.();
       await running.broker.close();
       await store.close();
       await demo?.close();
@@ -67,15 +72,37 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
-    reloadConfig(running, processEnv(), store, logger)
-      .then((next) => {
-        if (!next || stopping) return;
+  // One reload at a time (SIGHUP and the file watch); the old app is closed once the requests it took are answered.
+  let reloading = Promise.resolve();
+  const reload = (trigger: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await reloadConfig(running, processEnv(), store, logger, trigger);
+        if (!next) return;
+        if (stopping) return await next.broker.close();
+        const previous = { running, tracked };
         running = next;
-        handler = next.broker.app.callback();
-      })
-      .catch((error: unknown) => logger.error({ err: error }, 'SIGHUP: reload failed; keeping the running configuration'));
-  });
+        tracked = trackInFlight(next.broker.app.callback());
+        handler = tracked.handler;
+        await previous.tracked.drained(server.requestTimeout);
+        await previous.running.broker.close();
+      } catch (error) {
+        logger.error({ err: error }, `${trigger}: reload failed; keeping the running configuration`);
+        running.broker.broker.auditor.record({ event: 'config.reloaded', outcome: 'failure', reason: 'reload_failed' });
+      }
+    });
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (config.watchConfig && !processEnv().BROKER_CONFIG) logger.warn('watchConfig: no BROKER_CONFIG file to watch (development configuration)');
+  const stopWatch =
+    config.watchConfig && processEnv().BROKER_CONFIG
+      ? watchConfigFiles({
+          configFile: config.source,
+          providersDir: resolve(dirname(config.source), config.providersDir),
+          onChange: () => reload('file watch'),
+          onError: (error, path) => logger.error({ err: error, path }, 'file watch: cannot watch this directory; reload with SIGHUP'),
+        })
+      : undefined;
 }
 
 main().catch((error: unknown) => {
