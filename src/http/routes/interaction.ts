@@ -112,7 +112,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     }
     const identity = await connector.login(username, password);
     if (!identity) {
-      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'invalid_credentials', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId });
+      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'invalid_credentials', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { username: username.slice(0, 128) } });
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'invalid_credentials'), username, status: 401 });
     }
     await broker.throttle.succeeded(connector.id, throttleKey, ctx.ip);
