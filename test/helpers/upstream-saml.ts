@@ -52,6 +52,8 @@ export interface ResponseOptions {
   subStatus?: string;
   authnContextClassRef?: string;
   sessionIndex?: string;
+  /** The AuthnStatement's SessionNotOnOrAfter (absent: none). */
+  sessionNotOnOrAfter?: number;
   sign?: SignMode;
   encrypt?: Encryption;
   /** Sign with this key/cert instead of the IdP's. */
@@ -173,7 +175,7 @@ export class TestIdp {
           `<saml:Subject><saml:NameID Format="${esc(o.nameIdFormat ?? PERSISTENT)}">${esc(o.nameId ?? 'user-1234')}</saml:NameID>` +
           `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(o.scdNotOnOrAfter ?? now + 300_000)}" Recipient="${esc(o.recipient ?? acsUrl)}"${inResponseTo}/></saml:SubjectConfirmation></saml:Subject>` +
           `<saml:Conditions NotBefore="${iso(o.notBefore ?? now - 5_000)}" NotOnOrAfter="${iso(o.notOnOrAfter ?? now + 300_000)}"><saml:AudienceRestriction><saml:Audience>${esc(o.audience ?? spEntityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-          `<saml:AuthnStatement AuthnInstant="${iso(now - 1_000)}" SessionIndex="${esc(o.sessionIndex ?? '_session-1')}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(o.authnContextClassRef ?? 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport')}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+          `<saml:AuthnStatement AuthnInstant="${iso(now - 1_000)}" SessionIndex="${esc(o.sessionIndex ?? '_session-1')}"${o.sessionNotOnOrAfter === undefined ? '' : ` SessionNotOnOrAfter="${iso(o.sessionNotOnOrAfter)}"`}><saml:AuthnContext><saml:AuthnContextClassRef>${esc(o.authnContextClassRef ?? 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport')}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
           (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '') +
           `</saml:Assertion>`;
     return (
