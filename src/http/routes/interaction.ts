@@ -8,6 +8,7 @@ import { finalizeLogin } from '../../federation/finalize.js';
 import { renderLoginForm, startUpstream, type InteractionView } from '../../federation/start.js';
 import { csrfToken, csrfValid } from '../csrf.js';
 import { HttpError } from '../errors.js';
+import { backToApplication } from '../views.js';
 import { readForm } from '../form.js';
 
 const MAX_FORM_BYTES = 16 * 1024;
@@ -17,10 +18,36 @@ async function loadInteraction(broker: BrokerContext, ctx: Context) {
   try {
     const details = await broker.provider.interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid) throw new Error('uid does not match the interaction cookie');
+    pageState(broker, ctx, details);
     return details;
   } catch (error) {
     if ((error as Error).name === 'StoreUnavailableError') throw error;
     throw new HttpError(400, 'interaction_expired', (error as Error).message);
+  }
+}
+
+/** What every page of this interaction shows: the way back to the application, the language switch's target, the client's ui_locales. */
+function pageState(broker: BrokerContext, ctx: Context, details: { uid: string; params: Record<string, unknown> }) {
+  const clientId = String(details.params.client_id);
+  const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined;
+  ctx.state.backTo = backToApplication(broker.clients.get(clientId)?.name ?? clientId, redirectUri, ctx.origin);
+  ctx.state.langPath = `/interaction/${details.uid}`;
+  ctx.state.uiLocales = details.params.ui_locales;
+}
+
+/** The consent page's "not you?": the same authorization request again with prompt=login, so another account can sign in. */
+function switchAccountHref(params: Record<string, unknown>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (typeof value === 'string' && name !== 'prompt') query.set(name, value);
+  query.set('prompt', 'login');
+  return `/auth?${query}`;
+}
+
+function hostOf(uri: unknown): string | undefined {
+  try {
+    return typeof uri === 'string' ? new URL(uri).host || undefined : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -39,7 +66,7 @@ async function postedForm(broker: BrokerContext, ctx: Context): Promise<Record<s
   return form;
 }
 
-function renderChoose(broker: BrokerContext, ctx: Context, view: InteractionView, connectors: ReturnType<typeof allowedFor>, error?: string, status = 200) {
+function renderChoose(broker: BrokerContext, ctx: Context, view: InteractionView, connectors: ReturnType<typeof allowedFor>, error?: string, status = 200, email = '') {
   broker.renderer.render(
     ctx,
     'choose',
@@ -50,6 +77,7 @@ function renderChoose(broker: BrokerContext, ctx: Context, view: InteractionView
       providers: connectors.map((c) => ({ id: c.id, name: c.displayName })),
       hasDomains: connectors.some((c) => c.domains.length > 0),
       error,
+      email,
     },
     status,
   );
@@ -64,7 +92,17 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     if (details.prompt.name === 'consent') {
       const missing = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
       const scopes = missing.length ? missing : String(details.params.scope ?? 'openid').split(' ');
-      broker.renderer.render(ctx, 'consent', { uid: view.uid, csrf: csrfToken(broker.config.cookieKeys[0]!, view.uid), clientName: view.clientName, scopes });
+      const account = details.session ? await broker.sessions.account(details.session.accountId) : undefined;
+      const shownAs = account?.claims.email ?? account?.claims.preferred_username ?? account?.claims.name;
+      broker.renderer.render(ctx, 'consent', {
+        uid: view.uid,
+        csrf: csrfToken(broker.config.cookieKeys[0]!, view.uid),
+        clientName: view.clientName,
+        clientHost: hostOf(details.params.redirect_uri),
+        account: typeof shownAs === 'string' ? shownAs : details.session?.accountId,
+        switchAccountHref: switchAccountHref(details.params),
+        scopes,
+      });
       return;
     }
     const allowed = allowedFor(broker, view.clientId);
@@ -89,7 +127,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     if (!email) return renderChoose(broker, ctx, view, allowed, broker.renderer.errorMessage(ctx, 'missing_fields'), 400);
     const choice = chooseConnector(allowed, { email });
     if (choice.kind === 'connector') return startUpstream(broker, ctx, choice.connector, { ...view, params: { ...view.params, login_hint: email } });
-    return renderChoose(broker, ctx, view, choice.kind === 'ask' && choice.connectors.length < allowed.length ? choice.connectors : allowed, broker.renderer.errorMessage(ctx, 'no_provider_for_domain'), 400);
+    return renderChoose(broker, ctx, view, choice.kind === 'ask' && choice.connectors.length < allowed.length ? choice.connectors : allowed, broker.renderer.errorMessage(ctx, 'no_provider_for_domain'), 400, email);
   });
 
   router.post('/interaction/:uid/login', async (ctx) => {
