@@ -100,6 +100,8 @@ describe.each(STORE_BACKENDS)('rate limits (%s store)', (backend, open) => {
     expect(refused.headers.get('ratelimit-policy')).toBe('"authorization-ip";q=5;w=500');
     expect(await refused.text()).toContain('请求过于频繁');
     expect(await (await auth(b.url)).text()).toContain('Too many requests');
+    // Each refusal is counted in the instance that answered it.
+    expect(await a.app.metrics.registry.getSingleMetricAsString('vestibule_rate_limited_total')).toContain('vestibule_rate_limited_total{route="authorization",scope="ip"} 1');
     for (const path of ['/healthz', '/.well-known/openid-configuration', '/jwks']) {
       const r = await fetch(`${a.url}${path}`);
       expect(r.status, path).toBe(200);
