@@ -159,6 +159,10 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     batchSize: config.session.sweepBatchSize,
     concurrency: config.session.sweepConcurrency,
     leaseMs: config.session.sweepLeaseSeconds * 1000,
+    onSweep: (report) => {
+      for (const [outcome, count] of Object.entries(report.outcomes)) if (count > 0) metrics.sweepChecks.inc({ outcome }, count);
+      if (report.behind) metrics.sweepsBehind.inc();
+    },
   });
   if (deps.sweep !== false) scheduler.start();
   const provider = createIssuer({

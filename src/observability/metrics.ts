@@ -38,6 +38,10 @@ export interface Metrics {
   readonly storeDuration: Histogram<'op'>;
   /** Store operations that failed, by operation. */
   readonly storeErrors: Counter<'op'>;
+  /** Sessions the re-verification sweep checked, by outcome (verified, unchanged, ended, unreachable, gone, failed). */
+  readonly sweepChecks: Counter<'outcome'>;
+  /** Sweeps that found sessions overdue by more than two sweep intervals. */
+  readonly sweepsBehind: Counter<never>;
 }
 
 export interface MetricsOptions {
@@ -84,5 +88,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }),
     storeDuration: new Histogram({ name: 'vestibule_store_operation_duration_seconds', help: 'State store operations, by operation.', labelNames: ['op'], buckets: STORE_BUCKETS, registers: [registry] }),
     storeErrors: counter('vestibule_store_errors_total', 'State store operations that failed, by operation.', ['op']),
+    sweepChecks: counter('vestibule_reverify_sweep_checks_total', 'Sessions the re-verification sweep checked, by outcome.', ['outcome']),
+    sweepsBehind: counter('vestibule_reverify_sweeps_behind_total', 'Re-verification sweeps that found sessions overdue by more than two sweep intervals.', []),
   };
 }

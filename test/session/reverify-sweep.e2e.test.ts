@@ -113,6 +113,7 @@ describe('one broker, a fake clock', () => {
       expect(record.tokens.expiresAt! - now()).toBeGreaterThan(5 * MINUTE);
     }
     expect(seen.size).toBe(7);
+    expect(await broker.app.metrics.registry.getSingleMetricAsString('vestibule_reverify_sweep_checks_total')).toMatch(/outcome="verified"} ([6-9]|\d\d)/);
     const session = (await broker.app.broker.sessions.get(sub, sessionId))!;
     expect(session.lastVerifiedAt).toBe(session.nextCheckAt! - INTERVAL);
     // The client's own tokens still work after all those sweeps.
