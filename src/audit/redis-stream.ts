@@ -2,10 +2,12 @@
 import { Redis } from 'ioredis';
 import type { AuditRecord, AuditSink } from './events.js';
 
-/** The stream entry field holding the record's canonical JSON line. */
+/** The stream entry field holding the record's JSON line. */
 export const STREAM_FIELD = 'record';
 
 export class RedisStreamSink implements AuditSink {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
   constructor(
     private readonly redis: Redis,
     private readonly stream: string,
@@ -15,14 +17,27 @@ export class RedisStreamSink implements AuditSink {
 
   /** A sink on its own connection to `url` (closed with the sink). */
   static connect(url: string, stream: string, maxLen: number): RedisStreamSink {
-    return new RedisStreamSink(new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 }), stream, maxLen, true);
+    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+    // A failure surfaces as a rejected write, which the Auditor logs; connection errors need no second report.
+    redis.on('error', () => undefined);
+    return new RedisStreamSink(redis, stream, maxLen, true);
   }
 
   async write(_record: AuditRecord, line: string): Promise<void> {
-    await this.redis.xadd(this.stream, 'MAXLEN', '~', String(this.maxLen), '*', STREAM_FIELD, line);
+    const pending = this.redis.xadd(this.stream, 'MAXLEN', '~', String(this.maxLen), '*', STREAM_FIELD, line);
+    this.inFlight.add(pending);
+    try {
+      await pending;
+    } finally {
+      this.inFlight.delete(pending);
+    }
   }
 
+  /** Waits for the writes already sent (each ends: answered, or failed after the client's retries), then disconnects. */
   async close(): Promise<void> {
-    if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
+    await Promise.allSettled([...this.inFlight]);
+    if (!this.owned) return;
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+    else this.redis.disconnect();
   }
 }

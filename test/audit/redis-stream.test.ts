@@ -2,7 +2,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStreamSink } from '../../src/audit/redis-stream.js';
-import { REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { startBroker } from '../helpers/broker.js';
+import { openRedisStore, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { loginAndExchange } from '../helpers/rp.js';
 import { auditVerifyCli, recordEvents } from './helpers.js';
 
 const redis = new Redis(REDIS_URL);
@@ -111,6 +113,33 @@ describe('audit verify on a Redis stream', () => {
     expect(partial.status).toBe(0);
     expect(partial.stdout).toContain(`OK: ${length} records in 1 chain(s)`);
     expect(partial.stdout).toContain(`seq ${2500 - length}..2499`);
+  });
+
+  it('two brokers sharing one Redis: sign-ins on both at the same moment land in one stream that verifies clean', async () => {
+    const key = `${testPrefix('audit')}brokers`;
+    keys.push(key);
+    const store = await openRedisStore();
+    const audit = { redis: { url: REDIS_URL, stream: key, maxLen: 1000 } };
+    const [one, two] = await Promise.all([startBroker({ store, config: { audit } }), startBroker({ store, config: { audit } })]);
+    try {
+      await Promise.all([loginAndExchange(one.issuer), loginAndExchange(two.issuer), loginAndExchange(one.issuer), loginAndExchange(two.issuer)]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+    const records = (await entries(key)).map(([, line]) => JSON.parse(line));
+    expect(new Set(records.map((r) => r.instance)).size).toBe(2);
+    expect(records.filter((r) => r.event === 'login.success')).toHaveLength(4);
+    const result = verify(key);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`OK: ${records.length} records in 2 chain(s)`);
+  });
+
+  it('a Redis that does not answer: the write fails (the Auditor logs it) and closing still ends', async () => {
+    const sink = RedisStreamSink.connect('redis://127.0.0.1:1', 'x', 1000);
+    const auditor = recordEvents([sink], 'sso-d.00000004', 0);
+    const failed = sink.write({} as never, '{}');
+    await expect(failed).rejects.toThrow();
+    await auditor.close();
   });
 
   it('exits 2 when Redis does not answer', async () => {
