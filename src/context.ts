@@ -9,6 +9,7 @@ import type { LoginThrottle } from './federation/login-throttle.js';
 import type { Transactions } from './federation/transactions.js';
 import type { Renderer } from './http/views.js';
 import type { Metrics } from './observability/metrics.js';
+import type { AccountLocks } from './session/account-locks.js';
 import type { SessionRepository } from './session/federated-session.js';
 import type { TerminateSession } from './session/terminate.js';
 import type { TokenVault } from './session/vault.js';
@@ -24,6 +25,8 @@ export interface BrokerContext {
   renderer: Renderer;
   auditor: Auditor;
   sessions: SessionRepository;
+  /** Locked accounts (admin `accounts lock`): no sign-in, no tokens. */
+  locks: AccountLocks;
   /** The one way a federated session ends (grants revoked, vault emptied, audited). */
   terminate: TerminateSession;
   transactions: Transactions;

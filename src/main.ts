@@ -11,6 +11,7 @@ import { reloadConfig, type Running } from './reload.js';
 import { watchConfigFiles } from './config-watch.js';
 import { trackInFlight } from './in-flight.js';
 import { createStore } from './store/create-store.js';
+import { reloadOnKeyChange } from './key-reload.js';
 import { startMetricsServer } from './observability/server.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -49,6 +50,20 @@ async function main(): Promise<void> {
     : undefined;
   if (metricsServer) logger.info({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token !== undefined }, 'metrics listening at /metrics');
   if (config.demo) printDemoBanner(config, demo);
+  const keyWatch = config.jwksFile
+    ? undefined
+    : await reloadOnKeyChange({
+        store,
+        logger,
+        current: () => running,
+        swap: (next) => {
+          const previous = tracked;
+          running = next;
+          tracked = trackInFlight(next.broker.app.callback());
+          handler = tracked.handler;
+          return previous.drained(server.requestTimeout);
+        },
+      });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -61,6 +76,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS).unref();
     metricsServer?.close();
     server.close(async () => {
+      await keyWatch?.stop();
       stopWatch?.();
       await running.broker.close();
       await store.close();

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { Identity } from '../connectors/connector.js';
 import { accountIdFor } from '../connectors/claims.js';
 import type { BrokerContext } from '../context.js';
+import { HttpError } from '../http/errors.js';
 import { newSessionId } from '../session/federated-session.js';
 import { brokerClaims } from '../session/account-claims.js';
 import { readSessionCookie, setSessionCookie } from './session-cookie.js';
@@ -25,9 +26,18 @@ async function sessionIdFor(broker: BrokerContext, ctx: Context, accountId: stri
   return { id: newSessionId(), replacesInPlace: false };
 }
 
+/** A locked account (`vestibule accounts lock`) does not sign in: audited with the lock's reason, the user sees "account locked". */
+async function refuseLockedAccount(broker: BrokerContext, ctx: Context, accountId: string, connectorId: string, clientId: string): Promise<void> {
+  const lock = await broker.locks.get(accountId);
+  if (!lock) return;
+  broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'account_locked', accountId, clientId, connectorId, ip: ctx.ip, requestId: ctx.state.requestId });
+  throw new HttpError(403, 'account_locked', `account ${accountId} is locked: ${lock.reason}`);
+}
+
 export async function finalizeLogin(broker: BrokerContext, ctx: Context, identity: Identity, request: FinalizeRequest): Promise<PendingLogin> {
   const now = broker.now();
   const accountId = accountIdFor(identity.connectorId, identity.subject);
+  await refuseLockedAccount(broker, ctx, accountId, identity.connectorId, request.clientId);
   const { id: sessionId, replacesInPlace } = await sessionIdFor(broker, ctx, accountId);
   const { upstreamTokens, ...storedIdentity } = identity;
   await broker.sessions.save(

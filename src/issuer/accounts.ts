@@ -1,5 +1,6 @@
 // findAccount: a token is served only while the federated session that issued its grant lives; at /auth it is a lookup (the interaction policy judges the browser's session).
 import type { KoaContextWithOIDC, Account } from 'oidc-provider';
+import type { AccountLocks } from '../session/account-locks.js';
 import type { AccountRecord, SessionRepository } from '../session/federated-session.js';
 import type { GrantBindings } from '../session/grant-bindings.js';
 
@@ -29,6 +30,7 @@ export type Reverify = (account: AccountRecord, sessionIds: readonly string[]) =
 export interface FindAccountDeps {
   sessions: SessionRepository;
   bindings: GrantBindings;
+  locks: Pick<AccountLocks, 'isLocked'>;
   now: () => number;
   reverify: Reverify;
 }
@@ -50,16 +52,18 @@ interface GrantedToken {
 }
 
 export function createFindAccount(deps: FindAccountDeps) {
-  const { sessions, bindings, now, reverify } = deps;
+  const { sessions, bindings, locks, now, reverify } = deps;
   return async function findAccount(ctx: KoaContextWithOIDC, accountId: string, token?: GrantedToken): Promise<BrokerAccount | undefined> {
-    // One store turn: the account, its live sessions, and (for a token) the session that issued the token's grant.
-    const [record, liveSessionIds, owner] = await Promise.all([
+    // One store turn: the account, its live sessions, (for a token) the session that issued the token's grant and the account's lock.
+    const [record, liveSessionIds, owner, locked] = await Promise.all([
       sessions.account(accountId),
       sessions.sessionsOf(accountId, now()),
       token?.grantId ? bindings.sessionOf(accountId, token.grantId) : undefined,
+      token ? locks.isLocked(accountId) : false,
     ]);
     if (!record) return undefined;
     if (!token) return toAccount(record, liveSessionIds);
+    if (locked) return undefined;
     // Ended (logout, SLO, refused upstream, replaced, expired) or never bound: userinfo, refresh and code exchange stop.
     if (owner === undefined || !liveSessionIds.includes(owner)) return undefined;
     if (isRefreshGrant(ctx) && (await reverify(record, [owner])) === 0) return undefined;

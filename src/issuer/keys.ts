@@ -1,14 +1,12 @@
-// Signing keys of the issuer: a private JWKS file, or (development) ES256 + RS256 keys generated once and shared through the store.
+// Signing keys of the issuer: a private JWKS file (rotated by editing it), or keys kept sealed in the store and rotated there.
 import { readFileSync } from 'node:fs';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import type { BrokerConfig } from '../config/load.js';
+import { VaultKeyRing } from '../session/vault-crypto.js';
 import type { KeyValueStore } from '../store/store.js';
+import { generateKey } from './key-generate.js';
+import { SigningKeyStore, type IssuerKeys } from './key-store.js';
 
-export interface SigningKeys {
-  keys: JWK[];
-  generated: boolean;
-}
-
-const GENERATED_KEYS = 'issuer:generated-jwks';
 const SUPPORTED = new Set(['ES256', 'RS256', 'PS256', 'EdDSA']);
 
 /** Reads a private JWKS file and checks that it holds an ES256 (P-256) signing key. */
@@ -29,27 +27,24 @@ export function readJwksFile(path: string): JWK[] {
   return keys as JWK[];
 }
 
-async function generateKey(alg: 'ES256' | 'RS256'): Promise<JWK> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
-  const jwk = await exportJWK(privateKey);
-  return { ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) };
-}
-
 /** A fresh private JWKS (ES256 + RS256) for production's jwksFile. */
 export async function generateSigningJwks(): Promise<{ keys: JWK[] }> {
   return { keys: [await generateKey('ES256'), await generateKey('RS256')] };
 }
 
-/** Generates keys unless another instance already did; every instance then publishes the same JWKS. */
-export async function sharedGeneratedKeys(store: KeyValueStore): Promise<JWK[]> {
-  const existing = await store.get<JWK[]>(GENERATED_KEYS);
-  if (existing) return existing;
-  const fresh = (await generateSigningJwks()).keys;
-  await store.setIfAbsent(GENERATED_KEYS, fresh, 365 * 86400_000);
-  return (await store.get<JWK[]>(GENERATED_KEYS)) ?? fresh;
+/** The store's signing keys for this configuration: sealed with its vault keys, timed by its `keys` and `tokens` settings. */
+export function signingKeyStore(config: BrokerConfig, store: KeyValueStore, now: () => number = Date.now): SigningKeyStore {
+  const longestTokenTtl = Math.max(config.tokens.idTokenTtl, config.tokens.accessTokenTtl);
+  return new SigningKeyStore(
+    store,
+    new VaultKeyRing(config.vaultKeys),
+    { publishBeforeUseMs: config.keys.publishBeforeUseSeconds * 1000, retentionMs: (longestTokenTtl + config.keys.clockSkewSeconds) * 1000 },
+    now,
+  );
 }
 
-export async function loadSigningKeys(jwksFile: string | undefined, store: KeyValueStore): Promise<SigningKeys> {
-  if (jwksFile) return { keys: readJwksFile(jwksFile), generated: false };
-  return { keys: await sharedGeneratedKeys(store), generated: true };
+/** The keys the issuer serves now: the jwksFile's as they are (fingerprint "file"), or the store's published ones. */
+export async function loadSigningKeys(config: BrokerConfig, store: KeyValueStore, now?: () => number): Promise<Pick<IssuerKeys, 'keys' | 'fingerprint'>> {
+  if (config.jwksFile) return { keys: readJwksFile(config.jwksFile), fingerprint: 'file' };
+  return signingKeyStore(config, store, now).issuerKeys();
 }

@@ -3,6 +3,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import type { JWK } from 'jose';
 import type { BrokerConfig } from '../config/load.js';
 import type { Renderer } from '../http/views.js';
+import type { AccountLocks } from '../session/account-locks.js';
 import type { SessionRepository } from '../session/federated-session.js';
 import type { GrantBindings } from '../session/grant-bindings.js';
 import type { OidcAdapterClass } from '../store/oidc-adapter.js';
@@ -22,6 +23,7 @@ export interface IssuerDeps {
   keys: JWK[];
   sessions: SessionRepository;
   bindings: GrantBindings;
+  locks: AccountLocks;
   renderer: Renderer;
   now: () => number;
   /** Confirms sessions with their upstreams; returns how many are still live. */
@@ -102,7 +104,7 @@ export function createIssuer(deps: IssuerDeps): Provider {
     adapter,
     clients: config.clients.map(clientMetadata) as unknown as Configuration['clients'],
     jwks: { keys } as Configuration['jwks'],
-    findAccount: createFindAccount({ sessions, bindings, now, reverify }) as Configuration['findAccount'],
+    findAccount: createFindAccount({ sessions, bindings, locks: deps.locks, now, reverify }) as Configuration['findAccount'],
     extraParams: ['idp_hint'],
     loadExistingGrant: createBoundLoadExistingGrant(skipConsent, bindings),
     interactions: { ...settings.interactions, policy: createInteractionPolicy(deps.providersAllowed) },

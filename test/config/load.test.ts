@@ -201,7 +201,6 @@ describe('loadConfig', () => {
       expect.arrayContaining([
         expect.stringMatching(/^cookieKeys: required when NODE_ENV=production/),
         expect.stringMatching(/^vaultKeys: required/),
-        expect.stringMatching(/^jwksFile: required/),
         expect.stringMatching(/^store: the memory store is refused/),
       ]),
     );
