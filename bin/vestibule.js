@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// Runs the compiled command-line tools (npm run build first): vestibule check-config | hash-password | config-schema.
+// Runs the compiled admin command line (npm run build first): vestibule --help lists the commands.
 import '../dist/cli.js';

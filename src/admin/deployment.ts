@@ -1,0 +1,90 @@
+// What the admin commands act on: a running deployment's store (BROKER_CONFIG / REDIS_URL) and the session-ending path, without the HTTP app.
+import { pino } from 'pino';
+import { Auditor } from '../audit/auditor.js';
+import { chainId } from '../audit/chain.js';
+import { createAuditSinks } from '../audit/sinks.js';
+import { processEnv } from '../config/env.js';
+import { ConfigError } from '../config/issues.js';
+import { loadConfig, type BrokerConfig } from '../config/load.js';
+import { signingKeyStore } from '../issuer/keys.js';
+import type { SigningKeyStore } from '../issuer/key-store.js';
+import { AccountLocks } from '../session/account-locks.js';
+import { SessionRepository } from '../session/federated-session.js';
+import { GrantBindings } from '../session/grant-bindings.js';
+import { createTerminator, type TerminateSession } from '../session/terminate.js';
+import { createTokenVault } from '../session/vault.js';
+import { createStore } from '../store/create-store.js';
+import type { KeyValueStore } from '../store/store.js';
+import { problem } from './command.js';
+
+export interface Deployment {
+  config: BrokerConfig;
+  store: KeyValueStore;
+  sessions: SessionRepository;
+  bindings: GrantBindings;
+  locks: AccountLocks;
+  keys: SigningKeyStore;
+  terminate: TerminateSession;
+  close(): Promise<void>;
+}
+
+/** Thrown when there is no shared store to administer (exit 1). */
+export class NoDeploymentError extends Error {
+  override readonly name = 'NoDeploymentError';
+}
+
+/** Opens the configured store; the memory store is refused (it belongs to one broker process, not to this command). */
+export async function openDeployment(): Promise<Deployment> {
+  const config = await loadConfig({ env: processEnv() });
+  if (config.store.type === 'memory') throw new NoDeploymentError('the configured store is "memory": there is no shared deployment state to administer (set REDIS_URL or BROKER_CONFIG)');
+  // Logs go to stderr; stdout carries the command's output, so the audit trail goes to the file, stream and webhook sinks only.
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const store = await createStore(config.store, logger);
+  const auditor = new Auditor(createAuditSinks({ ...config.audit, stdout: false }, logger, Date.now), logger, Date.now, chainId(`${config.audit.instance}-admin`));
+  const intervalOf = () => config.session.reverifyIntervalSeconds * 1000;
+  const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000, intervalOf);
+  const bindings = new GrantBindings(store, Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000);
+  const vault = createTokenVault({ store, keys: config.vaultKeys, now: Date.now, refreshSkewMs: 0, ttlMs: config.tokens.sessionTtl * 1000, logger, auditor });
+  // Loaded here, not at the top: importing oidc-provider warns on Node 20, which every --help would print.
+  const { createOidcAdapter } = await import('../store/oidc-adapter.js');
+  const grants = new (createOidcAdapter(store))('Grant');
+  const terminate = createTerminator({
+    sessions,
+    bindings,
+    vault,
+    auditor,
+    async revokeGrant(grantId) {
+      await grants.revokeByGrantId(grantId);
+      await grants.destroy(grantId);
+    },
+  });
+  return {
+    config,
+    store,
+    sessions,
+    bindings,
+    locks: new AccountLocks(store),
+    keys: signingKeyStore(config, store),
+    terminate,
+    async close() {
+      await auditor.close();
+      await store.close();
+    },
+  };
+}
+
+/** Runs `work` on the opened deployment and closes it; a missing or invalid configuration is a problem (exit 1). */
+export async function withDeployment(json: boolean, work: (deployment: Deployment) => Promise<number>): Promise<number> {
+  let deployment: Deployment;
+  try {
+    deployment = await openDeployment();
+  } catch (error) {
+    if (error instanceof NoDeploymentError || error instanceof ConfigError) return problem(json, 'no_deployment', error.message);
+    throw error;
+  }
+  try {
+    return await work(deployment);
+  } finally {
+    await deployment.close();
+  }
+}
