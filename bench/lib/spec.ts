@@ -10,6 +10,8 @@ export type ServerSpec =
       logLevel?: string;
       /** Extra provider definitions (provider file shape) next to the local one, e.g. an upstream OIDC provider. */
       providers?: unknown[];
+      /** Configuration file fields over the bench defaults (e.g. `metrics`, `auditLog`). */
+      config?: Record<string, unknown>;
     }
   | {
       kind: 'peer-oidc';

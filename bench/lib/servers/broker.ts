@@ -23,6 +23,7 @@ export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>
       store: spec.store,
       clients: [BENCH_CLIENT_CONFIG],
       providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } }, ...(spec.providers ?? [])],
+      ...spec.config,
     },
   });
   const logger = pino({ level: logLevel }, pino.destination({ dest: '/dev/null', sync: false }));
