@@ -18,6 +18,8 @@ export class RotatingFileSink implements AuditSink {
   private size: number;
   private openedDay: string;
   private closed = false;
+  /** Only a regular file rotates (not /dev/null, a FIFO or a terminal). */
+  private readonly rotatable: boolean;
 
   constructor(
     private readonly config: AuditFileConfig,
@@ -26,6 +28,7 @@ export class RotatingFileSink implements AuditSink {
     this.fd = openSync(config.path, 'a', 0o600);
     const stat = fstatSync(this.fd);
     this.size = stat.size;
+    this.rotatable = stat.isFile();
     // An existing file written on an earlier day rotates at the first record of today.
     this.openedDay = day(stat.size > 0 ? stat.mtimeMs : now());
   }
@@ -34,7 +37,7 @@ export class RotatingFileSink implements AuditSink {
     const data = Buffer.from(`${line}\n`);
     const at = this.now();
     const dayChanged = this.config.daily && day(at) !== this.openedDay;
-    if (this.size > 0 && (dayChanged || this.size + data.length > this.config.maxBytes)) this.rotate(at);
+    if (this.rotatable && this.size > 0 && (dayChanged || this.size + data.length > this.config.maxBytes)) this.rotate(at);
     writeSync(this.fd, data);
     this.size += data.length;
   }

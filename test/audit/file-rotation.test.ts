@@ -1,5 +1,5 @@
 // The rotating file sink: rotates by size and at a new UTC day, and the chain runs on across the rotated files.
-import { mkdtempSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,20 @@ describe('rotating audit file', () => {
     const result = auditVerifyCli([path]);
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('OK: 8 records in 2 chain(s)');
+  });
+
+  it('never rotates what is not a regular file (/dev/null as a discard target, here through a symlink)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-audit-devnull-'));
+    const path = join(dir, 'audit.jsonl');
+    symlinkSync('/dev/null', path);
+    let now = Date.parse('2026-11-30T23:59:59Z');
+    const sink = new RotatingFileSink({ path, maxBytes: 4096, daily: true }, () => now);
+    const auditor = recordEvents([sink], 'sso-1.abab0001', 40, () => now);
+    now = Date.parse('2026-12-01T00:00:01Z');
+    sink.write({} as never, '{"after":"midnight"}');
+    await auditor.close();
+    expect(readdirSync(dir)).toEqual(['audit.jsonl']);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
   });
 
   it('names rotated files so they sort in time order, with a counter within one second', () => {
