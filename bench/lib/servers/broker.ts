@@ -6,6 +6,11 @@ import { loadConfig } from '../../../src/config/load.js';
 import { BENCH_CLIENT_CONFIG, benchUser, COOKIE_KEYS, USER_COUNT } from '../settings.js';
 import type { ServerSpec } from '../spec.js';
 
+const ROOMY = { burst: 1_000_000, perSecond: 1_000_000 };
+const BENCH_RATE_LIMITS = {
+  routes: Object.fromEntries(['authorization', 'interaction', 'callback', 'token', 'introspection', 'registration'].map((route) => [route, { perIp: ROOMY, perClient: ROOMY }])),
+};
+
 export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>, issuer: string): Promise<{ handler: RequestListener; close(): Promise<void> }> {
   const users = Array.from({ length: USER_COUNT }, (_, i) => ({ ...benchUser(i), passwordHash: spec.passwordHash }));
   const logLevel = spec.logLevel ?? 'info';
@@ -22,6 +27,8 @@ export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>
       jwksFile: spec.jwksFile,
       store: spec.store,
       clients: [BENCH_CLIENT_CONFIG],
+      // Every limit on, each budget far above the load (one client from one address), so the limiter's cost is measured, not its refusals.
+      rateLimits: process.env.BENCH_RATE_LIMITS === 'off' ? { enabled: false } : BENCH_RATE_LIMITS,
       providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } }, ...(spec.providers ?? [])],
       ...spec.config,
     },
