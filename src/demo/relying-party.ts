@@ -1,4 +1,4 @@
-// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims.
+// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card; cancel and sign-out land back here with a message.
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -9,11 +9,25 @@ import { HttpError } from '../http/errors.js';
 
 const TX_COOKIE = 'vestibule_demo_tx';
 const SESSION_COOKIE = 'vestibule_demo';
+/** Set at sign-out, read (and cleared) by the next /demo page: "you are signed out". */
+const SIGNED_OUT_COOKIE = 'vestibule_demo_out';
 const TTL_MS = 3600_000;
 
 interface DemoSession {
   claims: Record<string, unknown>;
   idToken: string;
+}
+
+const CARD_CLAIMS = ['name', 'email', 'email_verified', 'preferred_username', 'groups', 'acr', 'amr', 'auth_time', 'exp', 'iss', 'sub'];
+
+/** The ID token's claims people read first, as label keys and display values (times as ISO dates, lists joined). */
+function claimCard(claims: Record<string, unknown>): { key: string; value: string | boolean }[] {
+  return CARD_CLAIMS.filter((key) => claims[key] !== undefined).map((key) => {
+    const value = claims[key];
+    if ((key === 'auth_time' || key === 'exp') && typeof value === 'number') return { key, value: new Date(value * 1000).toISOString().replace('.000Z', 'Z') };
+    if (Array.isArray(value)) return { key, value: value.join(', ') };
+    return { key, value: typeof value === 'boolean' ? value : String(value) };
+  });
 }
 
 export function demoRoutes(router: Router, broker: BrokerContext): void {
@@ -40,8 +54,12 @@ export function demoRoutes(router: Router, broker: BrokerContext): void {
 
   router.get('/demo', async (ctx) => {
     const session = await sessionOf(ctx);
+    const signedOut = !session && ctx.cookies.get(SIGNED_OUT_COOKIE, { signed: true }) === '1';
+    if (ctx.cookies.get(SIGNED_OUT_COOKIE)) ctx.cookies.set(SIGNED_OUT_COOKIE, null, cookieOptions);
     broker.renderer.render(ctx, 'demo', {
       claims: session ? JSON.stringify(session.claims, null, 2) : undefined,
+      card: session ? claimCard(session.claims) : undefined,
+      notice: signedOut ? 'signedOut' : ctx.query.outcome === 'cancelled' ? 'cancelled' : undefined,
       users: broker.config.demoCredentials?.users,
     });
   });
@@ -68,6 +86,8 @@ export function demoRoutes(router: Router, broker: BrokerContext): void {
     if (!raw) throw new HttpError(400, 'transaction_not_found', 'demo: no transaction cookie');
     const tx = JSON.parse(raw) as { verifier: string; state: string; nonce: string };
     ctx.cookies.set(TX_COOKIE, null, cookieOptions);
+    // Cancel at the broker, or consent denied: the broker sent the user back with an error, the way on is to sign in again.
+    if (ctx.query.error === 'access_denied' && ctx.query.state === tx.state) return ctx.redirect('/demo?outcome=cancelled');
     const config = await configuration();
     let tokens;
     try {
@@ -91,6 +111,7 @@ export function demoRoutes(router: Router, broker: BrokerContext): void {
     const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
     if (id) await broker.store.delete(`demo:${id}`);
     ctx.cookies.set(SESSION_COOKIE, null, cookieOptions);
+    ctx.cookies.set(SIGNED_OUT_COOKIE, '1', { ...cookieOptions, maxAge: 600_000 });
     if (!session) return ctx.redirect('/demo');
     const config = await configuration();
     ctx.redirect(oidc.buildEndSessionUrl(config, { id_token_hint: session.idToken, post_logout_redirect_uri: client.postLogoutRedirectUris[0]! }).href);

@@ -37,6 +37,11 @@ export interface UpstreamOpOptions {
   /** Private signing keys (JWKs with kid); generated when absent. */
   jwks?: JWK[];
   title?: string;
+  /**
+   * Sign out at once when the broker sends the browser here to log out (the user already confirmed at the broker):
+   * the confirmation form posts itself (nonce'd script, a button when scripts are off). Default: oidc-provider's question.
+   */
+  autoConfirmLogout?: boolean;
   /** Called before the HTTP handler is built, e.g. to add Koa middleware (provider.use) in tests. */
   configure?: (provider: Provider) => void;
 }
@@ -52,15 +57,34 @@ export interface UpstreamOp {
 const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
-function loginPage(title: string, uid: string, hint: string, error?: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>
-<h1>${escapeHtml(title)}</h1>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+/** The head of the upstream's pages: phone-width viewport, and a style allowed by the response's CSP nonce. */
+function head(title: string, nonce: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
+<style nonce="${nonce}">body{font-family:system-ui,sans-serif;max-width:26rem;margin:1rem auto;padding:0 1rem;overflow-wrap:anywhere}label{display:block;margin:.75rem 0}input{display:block;width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}button{margin-top:1rem;padding:.6rem 1rem;font-size:1rem}</style></head>`;
+}
+
+function pageCsp(ctx: KoaContextWithOIDC): string {
+  const nonce = randomBytes(16).toString('base64');
+  ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'`);
+  return nonce;
+}
+
+function loginPage(nonce: string, title: string, uid: string, hint: string, error?: string): string {
+  return `${head(title, nonce)}<body><main>
+<h1>${escapeHtml(title)}</h1>${error ? `<p role="alert" id="login-error">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/interaction/${escapeHtml(uid)}/login">
-<label>Username <input name="username" autocomplete="username" value="${escapeHtml(hint)}" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<label>Username <input name="username" autocomplete="username" value="${escapeHtml(hint)}" required${error ? ' aria-describedby="login-error"' : ' autofocus'}></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required${error ? ' autofocus aria-describedby="login-error"' : ''}></label>
 <button type="submit">Sign in</button></form>
 <form method="post" action="/interaction/${escapeHtml(uid)}/abort"><button type="submit">Cancel</button></form>
-</body></html>`;
+</main></body></html>`;
+}
+
+/** The logout confirmation that confirms itself: oidc-provider's form (its action and xsrf) with logout=yes. */
+function autoLogoutPage(nonce: string, form: string): string {
+  const confirmed = form.replace('</form>', '<input type="hidden" name="logout" value="yes"><noscript><button type="submit">Sign out</button></noscript></form>');
+  return `${head('Signing out…', nonce)}<body><main><h1>Signing out…</h1>${confirmed}</main>
+<script nonce="${nonce}">document.getElementById('op.logoutForm').submit();</script></body></html>`;
 }
 
 async function readForm(req: IncomingMessage, limit = 16 * 1024): Promise<URLSearchParams> {
@@ -104,7 +128,7 @@ async function interactionRoutes(ctx: KoaContextWithOIDC, provider: Provider, op
       return;
     }
     ctx.type = 'html';
-    ctx.body = loginPage(title, uid, typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
+    ctx.body = loginPage(pageCsp(ctx), title, uid, typeof details.params.login_hint === 'string' ? details.params.login_hint : '');
     return;
   }
   if (ctx.method === 'POST' && action === '/abort') {
@@ -119,7 +143,7 @@ async function interactionRoutes(ctx: KoaContextWithOIDC, provider: Provider, op
     if (!user || !ok) {
       ctx.status = 401;
       ctx.type = 'html';
-      ctx.body = loginPage(title, uid, form.get('username') ?? '', 'Wrong username or password.');
+      ctx.body = loginPage(pageCsp(ctx), title, uid, form.get('username') ?? '', 'Wrong username or password.');
       return;
     }
     const login = { accountId: user.sub, acr: options.loginAcr ?? 'urn:upstream:acr:pwd', amr: options.loginAmr ?? ['pwd'], remember: false };
@@ -185,7 +209,17 @@ export async function startUpstreamOp(options: UpstreamOpOptions): Promise<Upstr
     responseTypes: ['code'],
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        ...(options.autoConfirmLogout
+          ? {
+              logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
+                ctx.type = 'html';
+                ctx.body = autoLogoutPage(pageCsp(ctx), form);
+              },
+            }
+          : {}),
+      },
       revocation: { enabled: true },
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -233,6 +267,7 @@ export async function startDemoUpstreamOidc(options: { port: number; brokerIssue
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     title: 'Demo upstream IdP (alice / alice-password, bob / bob-password)',
+    autoConfirmLogout: true,
     clients: [
       {
         client_id: 'vestibule-demo',

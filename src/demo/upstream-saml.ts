@@ -32,8 +32,11 @@ export interface DemoSamlOptions {
   spMetadata?: () => Promise<string>;
 }
 
-const page = (title: string, body: string): string =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title></head><body><h1>${escapeXml(title)}</h1>${body}</body></html>`;
+/** A page of the demo IdP: phone-width viewport, a style and (optionally) a script allowed only by this response's CSP nonce. */
+const page = (nonce: string, title: string, body: string, script = ''): string =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeXml(title)}</title>` +
+  `<style nonce="${nonce}">body{font-family:system-ui,sans-serif;max-width:26rem;margin:1rem auto;padding:0 1rem;overflow-wrap:anywhere}label{display:block;margin:.75rem 0}input{display:block;width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}button{margin-top:1rem;padding:.6rem 1rem;font-size:1rem}</style></head>` +
+  `<body><main><h1>${escapeXml(title)}</h1>${body}</main>${script ? `<script nonce="${nonce}">${script}</script>` : ''}</body></html>`;
 
 function readBody(req: IncomingMessage): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
@@ -94,10 +97,27 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', base);
+    const nonce = randomBytes(16).toString('base64');
     const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(status, {
+        'content-type': type,
+        'cache-control': 'no-store',
+        'content-security-policy': `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'`,
+      });
       res.end(body);
     };
+    /** The sign-in form; after a wrong password it says so and keeps the username, focus on Password. */
+    const loginPage = (token: string, failedUsername?: string) =>
+      page(
+        nonce,
+        'Demo SAML IdP — sign in',
+        (failedUsername !== undefined ? '<p role="alert" id="login-error">Wrong username or password.</p>' : '') +
+          `<form method="post" action="/login"><input type="hidden" name="token" value="${escapeXml(token)}">` +
+          `<label>Username <input name="username" value="${escapeXml(failedUsername ?? '')}" autocomplete="username"${failedUsername === undefined ? ' autofocus' : ''}></label>` +
+          `<label>Password <input name="password" type="password" value="" autocomplete="current-password"${failedUsername !== undefined ? ' autofocus aria-describedby="login-error"' : ''}></label>` +
+          `<button type="submit">Sign in</button></form>` +
+          `<p>Demo users: ${users.map((u) => `${escapeXml(u.username)} / ${escapeXml(u.password)}`).join(', ')}</p>`,
+      );
     if (url.pathname === '/metadata') return send(200, 'application/samlmetadata+xml', metadataXml);
     if (url.pathname === '/sso') {
       const params = req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
@@ -110,23 +130,14 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
       if (attr(request, 'AssertionConsumerServiceURL') !== acsUrl || !issuer || textOf(issuer) !== metadata.getEntityID()) return send(400, 'text/plain', 'unknown SP or ACS');
       const token = randomBytes(16).toString('hex');
       pending.set(token, { requestId: attr(request, 'ID') ?? '', acsUrl, spEntityId: metadata.getEntityID(), ...(params.RelayState ? { relayState: params.RelayState } : {}) });
-      return send(
-        200,
-        'text/html; charset=utf-8',
-        page(
-          'Demo SAML IdP — sign in',
-          `<form method="post" action="/login"><input type="hidden" name="token" value="${token}">` +
-            `<label>Username <input name="username" value=""></label> <label>Password <input name="password" type="password" value=""></label> <button type="submit">Sign in</button></form>` +
-            `<p>Demo users: ${users.map((u) => `${escapeXml(u.username)} / ${escapeXml(u.password)}`).join(', ')}</p>`,
-        ),
-      );
+      return send(200, 'text/html; charset=utf-8', loginPage(token));
     }
     if (url.pathname === '/login' && req.method === 'POST') {
       const form = await readBody(req);
       const request = pending.get(form.token ?? '');
       const user = users.find((u) => u.username === form.username && u.password === form.password);
       if (!request) return send(400, 'text/plain', 'unknown or expired login');
-      if (!user) return send(401, 'text/html; charset=utf-8', page('Wrong username or password', '<p>Go back and try again.</p>'));
+      if (!user) return send(401, 'text/html; charset=utf-8', loginPage(form.token ?? '', form.username ?? ''));
       pending.delete(form.token ?? '');
       const sessionIndex = `_${randomBytes(8).toString('hex')}`;
       sessions.set(sessionIndex, user.username);
@@ -150,16 +161,18 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
         200,
         'text/html; charset=utf-8',
         page(
-          'Demo SAML IdP — continue',
-          `<form method="post" action="${escapeXml(request.acsUrl)}">${Object.entries(fields)
+          nonce,
+          'Demo SAML IdP — returning to the broker…',
+          `<form method="post" action="${escapeXml(request.acsUrl)}" id="autopost">${Object.entries(fields)
             .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeXml(v)}">`)
-            .join('')}<button type="submit">Continue to the broker</button></form>`,
+            .join('')}<noscript><button type="submit">Continue to the broker</button></noscript></form>`,
+          "document.getElementById('autopost').submit();",
         ),
       );
     }
     if (url.pathname === '/slo') {
       const encoded = url.searchParams.get('SAMLRequest');
-      if (!encoded) return send(200, 'text/html; charset=utf-8', page('Signed out of the demo IdP', ''));
+      if (!encoded) return send(200, 'text/html; charset=utf-8', page(nonce, 'Signed out of the demo IdP', ''));
       const request = parseUntrustedXml(decodeRedirectBinding(encoded)).documentElement!;
       const index = optionalChild(request, NS.protocol, 'SessionIndex');
       if (index) sessions.delete(textOf(index));

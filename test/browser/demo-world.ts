@@ -1,0 +1,55 @@
+// The demo as a newcomer meets it, for browser tests: the broker with the demo app, a local provider and the demo OIDC and SAML upstreams, all on loopback.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { startDemoUpstreamOidc } from '../../src/demo/upstream-oidc.js';
+import { startDemoUpstreamSaml } from '../../src/demo/upstream-saml.js';
+import { localProvider, startBroker, TEST_USER, type TestBroker } from '../helpers/broker.js';
+
+export { TEST_USER };
+
+export interface DemoWorld {
+  broker: TestBroker;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDemoWorld(config: Record<string, unknown> = {}): Promise<DemoWorld> {
+  const port = await freePort();
+  const brokerIssuer = `http://127.0.0.1:${port}`;
+  const oidc = await startDemoUpstreamOidc({ port: 0, brokerIssuer, host: '127.0.0.1' });
+  const saml = await startDemoUpstreamSaml({ port: 0, brokerIssuer });
+  // A second demo IdP the broker reaches with the HTTP-POST binding (the first one uses Redirect).
+  const samlPost = await startDemoUpstreamSaml({ port: 0, brokerIssuer, connectorId: 'demo-saml-post' });
+  const postProvider = { ...samlPost.providerFile, name: 'Demo SAML IdP (POST)', domains: [], config: { ...samlPost.providerFile.config, authnRequestBinding: 'post' } };
+  const broker = await startBroker({ port, providers: [await localProvider(), oidc.providerFile, saml.providerFile, postProvider], config: { demo: true, ...config } });
+  return {
+    broker,
+    async close() {
+      await broker.close();
+      await Promise.all([oidc.close(), saml.close(), samlPost.close()]);
+    },
+  };
+}
+
+/** The page texts of one language, as the views show them. */
+type TextKey =
+  | 'languageName' | 'chooseTitle' | 'or' | 'signIn' | 'loginTitle' | 'username' | 'password' | 'continue' | 'continueWith' | 'cancel'
+  | 'consentTitle' | 'allow' | 'deny' | 'notYou' | 'logoutTitle' | 'logoutYes' | 'demoSignedOut' | 'demoCancelled' | 'demoSignInAgain'
+  | 'workEmail' | 'nextStep' | 'reference' | 'backTo';
+export type Catalog = Record<TextKey, string> & { errors: Record<string, string>; scopes: Record<string, string> };
+
+export function catalog(locale: string): Catalog {
+  return JSON.parse(readFileSync(join(process.cwd(), 'views', 'i18n', `${locale}.json`), 'utf8')) as Catalog;
+}
+
+export const LANGUAGES = ['en', 'zh-CN'] as const;
