@@ -45,7 +45,6 @@ import { demoRoutes } from './demo/relying-party.js';
 import { MetricsAuditSink } from './observability/audit-sink.js';
 import { metricsRoute } from './observability/main-port.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { countReverifications } from './observability/reverify-metrics.js';
 import { instrumentStore } from './observability/store-metrics.js';
 import { connectorFetch } from './observability/upstream-fetch.js';
 
@@ -175,9 +174,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     renderer,
     now,
     providersAllowed,
-    reverify: config.metrics.enabled
-      ? countReverifications((account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds), metrics, connectors.keys())
-      : (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
+    reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
   });
   auditProviderEvents(provider, auditor);
   const broker: BrokerContext = {

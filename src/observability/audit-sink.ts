@@ -43,6 +43,9 @@ export class MetricsAuditSink implements AuditSink {
       case 'upstream.token.refresh_failed':
         metrics.upstreamRefreshes.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? codeLabel(event.reason) : 'none' });
         return;
+      case 'session.reverified':
+        metrics.reverifications.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: failed ? 'unreachable' : event.details?.upstreamAsked === true ? 'verified' : 'confirmed' });
+        return;
       case 'session.ended':
         metrics.sessionsEnded.inc({ reason: codeLabel(event.reason) });
         return;

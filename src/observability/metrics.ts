@@ -15,7 +15,7 @@ export interface Metrics {
   readonly registry: Registry;
   /** Sign-in attempts that reached a decision, by connector, outcome and reason (failures). */
   readonly signIns: Counter<'connector' | 'outcome' | 'reason'>;
-  /** Session checks on a refresh (re-verification against the upstream): live, ended, unavailable. */
+  /** Session re-verifications (sweep and refresh): verified (the upstream answered), confirmed (checked locally), unreachable. */
   readonly reverifications: Counter<'connector' | 'outcome'>;
   /** Upstream token refreshes the vault made (re-verification and near-expiry refresh). */
   readonly upstreamRefreshes: Counter<'connector' | 'outcome' | 'reason'>;
@@ -72,7 +72,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     signIns: counter('vestibule_sign_ins_total', 'Sign-ins that reached a decision, by connector, outcome and failure reason.', ['connector', 'outcome', 'reason']),
-    reverifications: counter('vestibule_reverifications_total', 'Session checks on a refresh: live, ended (the upstream refused), unavailable (upstream error).', ['connector', 'outcome']),
+    reverifications: counter('vestibule_reverifications_total', 'Session re-verifications: verified (the upstream answered), confirmed (checked without an upstream call), unreachable (kept within the grace).', ['connector', 'outcome']),
     upstreamRefreshes: counter('vestibule_upstream_refreshes_total', 'Upstream token refreshes, by connector, outcome and failure reason.', ['connector', 'outcome', 'reason']),
     tokensIssued: counter('vestibule_tokens_issued_total', 'Tokens issued at the token endpoint, by grant type and client.', ['grant_type', 'client']),
     tokenErrors: counter('vestibule_token_errors_total', 'Refused token requests, by grant type and error.', ['grant_type', 'reason']),

@@ -70,7 +70,7 @@ describe('counters move with real sign-ins', () => {
     const after = await scrape(metricsUrl, TOKEN);
     const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(middle, name, labels);
     expect(delta('vestibule_tokens_issued_total', { grant_type: 'refresh_token', client: TEST_CLIENT.clientId })).toBe(1);
-    expect(delta('vestibule_reverifications_total', { connector: 'acme', outcome: 'live' })).toBe(1);
+    expect(delta('vestibule_reverifications_total', { connector: 'acme', outcome: 'verified' })).toBe(1);
     expect(delta('vestibule_upstream_refreshes_total', { connector: 'acme', outcome: 'success', reason: 'none' })).toBe(1);
     expect(delta('vestibule_upstream_request_duration_seconds_count', upstreamToken)).toBe(1);
   });
