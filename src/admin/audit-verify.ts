@@ -1,10 +1,15 @@
 // `vestibule audit verify`: checks audit files (in order) or a Redis stream against their hash chains; exit 1 names the first broken record.
 import { Redis } from 'ioredis';
+import { filesInOrder } from '../audit/file.js';
 import { fileEntries, streamEntries } from '../audit/sources.js';
+import { processEnv } from '../config/env.js';
+import { ConfigError } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
 import { verifyChain, type AuditEntry, type VerifyReport } from '../audit/verify.js';
 
 export const AUDIT_VERIFY_USAGE = `usage: vestibule audit verify [--partial] [--json] <file>...   (rotated files first, oldest to newest, then the current one)
        vestibule audit verify [--partial] [--json] --redis <url> --stream <key>
+       vestibule audit verify [--partial] [--json]   (the configured audit.file and its rotated files, else the audit.redis stream)
   --partial  accept chains that begin after seq 0 (a capped stream, old files deleted under the retention policy)
 exit codes: 0 every chain intact, 1 a broken record (named), 2 usage or read error
 `;
@@ -33,7 +38,6 @@ function parseArgs(args: readonly string[]): Options | string {
   }
   if (!options.redis !== !options.stream) return '--redis and --stream go together';
   if (options.redis && options.files.length > 0) return 'give files or a Redis stream, not both';
-  if (!options.redis && options.files.length === 0) return 'nothing to verify';
   return options;
 }
 
@@ -53,6 +57,23 @@ function print(report: VerifyReport, json: boolean): void {
   for (const [instance, { first, last }] of report.chains) process.stdout.write(`  ${instance}: seq ${first}..${last}\n`);
 }
 
+/** Without files or a stream: what BROKER_CONFIG configures (the file and its rotated files first, else the stream). */
+async function fromConfiguration(options: Options): Promise<Options | string> {
+  let audit;
+  try {
+    audit = (await loadConfig({ env: processEnv() })).audit;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.message;
+  }
+  if (audit.file) {
+    const files = filesInOrder(audit.file.path);
+    return files.length > 0 ? { ...options, files } : `no audit file at ${audit.file.path}`;
+  }
+  if (audit.redis?.url) return { ...options, redis: audit.redis.url, stream: audit.redis.stream };
+  return 'nothing to verify: give files or --redis and --stream (no audit.file or audit.redis configured)';
+}
+
 async function verifySource(options: Options): Promise<VerifyReport> {
   if (!options.redis) return verifyChain(fileEntries(options.files), options);
   const redis = new Redis(options.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
@@ -66,7 +87,8 @@ async function verifySource(options: Options): Promise<VerifyReport> {
 }
 
 export async function auditVerify(args: readonly string[]): Promise<number> {
-  const options = parseArgs(args);
+  const parsed = parseArgs(args);
+  const options = typeof parsed !== 'string' && !parsed.redis && parsed.files.length === 0 ? await fromConfiguration(parsed) : parsed;
   if (typeof options === 'string') {
     process.stderr.write(`audit verify: ${options}\n${AUDIT_VERIFY_USAGE}`);
     return 2;

@@ -1,5 +1,6 @@
 // Audit sink appending JSON lines to a file, rotated by size and by UTC day; the chain runs on across rotated files.
-import { closeSync, existsSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { AuditFileConfig } from './config.js';
 import type { AuditRecord, AuditSink } from './events.js';
 
@@ -11,6 +12,15 @@ export function rotatedName(path: string, ms: number, taken: (candidate: string)
   let candidate = `${path}.${stamp}`;
   for (let n = 2; taken(candidate); n += 1) candidate = `${path}.${stamp}-${n}`;
   return candidate;
+}
+
+/** The audit file's rotated files, oldest first, then the file itself: the order `audit verify` reads them in. */
+export function filesInOrder(path: string): string[] {
+  const base = basename(path);
+  const rotated = readdirSync(dirname(path)).filter((name) => name.startsWith(`${base}.`) && /^\d{8}T\d{6}Z(-\d+)?$/.test(name.slice(base.length + 1)));
+  const counter = (name: string) => Number(/-(\d+)$/.exec(name)?.[1] ?? 1);
+  rotated.sort((a, b) => a.slice(0, base.length + 17).localeCompare(b.slice(0, base.length + 17)) || counter(a) - counter(b));
+  return [...rotated.map((name) => join(dirname(path), name)), ...(existsSync(path) ? [path] : [])];
 }
 
 export class RotatingFileSink implements AuditSink {

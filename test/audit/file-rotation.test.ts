@@ -1,16 +1,13 @@
 // The rotating file sink: rotates by size and at a new UTC day, and the chain runs on across the rotated files.
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RotatingFileSink, rotatedName } from '../../src/audit/file.js';
+import { filesInOrder, RotatingFileSink, rotatedName } from '../../src/audit/file.js';
 import { auditVerifyCli, recordEvents } from './helpers.js';
 
 /** Files of the directory in the order to verify them: rotated ones (their names sort by time), then the current one. */
-function inOrder(dir: string, base: string): string[] {
-  const rotated = readdirSync(dir).filter((name) => name.startsWith(`${base}.`)).sort();
-  return [...rotated, base].map((name) => join(dir, name));
-}
+const inOrder = (dir: string, base: string) => filesInOrder(join(dir, base));
 
 describe('rotating audit file', () => {
   it('rotates by size; verifying the files in order passes, one chain across them; out of order fails', async () => {
@@ -84,8 +81,33 @@ describe('rotating audit file', () => {
     expect(lstatSync(path).isSymbolicLink()).toBe(true);
   });
 
-  it('names rotated files so they sort in time order, with a counter within one second', () => {
+  it('names rotated files so they sort in time order, with a counter within one second; filesInOrder lists them oldest first', () => {
     const taken = new Set(['/a/audit.jsonl.20261201T000001Z']);
     expect(rotatedName('/a/audit.jsonl', Date.parse('2026-12-01T00:00:01.250Z'), (c) => taken.has(c))).toBe('/a/audit.jsonl.20261201T000001Z-2');
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-audit-names-'));
+    const names = ['audit.jsonl', 'audit.jsonl.20261201T000001Z-10', 'audit.jsonl.20261201T000001Z-2', 'audit.jsonl.20261201T000001Z', 'audit.jsonl.20261130T235959Z', 'audit.jsonl.bak', 'other.jsonl.20261130T000000Z'];
+    for (const name of names) writeFileSync(join(dir, name), '');
+    expect(filesInOrder(join(dir, 'audit.jsonl')).map((path) => path.slice(dir.length + 1))).toEqual([
+      'audit.jsonl.20261130T235959Z',
+      'audit.jsonl.20261201T000001Z',
+      'audit.jsonl.20261201T000001Z-2',
+      'audit.jsonl.20261201T000001Z-10',
+      'audit.jsonl',
+    ]);
+  });
+
+  it('without arguments, audit verify reads the configured audit.file and its rotated files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vestibule-audit-configured-'));
+    const sink = new RotatingFileSink({ path: join(dir, 'audit.jsonl'), maxBytes: 4096, daily: false });
+    await recordEvents([sink], 'sso-1.cdcd0001', 40).close();
+    expect(readdirSync(dir).length).toBeGreaterThan(2);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ providersDir: 'none', audit: { stdout: false, file: { path: 'audit.jsonl' } } }));
+    const result = auditVerifyCli([], { BROKER_CONFIG: join(dir, 'config.json') });
+    expect(result.stdout).toContain('OK: 40 records in 1 chain(s)');
+    expect(result.status).toBe(0);
+    writeFileSync(join(dir, 'empty.json'), JSON.stringify({ providersDir: 'none', audit: { stdout: false, file: { path: 'none.jsonl' } } }));
+    const missing = auditVerifyCli([], { BROKER_CONFIG: join(dir, 'empty.json') });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`no audit file at ${join(dir, 'none.jsonl')}`);
   });
 });

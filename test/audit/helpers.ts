@@ -5,8 +5,8 @@ import { Auditor } from '../../src/audit/auditor.js';
 import type { AuditSink } from '../../src/audit/events.js';
 
 /** Runs the real command line: `vestibule audit verify <args>`. */
-export function auditVerifyCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'audit', 'verify', ...args], { encoding: 'utf8', timeout: 30_000 });
+export function auditVerifyCli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'audit', 'verify', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
