@@ -28,6 +28,7 @@ export function reloadOnKeyChange(deps: KeyReloadDeps): Promise<KeyWatch> {
     logger: deps.logger,
     now,
     rotateEveryMs: config.keys.rotateEverySeconds === undefined ? undefined : config.keys.rotateEverySeconds * 1000,
+    audit: (event) => deps.current().broker.broker.auditor.record(event),
     serving: () => (deps.current().config.jwksFile ? undefined : deps.current().broker.keysFingerprint),
     async refresh() {
       const old = deps.current();

@@ -28,6 +28,13 @@ export const accountsLock: AdminCommand = {
       // Lock first: a sign-in finishing meanwhile is refused, so no session escapes the ending below.
       const lock = await deployment.locks.lock(accountId, reason, forMs);
       const ended = await endAccountSessions(deployment, accountId, 'account_locked');
+      deployment.auditor.record({
+        event: 'account.locked',
+        outcome: 'success',
+        reason: 'admin',
+        accountId,
+        details: { note: reason.slice(0, 200), sessionsEnded: ended.length, ...(lock.expiresAt ? { expiresAt: isoDate(lock.expiresAt) as string } : {}) },
+      });
       output(json, { accountId, locked: true, reason, expiresAt: isoDate(lock.expiresAt), ended }, () => [
         `locked ${accountId}${lock.expiresAt ? ` until ${isoDate(lock.expiresAt)}` : ' until unlocked'}; ended ${ended.length} session(s)`,
       ]);

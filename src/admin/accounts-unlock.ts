@@ -10,8 +10,9 @@ export const accountsUnlock: AdminCommand = {
     const { values, positionals } = parseOptions(args, {}, { min: 1, max: 1 });
     const json = values.json === true;
     const accountId = positionals[0] as string;
-    return withDeployment(json, async ({ locks }) => {
+    return withDeployment(json, async ({ locks, auditor }) => {
       if (!(await locks.unlock(accountId))) return problem(json, 'not_locked', `${accountId} is not locked`);
+      auditor.record({ event: 'account.unlocked', outcome: 'success', reason: 'admin', accountId });
       output(json, { accountId, locked: false }, () => [`unlocked ${accountId}`]);
       return 0;
     });

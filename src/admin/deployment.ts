@@ -25,6 +25,8 @@ export interface Deployment {
   locks: AccountLocks;
   keys: SigningKeyStore;
   terminate: TerminateSession;
+  /** The deployment's audit trail (its file, Redis stream and webhook sinks). */
+  auditor: Pick<Auditor, 'record'>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function openDeployment(): Promise<Deployment> {
     locks: new AccountLocks(store),
     keys: signingKeyStore(config, store),
     terminate,
+    auditor,
     async close() {
       await auditor.close();
       await store.close();

@@ -16,6 +16,10 @@ export type AuditEventName =
   | 'saml.logout'
   | 'session.ended'
   | 'session.reverified'
+  | 'account.locked'
+  | 'account.unlocked'
+  | 'keys.rotated'
+  | 'backchannel.logout'
   | 'config.reloaded';
 
 export type AuditLevel = 'info' | 'warn' | 'error';

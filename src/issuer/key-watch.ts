@@ -1,5 +1,6 @@
 // Keeps an instance's issuer on the store's signing keys: refreshes it when a key is added, activates or leaves, and rotates on schedule.
 import type { Logger } from 'pino';
+import type { AuditInput } from '../audit/auditor.js';
 import type { KeyValueStore } from '../store/store.js';
 import { nextTransition } from './key-ring.js';
 import { KEYS_CHANGED, type SigningKeyStore } from './key-store.js';
@@ -18,6 +19,8 @@ export interface KeyWatchDeps {
   serving(): string | undefined;
   /** Rebuilds the issuer on the store's current keys (oidc-provider takes its JWKS at construction). */
   refresh(): Promise<void>;
+  /** Records a scheduled rotation in the audit trail. */
+  audit(event: AuditInput): void;
 }
 
 export interface KeyWatch {
@@ -37,7 +40,11 @@ export async function watchSigningKeys(deps: KeyWatchDeps): Promise<KeyWatch> {
     const rotationDue = deps.rotateEveryMs !== undefined ? newest + deps.rotateEveryMs : undefined;
     if (rotationDue !== undefined && rotationDue <= deps.now() && !statuses.some((status) => status.state === 'next')) {
       const result = await deps.keyStore.rotate();
-      if (result.rotated) deps.logger.info({ kids: result.added.map((key) => key.kid), activatesAt: new Date(result.added[0]!.activatesAt).toISOString() }, 'signing keys: scheduled rotation published the next keys');
+      if (result.rotated) {
+        const details = { kids: result.added.map((key) => key.kid).join(' '), activatesAt: new Date(result.added[0]!.activatesAt).toISOString() };
+        deps.audit({ event: 'keys.rotated', outcome: 'success', reason: 'schedule', details });
+        deps.logger.info(details, 'signing keys: scheduled rotation published the next keys');
+      }
       statuses = await deps.keyStore.statuses();
     }
     const serving = deps.serving();

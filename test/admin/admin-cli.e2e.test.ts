@@ -105,6 +105,7 @@ describe('accounts', () => {
     expect(json(locked)).toMatchObject({ accountId, locked: true, reason: 'stolen laptop (ticket 42)', expiresAt: expect.any(String) });
     await expectGrantRevoked(broker, tokens);
     expect(adminAudit()).toContainEqual(expect.objectContaining({ event: 'session.ended', reason: 'account_locked', accountId }));
+    expect(adminAudit()).toContainEqual(expect.objectContaining({ event: 'account.locked', accountId, details: expect.objectContaining({ note: 'stolen laptop (ticket 42)', sessionsEnded: 1 }) }));
 
     const refused = await passwordPage();
     expect(refused.status).toBe(403);
@@ -119,6 +120,7 @@ describe('accounts', () => {
     const unlocked = await vestibule(['accounts', 'unlock', accountId, '--json'], configFile);
     expect(unlocked.status).toBe(0);
     expect(json(unlocked)).toEqual({ accountId, locked: false });
+    expect(adminAudit()).toContainEqual(expect.objectContaining({ event: 'account.unlocked', accountId }));
     const after = await signIn();
     expect(await userinfoStatus(broker, after.tokens.access_token)).toBe(200);
     expect((await vestibule(['accounts', 'unlock', accountId], configFile)).status).toBe(1);
@@ -159,8 +161,10 @@ describe('keys', () => {
     // keys.publishBeforeUseSeconds (default one day) after now.
     expect(Date.parse(added[0]!.activatesAt) - Date.now()).toBeGreaterThan(86_000_000);
 
+    expect(adminAudit()).toContainEqual(expect.objectContaining({ event: 'keys.rotated', outcome: 'success', details: expect.objectContaining({ activatesAt: added[0]!.activatesAt }) }));
     const again = await vestibule(['keys', 'rotate'], configFile);
     expect(again.status).toBe(1);
+    expect(adminAudit()).toContainEqual(expect.objectContaining({ event: 'keys.rotated', outcome: 'failure', reason: 'next_pending' }));
     expect(again.stderr).toContain('a next key is already published');
     const text = await vestibule(['keys', 'list'], configFile);
     expect(text.stdout.split('\n').filter((line) => / next /.test(line))).toHaveLength(2);

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditInput } from '../../src/audit/auditor.js';
 import { SigningKeyStore } from '../../src/issuer/key-store.js';
 import { watchSigningKeys, type KeyWatch } from '../../src/issuer/key-watch.js';
 import { VaultKeyRing } from '../../src/session/vault-crypto.js';
@@ -29,13 +30,14 @@ describe.each(STORE_BACKENDS)('key watch (%s)', (_name, open) => {
     store = await open();
     const clock = { now: 10 * 24 * HOUR };
     const keyStore = new SigningKeyStore(store, vault, timings, () => clock.now);
-    const state = { fingerprint: (await keyStore.issuerKeys()).fingerprint, refreshes: 0 };
+    const state = { fingerprint: (await keyStore.issuerKeys()).fingerprint, refreshes: 0, audit: [] as AuditInput[] };
     watch = await watchSigningKeys({
       keyStore,
       store,
       logger: pino({ level: 'silent' }),
       now: () => clock.now,
       rotateEveryMs: options.rotateEveryMs,
+      audit: (event) => void state.audit.push(event),
       serving: () => (options.fromFile ? undefined : state.fingerprint),
       async refresh() {
         state.fingerprint = (await keyStore.issuerKeys()).fingerprint;
@@ -73,6 +75,7 @@ describe.each(STORE_BACKENDS)('key watch (%s)', (_name, open) => {
     await watch!.check();
     expect((await keyStore.statuses()).filter((s) => s.state === 'next')).toHaveLength(2);
     expect(state.refreshes).toBeGreaterThanOrEqual(1);
+    expect(state.audit).toEqual([expect.objectContaining({ event: 'keys.rotated', outcome: 'success', reason: 'schedule' })]);
   });
 
   it('a deployment serving a jwksFile is never rebuilt for the store keys', async () => {
