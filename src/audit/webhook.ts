@@ -18,7 +18,7 @@ const retryable = (status: number) => status === 408 || status === 429 || status
 export class WebhookSink implements AuditSink {
   private readonly queue: Delivery[] = [];
   private readonly minLevel: number;
-  private running = false;
+  private running: Promise<void> | undefined;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
@@ -30,6 +30,8 @@ export class WebhookSink implements AuditSink {
     private readonly config: AuditWebhookConfig,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** On close, how long queued events may still go out (a shutdown, or a reload replacing the app). */
+    private readonly closeGraceMs = 2000,
   ) {
     this.minLevel = AUDIT_LEVELS.indexOf(config.minLevel);
   }
@@ -45,7 +47,7 @@ export class WebhookSink implements AuditSink {
     if (Buffer.byteLength(line) > this.config.maxBodyBytes) return this.drop(id, 'record larger than maxBodyBytes');
     if (this.queue.length >= this.config.maxQueue) return this.drop(id, 'queue full');
     this.queue.push({ body: line, id, attempts: 0 });
-    if (!this.running) void this.run();
+    this.running ??= this.run();
   }
 
   private drop(id: string, reason: string): void {
@@ -54,7 +56,6 @@ export class WebhookSink implements AuditSink {
   }
 
   private async run(): Promise<void> {
-    this.running = true;
     while (!this.closed && this.queue.length > 0) {
       const delivery = this.queue[0]!;
       delivery.attempts += 1;
@@ -67,7 +68,7 @@ export class WebhookSink implements AuditSink {
       this.queue.shift();
       if (outcome !== 'delivered') this.drop(delivery.id, outcome === 'retry' ? `no success after ${delivery.attempts} attempts` : 'refused by the receiver');
     }
-    this.running = false;
+    this.running = undefined;
   }
 
   private async attempt(delivery: Delivery): Promise<'delivered' | 'retry' | 'refused'> {
@@ -102,9 +103,14 @@ export class WebhookSink implements AuditSink {
     });
   }
 
-  /** Stops delivering: an attempt in progress is aborted, waiting events are dropped (logged). */
+  /** Lets queued events go out for up to closeGraceMs, then stops: an attempt in progress is aborted, the rest dropped (logged). */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.running && this.closeGraceMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.running, new Promise((resolve) => (timer = setTimeout(resolve, this.closeGraceMs)))]);
+      clearTimeout(timer);
+    }
     this.closed = true;
     this.inFlight.abort();
     clearTimeout(this.timer);

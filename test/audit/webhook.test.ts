@@ -46,9 +46,9 @@ afterEach(async () => {
   }
 });
 
-function sink(url: string, overrides: Partial<AuditWebhookConfig> = {}): WebhookSink {
+function sink(url: string, overrides: Partial<AuditWebhookConfig> = {}, closeGraceMs = 0): WebhookSink {
   const config = auditWebhookSchema.parse({ url, secret: SECRET, allowLoopbackHttp: true, backoffMs: 10, ...overrides });
-  const created = new WebhookSink(config, silent);
+  const created = new WebhookSink(config, silent, Date.now, closeGraceMs);
   sinks.push(created);
   return created;
 }
@@ -120,6 +120,30 @@ describe('audit webhook sink', () => {
     expect(webhook.dropped).toBe(7);
     await until(() => hook.received.length === 1);
     expect(JSON.parse(hook.received[0]!.body).seq).toBe(0);
+  });
+
+  it('closing lets queued events go out first (within its grace), so a shutdown or reload does not lose them', async () => {
+    const hook = await receiver(() => undefined);
+    // Each delivery is answered 50 ms after it arrives.
+    hook.server.on('request', (_req, res: ServerResponse) => setTimeout(() => res.writeHead(204).end(), 50));
+    const webhook = sink(hook.url, {}, 10_000);
+    recordEvents([webhook], 'sso-1.ffff0009', 3).record({ event: 'logout', outcome: 'failure' });
+    await webhook.close();
+    expect(hook.received.map((r) => JSON.parse(r.body).seq)).toEqual([0, 3]);
+    expect(webhook.dropped).toBe(0);
+    expect(webhook.pending).toBe(0);
+  });
+
+  it('closing stops at its grace: a delivery still hanging is aborted, nothing more is sent', async () => {
+    const hook = await receiver(() => undefined);
+    const webhook = sink(hook.url, { timeoutMs: 60_000 }, 100);
+    const auditor = new Auditor([webhook], silent, Date.now, 'sso-1.ffff000a');
+    for (let i = 0; i < 3; i += 1) auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'invalid_credentials' });
+    await webhook.close();
+    expect(hook.received).toHaveLength(1);
+    // The aborted one and the two behind it were not delivered (logged as undelivered).
+    expect(webhook.pending).toBe(3);
+    expect(hook.received[0]!.res.headersSent).toBe(false);
   });
 
   it('drops a record larger than maxBodyBytes', async () => {
