@@ -27,11 +27,11 @@ export class HashChain {
 
   /** Links the event as the chain's next record; returns it and its line: the hashed canonical JSON with `hash` added last. */
   append(event: AuditEvent): { record: AuditRecord; line: string } {
-    const body = canonicalJson({ ...event, instance: this.instance, seq: this.seq, prev: this.prev });
-    const hash = sha256(body);
-    const record: AuditRecord = { ...event, instance: this.instance, seq: this.seq, prev: this.prev, hash };
+    const record = { ...event, instance: this.instance, seq: this.seq, prev: this.prev } as AuditRecord;
+    const body = canonicalJson(record);
+    record.hash = sha256(body);
     this.seq += 1;
-    this.prev = hash;
-    return { record, line: `${body.slice(0, -1)},"hash":"${hash}"}` };
+    this.prev = record.hash;
+    return { record, line: `${body.slice(0, -1)},"hash":"${record.hash}"}` };
   }
 }
