@@ -2,46 +2,59 @@
 import type { KeyValueStore } from '../store/store.js';
 import type { Metrics } from './metrics.js';
 
-/** Lifecycle calls, not operations. */
-const UNTIMED = new Set<PropertyKey>(['close', 'subscribe', 'constructor']);
+/** Lifecycle calls, not operations: passed through untimed. */
+const UNTIMED = new Set(['close', 'subscribe', 'constructor']);
 
-/** The same store, each asynchronous method timed; the store's own identity (this) is kept for its methods. */
+type Method = (...args: unknown[]) => unknown;
+
+/** Every method of the store (own and inherited), by name. */
+function methodsOf(store: KeyValueStore): Map<string, Method> {
+  const methods = new Map<string, Method>();
+  for (let level: object | null = store; level && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
+    for (const name of Object.getOwnPropertyNames(level)) {
+      const value = Object.getOwnPropertyDescriptor(level, name)?.value as unknown;
+      if (typeof value === 'function' && !methods.has(name)) methods.set(name, value as Method);
+    }
+  }
+  return methods;
+}
+
+/**
+ * The same store with each asynchronous operation timed. A plain object of wrappers (no Proxy trap on every call);
+ * every method runs on the store itself, so its private state is untouched.
+ */
 export function instrumentStore(store: KeyValueStore, metrics: Metrics): KeyValueStore {
-  const wrapped = new Map<PropertyKey, unknown>();
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || UNTIMED.has(prop) || typeof prop !== 'string') return value;
-      let timed = wrapped.get(prop);
-      if (!timed) {
-        const method = value as (...args: unknown[]) => unknown;
-        const duration = metrics.storeDuration.labels(prop);
-        const errors = metrics.storeErrors.labels(prop);
-        timed = (...args: unknown[]): unknown => {
-          const start = performance.now();
-          let result: unknown;
-          try {
-            result = method.apply(target, args);
-          } catch (error) {
-            errors.inc();
-            throw error;
-          }
-          if (!(result instanceof Promise)) return result;
-          return result.then(
-            (answer: unknown) => {
-              duration.observe((performance.now() - start) / 1000);
-              return answer;
-            },
-            (error: unknown) => {
-              duration.observe((performance.now() - start) / 1000);
-              errors.inc();
-              throw error;
-            },
-          );
-        };
-        wrapped.set(prop, timed);
+  const timed = Object.create(store) as Record<string, Method>;
+  for (const [name, method] of methodsOf(store)) {
+    if (name === 'constructor') continue;
+    if (UNTIMED.has(name)) {
+      timed[name] = method.bind(store);
+      continue;
+    }
+    const duration = metrics.storeDuration.labels(name);
+    const errors = metrics.storeErrors.labels(name);
+    timed[name] = (...args: unknown[]): unknown => {
+      const start = performance.now();
+      let result: unknown;
+      try {
+        result = method.apply(store, args);
+      } catch (error) {
+        errors.inc();
+        throw error;
       }
-      return timed;
-    },
-  });
+      if (!(result instanceof Promise)) return result;
+      return result.then(
+        (answer: unknown) => {
+          duration.observe((performance.now() - start) / 1000);
+          return answer;
+        },
+        (error: unknown) => {
+          duration.observe((performance.now() - start) / 1000);
+          errors.inc();
+          throw error;
+        },
+      );
+    };
+  }
+  return timed as unknown as KeyValueStore;
 }

@@ -1,10 +1,13 @@
-// /metrics on the main port behind a bearer token: scraped over HTTP after real local and federated sign-ins and a refresh.
+// /metrics on the main port behind a bearer token, broker on Redis: scraped over HTTP after real local and federated sign-ins and a refresh.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../helpers/browser.js';
 import { localProvider, startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
+import { openRedisStore } from '../helpers/redis.js';
+import { closeTestStore } from '../helpers/stores.js';
 import { OFFLINE, tokenRequest } from '../helpers/token-endpoint.js';
+import type { KeyValueStore } from '../../src/store/store.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 import { sample, scrape } from './scrape.js';
 
@@ -13,13 +16,16 @@ const TOKEN = 'metrics-test-token-0123456789abcdefghij';
 let up: TestUpstream;
 let broker: TestBroker;
 let metricsUrl: string;
+let store: KeyValueStore;
 
 beforeAll(async () => {
   const port = await freeLoopbackPort();
   // Upstream access tokens live 60 s: inside the refresh window, so a downstream refresh calls the upstream.
   up = await startTestUpstream({ brokerIssuer: `http://127.0.0.1:${port}`, connectorId: 'acme', ttl: { accessToken: 60 } });
+  store = await openRedisStore();
   broker = await startBroker({
     port,
+    store,
     providers: [await localProvider('local', []), { id: 'acme', type: 'oidc', name: 'ACME', config: up.connectorConfig() }],
     config: { metrics: { enabled: true, onMainPort: true, token: '$METRICS_TOKEN' } },
     env: { METRICS_TOKEN: TOKEN },
@@ -30,6 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.close();
   await up?.close();
+  await closeTestStore(store);
 });
 
 /** Signs in through the choose page with `connector`; `upstream` answers the upstream's login form. */
