@@ -2,7 +2,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
-import { HttpError } from './errors.js';
 
 /** oidc-provider reads at most this much of a body (lib/shared/selective_body.js); a larger one it refuses itself. */
 const OIDC_BODY_LIMIT = 56 * 1024;
@@ -38,24 +37,44 @@ function basicCredentials(header: string): { clientId: string; secret: string } 
   }
 }
 
-/** Reads the whole body, bounded; resolves undefined when it is larger than oidc-provider accepts. */
-function readRaw(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+/**
+ * Reads the `length` bytes of a body and puts them back in front of the stream, so oidc-provider then reads the body
+ * itself, unchanged, with its own checks (lib/shared/selective_body.js). Reading stops as soon as the declared length is
+ * in hand, before the stream reports its end, which is what lets the bytes go back (`unshift`). Undefined when the
+ * request ends or fails first (oidc-provider then reports the short body).
+ */
+function peekBody(req: IncomingMessage, length: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= OIDC_BODY_LIMIT) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > OIDC_BODY_LIMIT ? undefined : Buffer.concat(chunks, size)));
-    req.on('error', (error) => reject(new HttpError(400, 'missing_fields', `request body incomplete: ${error.message}`)));
+    const stop = (body: Buffer | undefined) => {
+      req.off('readable', onReadable);
+      req.off('end', onEnd);
+      req.off('close', onEnd);
+      req.off('error', onEnd);
+      if (body) req.unshift(body);
+      resolve(body);
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (size < length && (chunk = req.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      if (size >= length) stop(Buffer.concat(chunks, size));
+    };
+    const onEnd = () => stop(undefined);
+    req.on('readable', onReadable);
+    req.on('end', onEnd);
+    req.on('close', onEnd);
+    req.on('error', onEnd);
   });
 }
 
 /**
  * The authenticated client id of a token / introspection request, or undefined (public client, JWT assertion, wrong
- * or missing secret): such requests spend only the per-IP budget. A urlencoded body is read here, then handed to
- * oidc-provider as the already-read body it accepts (selective_body.js uses `req.body` when the stream is consumed).
+ * or missing secret, a body without Content-Length): such requests spend only the per-IP budget. A urlencoded body is
+ * peeked at (peekBody) and left for oidc-provider to read.
  */
 export async function authenticatedClient(ctx: Context, secrets: ClientSecrets): Promise<string | undefined> {
   const authorization = ctx.get('authorization');
@@ -64,13 +83,12 @@ export async function authenticatedClient(ctx: Context, secrets: ClientSecrets):
     return basic && secretMatches(secrets, basic.clientId, basic.secret) ? basic.clientId : undefined;
   }
   if (!ctx.is('application/x-www-form-urlencoded')) return undefined;
+  // Without a Content-Length (a chunked body) the end is only known once the stream ends, too late to put it back.
   const declared = ctx.request.length;
-  if (declared !== undefined && declared > OIDC_BODY_LIMIT) return undefined;
-  const raw = await readRaw(ctx.req);
-  if (!raw) throw new HttpError(413, 'payload_too_large', `body over ${OIDC_BODY_LIMIT} bytes`);
-  const text = raw.toString('utf8');
-  (ctx.req as IncomingMessage & { body?: string }).body = text;
-  const form = new URLSearchParams(text);
+  if (declared === undefined || declared === 0 || declared > OIDC_BODY_LIMIT || ctx.req.readableEncoding) return undefined;
+  const raw = await peekBody(ctx.req, declared);
+  if (!raw) return undefined;
+  const form = new URLSearchParams(raw.toString('utf8'));
   const clientId = form.getAll('client_id');
   const secret = form.getAll('client_secret');
   // A repeated parameter is refused by oidc-provider; here it authenticates no one.

@@ -1,5 +1,5 @@
 // Rate limits over HTTP, on the memory store and Redis: a burst across two instances sharing one store admits the bucket, the rest get 429 with Retry-After and the RateLimit fields; clients are isolated; a forged client id spends nobody's budget.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore } from '../helpers/redis.js';
 import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
@@ -73,10 +73,14 @@ describe.each(STORE_BACKENDS)('rate limits (%s store)', (backend, open) => {
     );
     expect(forged.map((r) => r.status)).not.toContain(429);
     // test-rp, authenticating in the body (client_secret_post), still has its whole bucket; the body reaches oidc-provider intact.
+    const warn = vi.spyOn(console, 'warn');
     const own = await Promise.all(Array.from({ length: 12 }, () => tokenRequest(a.url, {}, { client_id: TEST_CLIENT.clientId, client_secret: TEST_CLIENT.clientSecret })));
     expect(own.filter((r) => r.status !== 429)).toHaveLength(10);
     // oidc-provider read the grant from the body the limiter had read (not "failed to parse the request body").
     expect(await own.find((r) => r.status !== 429)!.json()).toMatchObject({ error: 'invalid_grant' });
+    // The limiter only peeked at the body: oidc-provider read it itself (no "already parsed request body" fallback).
+    expect(warn.mock.calls.flat().join(' ')).not.toContain('already parsed');
+    warn.mockRestore();
     // other-rp is untouched by test-rp's spent budget.
     const other = await tokenRequest(b.url, { authorization: basic(OTHER.clientId, OTHER.clientSecret) });
     expect(other.status).toBe(400);
@@ -121,6 +125,24 @@ describe.each(STORE_BACKENDS)('rate limits (%s store)', (backend, open) => {
     const repeated = await fetch(`${a.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `client_id=${TEST_CLIENT.clientId}&client_id=x&client_secret=${TEST_CLIENT.clientSecret}&grant_type=refresh_token&refresh_token=x` });
     expect(repeated.status).toBe(400);
     expect(repeated.headers.get('ratelimit') ?? '').not.toContain('token-client');
+  });
+
+  it(`a body without Content-Length, or larger than oidc-provider reads, authenticates no client and is answered by oidc-provider (${backend})`, async () => {
+    const [a] = await twoInstances({ rateLimits: rateLimits() });
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id: TEST_CLIENT.clientId, client_secret: TEST_CLIENT.clientSecret }).toString();
+    const chunked = await fetch(`${a.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(form)), c.close()) }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(400);
+    expect(await chunked.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(chunked.headers.get('ratelimit')).not.toContain('token-client');
+    const oversized = await tokenRequest(a.url, {}, { client_id: TEST_CLIENT.clientId, client_secret: TEST_CLIENT.clientSecret, padding: 'p'.repeat(60 * 1024) });
+    expect(oversized.status).toBe(400);
+    expect(await oversized.json()).toMatchObject({ error: 'invalid_request' });
+    expect(oversized.headers.get('ratelimit')).not.toContain('token-client');
   });
 
   it(`rateLimits.enabled false answers every request (${backend})`, async () => {
