@@ -39,6 +39,7 @@ import { createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
 import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
 import { ReverifyScheduler } from './session/scheduler.js';
+import { BackchannelLogout } from './issuer/backchannel-logout.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
 import { demoRoutes } from './demo/relying-party.js';
@@ -67,6 +68,8 @@ export interface BrokerApp {
   metrics: Metrics;
   /** The re-verification sweep of this instance (stopped by close()). */
   scheduler: ReverifyScheduler;
+  /** Back-channel logout deliveries of this instance (retries stop at close()). */
+  backchannel: BackchannelLogout;
   /** Which signing keys the issuer serves ("file" for a jwksFile); key-watch.ts rebuilds the app when the store's differ. */
   keysFingerprint: string;
   close(): Promise<void>;
@@ -130,7 +133,10 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
       await grantRevoker.revokeByGrantId(grantId);
       await grantRevoker.destroy(grantId);
     },
+    // Bound once the issuer exists (the logout tokens are signed with its keys).
+    notifyClients: (session, grantIds, reason) => backchannel?.notify(session, grantIds, reason) ?? Promise.resolve(),
   });
+  let backchannel: BackchannelLogout | undefined;
   const clients = new Map(config.clients.map((client) => [client.clientId, client]));
   // A removed connector is allowed for no one; otherwise the client's allow-list decides (none: every provider).
   const providersAllowed = (clientId: string, connectorId: string) => {
@@ -177,6 +183,14 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
   });
   auditProviderEvents(provider, auditor);
+  backchannel = new BackchannelLogout({
+    provider,
+    store,
+    auditor,
+    logger,
+    clients: new Set(config.clients.filter((client) => client.backchannelLogoutUri).map((client) => client.clientId)),
+    ttlMs: Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000,
+  });
   const broker: BrokerContext = {
     config,
     provider,
@@ -224,9 +238,11 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     broker,
     metrics,
     scheduler,
+    backchannel,
     keysFingerprint: keys.fingerprint,
     async close() {
       await scheduler.stop();
+      await backchannel.close();
       await Promise.all([...connectors.values()].map((connector) => connector.close?.()));
       await auditor.close();
       if (ownsStore) await store.close();

@@ -31,6 +31,11 @@ export const clientSchema = z
     tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
     redirectUris: z.array(redirectUri).min(1),
     postLogoutRedirectUris: z.array(redirectUri).default([]),
+    backchannelLogoutUri: z
+      .string()
+      .refine((value) => URL.canParse(value) && ['https:', 'http:'].includes(new URL(value).protocol) && !new URL(value).hash, 'must be an absolute http(s) URL without a fragment')
+      .optional()
+      .describe('OpenID Connect Back-Channel Logout 1.0: where the broker POSTs a logout token when a session of this client ends.'),
     allowedProviders: z.array(z.string().min(1)).optional().describe('Upstream provider ids this client may use (default: all).'),
     skipConsent: z.boolean().default(false).describe('First-party app: no consent page.'),
     introspects: z

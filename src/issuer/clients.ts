@@ -10,6 +10,8 @@ export function clientMetadata(client: ClientConfig): Record<string, unknown> {
     ...(client.name ? { client_name: client.name } : {}),
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
+    // With a back-channel logout URI, ID tokens carry `sid` and logout tokens name the session (Back-Channel Logout 1.0 §2.2).
+    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     response_types: ['code'],
     grant_types: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_method: authMethod,

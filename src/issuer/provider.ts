@@ -8,6 +8,7 @@ import type { SessionRepository } from '../session/federated-session.js';
 import type { GrantBindings } from '../session/grant-bindings.js';
 import type { OidcAdapterClass } from '../store/oidc-adapter.js';
 import { createFindAccount, SCOPE_CLAIMS, type Reverify } from './accounts.js';
+import { providerFetch } from './backchannel-logout.js';
 import { clientMetadata } from './clients.js';
 import { createBoundLoadExistingGrant } from './grants.js';
 import { createInteractionPolicy } from './interaction-policy.js';
@@ -118,7 +119,10 @@ export function createIssuer(deps: IssuerDeps): Provider {
         logoutSource: pages.logoutSource as never,
         postLogoutSuccessSource: pages.postLogoutSuccessSource as never,
       },
+      // Logout tokens for clients with a backchannel_logout_uri: sent by end_session itself, and by terminate() (backchannel-logout.ts).
+      backchannelLogout: { enabled: true },
     },
+    fetch: providerFetch(config.clients.flatMap((client) => (client.backchannelLogoutUri ? [client.backchannelLogoutUri] : []))) as Configuration['fetch'],
     clientBasedCORS(_ctx, origin, client) {
       if (origin === 'null') return false;
       return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;

@@ -1,4 +1,4 @@
-// The one way a federated session ends: its grants revoked (every code and token dies at once), its vault entry emptied, the record gone, audited.
+// The one way a federated session ends: its grants revoked (every code and token dies at once), its vault entry emptied, the record gone, audited, its clients told (back-channel logout).
 import type { Auditor } from '../audit/auditor.js';
 import type { FederatedSession, SessionRepository } from './federated-session.js';
 import type { GrantBindings } from './grant-bindings.js';
@@ -39,6 +39,8 @@ export interface TerminateDeps {
   auditor: Pick<Auditor, 'record'>;
   /** Revokes one oidc-provider grant: the grant and every code, access token and refresh token issued under it. */
   revokeGrant(grantId: string): Promise<void>;
+  /** Tells the session's clients it ended (Back-Channel Logout); must not throw, delivery may continue in the background. */
+  notifyClients?(session: FederatedSession, grantIds: readonly string[], reason: EndReason): Promise<void>;
 }
 
 export type TerminateSession = (session: FederatedSession, reason: EndReason, context?: EndContext) => Promise<void>;
@@ -62,5 +64,6 @@ export function createTerminator(deps: TerminateDeps): TerminateSession {
       ...context,
       details: { grantsRevoked: grantIds.length },
     });
+    await deps.notifyClients?.(session, grantIds, reason);
   };
 }
