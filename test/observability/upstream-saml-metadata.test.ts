@@ -1,4 +1,4 @@
-// A SAML connector's metadata URL fetch is timed per connector (endpoint "metadata"), an unreachable one as an error.
+// A SAML connector's metadata URL fetch is timed per connector (endpoint "metadata"), an unreachable one as an error; the worker pool's gauges.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,12 @@ describe('SAML metadata fetch timing', () => {
     const text = await scrape(`${broker.issuer}/metrics`);
     expect(sample(text, 'vestibule_upstream_request_duration_seconds_count', { connector: 'corp', endpoint: 'metadata', outcome: '2xx' })).toBe(1);
     expect(text).not.toContain('/idp/descriptor');
+  });
+
+  it('reports the shared SAML worker pool the connector holds, with nothing queued', async () => {
+    const text = await scrape(`${broker.issuer}/metrics`);
+    expect(sample(text, 'vestibule_saml_workers')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^vestibule_saml_worker_queue_depth 0$/m);
   });
 
   it('counts an unreachable metadata URL as an error', async () => {
