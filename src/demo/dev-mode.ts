@@ -4,10 +4,10 @@ import { validateProvider } from '../config/providers.js';
 import type { BrokerConfig } from '../config/load.js';
 import { ConfigError } from '../config/issues.js';
 import { startDemoUpstreamOidc } from './upstream-oidc.js';
-import { startDemoUpstreamSaml } from './upstream-saml.js';
+import { DEMO_SAML_USERS, startDemoUpstreamSaml } from './upstream-saml.js';
 
 export interface DemoUpstreams {
-  upstreams: { name: string; url: string }[];
+  upstreams: { name: string; url: string; accounts: string }[];
   close(): Promise<void>;
 }
 
@@ -24,8 +24,8 @@ export async function startDemoUpstreams(config: BrokerConfig, logger: Logger): 
   logger.info({ oidc: oidc.issuer, saml: saml.url }, 'demo upstreams started');
   return {
     upstreams: [
-      { name: 'Demo OIDC IdP', url: oidc.issuer },
-      { name: 'Demo SAML IdP', url: saml.url },
+      { name: 'Demo OIDC IdP', url: oidc.issuer, accounts: 'alice / alice-password, bob / bob-password' },
+      { name: 'Demo SAML IdP', url: saml.url, accounts: `${DEMO_SAML_USERS.map((u) => `${u.username} / ${u.password}`).join(', ')} (or type sam@saml.demo as the work email)` },
     ],
     async close() {
       await Promise.all([oidc.close(), saml.close()]);
@@ -46,7 +46,7 @@ export function printDemoBanner(config: BrokerConfig, demo?: DemoUpstreams): voi
     ...users.map((user) => `    ${user.username.padEnd(8)} ${user.password}`),
     '',
     ...(demo?.upstreams.length
-      ? ['  Sample upstream IdPs (choose them on the sign-in page):', ...demo.upstreams.map((u) => `    ${u.name.padEnd(15)} ${u.url}`), '']
+      ? ['  Sample upstream IdPs (choose them on the sign-in page):', ...demo.upstreams.flatMap((u) => [`    ${u.name.padEnd(15)} ${u.url}`, `    ${''.padEnd(15)} ${u.accounts}`]), '']
       : []),
   ];
   console.log(lines.join('\n'));
