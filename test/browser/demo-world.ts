@@ -46,7 +46,7 @@ type TextKey =
   | 'languageName' | 'chooseTitle' | 'or' | 'signIn' | 'loginTitle' | 'username' | 'password' | 'continue' | 'continueWith' | 'cancel'
   | 'consentTitle' | 'allow' | 'deny' | 'notYou' | 'logoutTitle' | 'logoutYes' | 'demoSignedOut' | 'demoCancelled' | 'demoSignInAgain'
   | 'workEmail' | 'nextStep' | 'reference' | 'backTo';
-export type Catalog = Record<TextKey, string> & { errors: Record<string, string>; scopes: Record<string, string> };
+export type Catalog = Record<TextKey, string> & { errors: Record<string, string>; scopes: Record<string, string>; timeline: Record<string, string> };
 
 export function catalog(locale: string): Catalog {
   return JSON.parse(readFileSync(join(process.cwd(), 'views', 'i18n', `${locale}.json`), 'utf8')) as Catalog;

@@ -59,6 +59,9 @@ async function consentAndLand(tc: TestContext, t: Catalog, label: string, who: s
   await page.waitForURL(`${world.broker.url}/demo`);
   await page.locator('dl.card').waitFor();
   expect(await page.locator('dl.card').textContent()).toContain(who);
+  // The session's timeline: the broker sign-in, the federated session with its provider, what comes next.
+  const timeline = (await page.locator('ol.timeline').textContent()) ?? '';
+  for (const key of ['signedIn', 'sessionStarted', 'nextCheck', 'idTokenExpires']) expect(timeline, key).toContain(t.timeline[key]);
   await checkPage(tc, `${label}-signed-in`);
 }
 
