@@ -3,13 +3,13 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
-export const auditFileSchema = z.strictObject({
+const auditFileSchema = z.strictObject({
   path: z.string().min(1).describe('JSON-lines file (appended; a relative path resolves against the configuration file\'s directory).'),
   maxBytes: z.number().int().min(4096).default(100 * MiB).describe('Rotate when the file would grow past this size.'),
   daily: z.boolean().default(true).describe('Also rotate at the first record of each new UTC day.'),
 });
 
-export const auditRedisSchema = z.strictObject({
+const auditRedisSchema = z.strictObject({
   url: z.string().min(1).optional().describe('redis:// or rediss:// URL (default: the store\'s url).'),
   stream: z.string().min(1).max(200).default('vestibule:audit').describe('Stream key every instance appends to.'),
   maxLen: z.number().int().min(1000).default(1_000_000).describe('Approximate cap (XADD MAXLEN ~): older entries are trimmed.'),
@@ -49,7 +49,6 @@ export type AuditConfig = z.output<typeof auditConfigSchema>;
 /** After loading: the instance name is always known. */
 export type ResolvedAuditConfig = AuditConfig & { instance: string };
 export type AuditFileConfig = z.output<typeof auditFileSchema>;
-export type AuditRedisConfig = z.output<typeof auditRedisSchema>;
 export type AuditWebhookConfig = z.output<typeof auditWebhookSchema>;
 
 /** What the loader knows besides the `audit` section. */

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { AuditWebhookConfig } from './config.js';
 import { AUDIT_LEVELS, type AuditRecord, type AuditSink } from './events.js';
-import { signatureHeader } from './webhook-signature.js';
+import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
@@ -80,7 +80,7 @@ export class WebhookSink implements AuditSink {
         headers: {
           'content-type': 'application/json',
           'vestibule-delivery': delivery.id,
-          'vestibule-signature': signatureHeader(this.config.secret, delivery.body, timestamp),
+          [SIGNATURE_HEADER]: signatureHeader(this.config.secret, delivery.body, timestamp),
         },
         body: delivery.body,
         signal: AbortSignal.any([this.inFlight.signal, AbortSignal.timeout(this.config.timeoutMs)]),
