@@ -48,6 +48,7 @@ import { metricsRoute } from './observability/main-port.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { instrumentStore } from './observability/store-metrics.js';
 import { connectorFetch } from './observability/upstream-fetch.js';
+import { tracingMiddleware } from './observability/tracing.js';
 
 export interface AppDeps {
   logger?: Logger;
@@ -87,7 +88,7 @@ async function createConnectors(config: BrokerConfig, store: KeyValueStore, logg
       baseDir: definition.baseDir,
       httpTimeoutMs: config.upstreamTimeoutMs,
       production: config.production,
-      ...(config.metrics.enabled ? { fetch: connectorFetch(metrics, definition.id, definition.type) } : {}),
+      ...(config.metrics.enabled || config.tracing ? { fetch: connectorFetch(metrics, definition.id, definition.type, config.tracing) } : {}),
     });
     connectors.set(definition.id, connector);
   }
@@ -218,6 +219,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   if (config.demo) demoRoutes(router, broker);
 
+  if (config.tracing) provider.use(tracingMiddleware());
   const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);
   provider.use(staticCache.serve);
   const proxies = proxyTrust(config.trustProxy);

@@ -67,6 +67,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'METRICS_PORT', path: 'metrics.port', kind: 'int' },
   { name: 'METRICS_ON_MAIN_PORT', path: 'metrics.onMainPort', kind: 'bool' },
   { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string' },
+  { name: 'TRACING', path: 'tracing', kind: 'bool' },
   { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string' },
   { name: 'WATCH_CONFIG', path: 'watchConfig', kind: 'bool' },
   { name: 'DEMO', path: 'demo', kind: 'bool' },

@@ -169,6 +169,7 @@ export const configFileSchema = z
     auditLog: z.string().default('stdout').describe('Older form of audit.stdout / audit.file: "stdout", "off", or a file path for JSON-lines audit records.'),
     audit: auditConfigSchema.optional().describe('Audit trail: hash-chained records to stdout, a rotating file, a Redis stream and a webhook.'),
     metrics: metricsSchema,
+    tracing: z.boolean().default(false).describe('OpenTelemetry spans per request and upstream call (needs an SDK registered in the process).'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     rateLimits: rateLimitsSchema.describe('Token-bucket rate limits per IP and per authenticated client (README: Rate limits).'),
     watchConfig: z
