@@ -23,6 +23,7 @@ import { readinessRoute } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { logoutRoutes } from './http/routes/logout.js';
 import { samlRoutes } from './http/routes/saml.js';
+import { backchannelLogoutRoutes } from './http/routes/backchannel-logout.js';
 import { endSessionsForUpstream } from './federation/upstream-logout.js';
 import { upstreamLogout } from './federation/logout.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -217,6 +218,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   callbackRoutes(router, broker);
   logoutRoutes(router, broker);
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
+  backchannelLogoutRoutes(router, broker);
   if (config.demo) demoRoutes(router, broker);
 
   if (config.tracing) provider.use(tracingMiddleware());

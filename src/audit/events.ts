@@ -20,6 +20,7 @@ export type AuditEventName =
   | 'account.unlocked'
   | 'keys.rotated'
   | 'backchannel.logout'
+  | 'upstream.backchannel_logout'
   | 'config.reloaded';
 
 export type AuditLevel = 'info' | 'warn' | 'error';

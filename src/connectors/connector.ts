@@ -108,6 +108,21 @@ export interface AccountCheckConnector extends Connector {
   accountStillValid(identity: Identity): boolean;
 }
 
+/** What a valid upstream logout token names (OpenID Connect Back-Channel Logout 1.0). */
+export interface LogoutTokenClaims {
+  sub?: string;
+  sid?: string;
+  jti: string;
+  /** Until when the token could be replayed, ms since epoch. */
+  expiresAt: number;
+}
+
+/** Upstreams that log users out through the back channel (OIDC Back-Channel Logout 1.0). */
+export interface BackchannelLogoutConnector extends Connector {
+  /** Validates a logout token (signature, iss, aud, iat, events, sub/sid, jti, no nonce); throws ConnectorError otherwise. */
+  verifyLogoutToken(token: string): Promise<LogoutTokenClaims>;
+}
+
 /** Upstreams with a logout endpoint to send the browser to. */
 export interface LogoutConnector extends Connector {
   /** URL (or form) that ends the upstream session; `returnTo` is where the upstream sends the browser back. */
@@ -128,6 +143,8 @@ export const isRefreshableConnector = (c: Connector): c is RefreshableConnector 
 export const isUnsolicitedResponseConnector = (c: Connector): c is UnsolicitedResponseConnector =>
   typeof (c as UnsolicitedResponseConnector).handleUnsolicited === 'function';
 export const isAccountCheckConnector = (c: Connector): c is AccountCheckConnector => typeof (c as AccountCheckConnector).accountStillValid === 'function';
+export const isBackchannelLogoutConnector = (c: Connector): c is BackchannelLogoutConnector =>
+  typeof (c as BackchannelLogoutConnector).verifyLogoutToken === 'function';
 export const isLogoutConnector = (c: Connector): c is LogoutConnector => typeof (c as LogoutConnector).logout === 'function';
 
 /**

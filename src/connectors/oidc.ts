@@ -1,14 +1,16 @@
 // Upstream OpenID Connect connector (openid-client v6): code flow with PKCE, state and nonce; refresh; RP-initiated logout.
 import * as client from 'openid-client';
-import { decodeJwt } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import {
   ConnectorError,
+  type BackchannelLogoutConnector,
   type CallbackInput,
   type Identity,
   type LoginRequest,
   type LoginStart,
   type LogoutConnector,
+  type LogoutTokenClaims,
   type RedirectConnector,
   type RefreshableConnector,
   type UpstreamTokens,
@@ -18,6 +20,7 @@ import { mapIdentity } from './claims.js';
 import { oidcConfigSchema, type OidcConfig } from './oidc-config.js';
 import { buildClientAuth, buildConfiguration } from './oidc-client.js';
 import { toConnectorError } from './oidc-errors.js';
+import { verifyLogoutToken } from './oidc-logout-token.js';
 
 /** What startLogin keeps in the broker's transaction until the callback. */
 interface OidcTransaction {
@@ -57,13 +60,15 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
-export class OidcConnector implements RedirectConnector, RefreshableConnector, LogoutConnector {
+export class OidcConnector implements RedirectConnector, RefreshableConnector, LogoutConnector, BackchannelLogoutConnector {
   readonly type = 'oidc';
   readonly id: string;
   readonly displayName: string;
   readonly domains: readonly string[];
   private readonly logger: Logger;
   private configPromise: Promise<client.Configuration> | undefined;
+  /** The upstream's signing keys for logout tokens (jose caches and refreshes them). */
+  private logoutKeys: JWTVerifyGetKey | undefined;
 
   constructor(
     base: { id: string; name: string; domains: string[] },
@@ -213,6 +218,24 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     const idToken = identity.upstreamTokens?.idToken;
     if (idToken) params.id_token_hint = idToken;
     return { redirectUrl: client.buildEndSessionUrl(configuration, params).href };
+  }
+
+  /** Back-Channel Logout 1.0 §2.6: a logout token from this upstream, checked like its ID tokens are. */
+  async verifyLogoutToken(token: string): Promise<LogoutTokenClaims> {
+    const metadata = (await this.configuration()).serverMetadata();
+    if (!metadata.jwks_uri) throw new ConnectorError('invalid_logout_token', 'the upstream publishes no jwks_uri', { status: 400 });
+    this.logoutKeys ??= createRemoteJWKSet(new URL(metadata.jwks_uri), {
+      timeoutDuration: this.config.timeoutMs ?? this.context.httpTimeoutMs,
+      ...(this.context.fetch ? { [customFetch]: this.context.fetch } : {}),
+    });
+    return verifyLogoutToken(token, {
+      issuer: metadata.issuer,
+      clientId: this.config.clientId,
+      keys: this.logoutKeys,
+      algorithms: this.config.idTokenSigningAlgs,
+      clockToleranceSec: this.config.clockToleranceSec,
+      now: this.context.now(),
+    });
   }
 
   /** Translates the broker's acr values to the upstream's through the inverse of acrMap. */

@@ -44,6 +44,16 @@ const dueMember = (accountId: string, id: string) => `${accountId}.${id}`;
 const upstreamKey = (connectorId: string, upstreamSubject: string) =>
   `upstream-sessions:{${createHash('sha256').update(`${connectorId}\u0000${upstreamSubject}`).digest('base64url')}}`;
 
+/** Sessions by the upstream's session id (OIDC `sid`), for back-channel logout tokens that name only the session. */
+const upstreamSidKey = (connectorId: string, sid: string) =>
+  `upstream-sid:{${createHash('sha256').update(`${connectorId}\u0000${sid}`).digest('base64url')}}`;
+
+/** The upstream's session id (OIDC `sid` of its ID token), when it sent one. */
+function upstreamSidOf(session: Pick<FederatedSession, 'identity'>): string | undefined {
+  const sid = session.identity.connectorData?.sid;
+  return typeof sid === 'string' ? sid : undefined;
+}
+
 /** The upstream's name for the user: the SAML NameID when there is one, else the subject. */
 export function upstreamSubjectOf(session: Pick<FederatedSession, 'identity'>): string {
   const nameId = session.identity.connectorData?.nameId;
@@ -92,6 +102,17 @@ export class SessionRepository {
         { op: 'mapSet', key: upstream, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
       ]),
       this.store.scheduleAdd(DUE_KEY, dueMember(session.accountId, session.id), session.nextCheckAt!),
+      this.indexSid(session, expiresAt, account.updatedAt),
+    ]);
+  }
+
+  private async indexSid(session: FederatedSession, expiresAt: number, now: number): Promise<void> {
+    const sid = upstreamSidOf(session);
+    if (sid === undefined) return;
+    const key = upstreamSidKey(session.connectorId, sid);
+    await this.store.batch([
+      { op: 'mapPrune', key, upTo: now },
+      { op: 'mapSet', key, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
     ]);
   }
 
@@ -136,8 +157,17 @@ export class SessionRepository {
   }
 
   /** The live sessions an upstream subject has at a connector. */
-  async byUpstreamSubject(connectorId: string, upstreamSubject: string): Promise<FederatedSession[]> {
-    const pointers = Object.keys(await this.store.mapGetAll(upstreamKey(connectorId, upstreamSubject)));
+  byUpstreamSubject(connectorId: string, upstreamSubject: string): Promise<FederatedSession[]> {
+    return this.byIndex(connectorId, upstreamKey(connectorId, upstreamSubject));
+  }
+
+  /** The live sessions of one upstream session (OIDC `sid`) at a connector. */
+  async byUpstreamSid(connectorId: string, sid: string): Promise<FederatedSession[]> {
+    return (await this.byIndex(connectorId, upstreamSidKey(connectorId, sid))).filter((session) => upstreamSidOf(session) === sid);
+  }
+
+  private async byIndex(connectorId: string, key: string): Promise<FederatedSession[]> {
+    const pointers = Object.keys(await this.store.mapGetAll(key));
     const sessions = await Promise.all(
       pointers.map((pointer) => {
         const dot = pointer.indexOf('.');
@@ -157,6 +187,7 @@ export class SessionRepository {
     await Promise.all([
       this.store.batch([{ op: 'mapDelete', key: upstreamKey(session.connectorId, upstreamSubjectOf(session)), field: `${session.accountId}.${session.id}` }]),
       this.unschedule(session.accountId, session.id),
+      ...(upstreamSidOf(session) === undefined ? [] : [this.store.batch([{ op: 'mapDelete', key: upstreamSidKey(session.connectorId, upstreamSidOf(session)!), field: `${session.accountId}.${session.id}` }])]),
     ]);
   }
 }
