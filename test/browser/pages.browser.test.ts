@@ -1,0 +1,164 @@
+// The demo's other pages in Chromium: SAML with the POST binding, "not you?", discovery errors, the language switch, ui_locales, error pages, a keyboard-only sign-in.
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DESKTOP, launchChromium, newTestContext, PHONE } from '../helpers/chromium.js';
+import { catalog, startDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
+import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
+
+let browser: Browser;
+let world: DemoWorld;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  world = await startDemoWorld();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await world?.close();
+});
+
+const { checkPage, checkUpstreamPage, openChoosePage, consentAndLand } = demoFlows(() => world.broker.url);
+
+describe('the choose page, the language and the error pages', () => {
+  it('federated SAML with the POST binding: the AuthnRequest and the answer both post themselves', async () => {
+    const t = catalog('zh-CN');
+    const tc = await newTestContext(browser, PHONE, 'zh-CN');
+    await openChoosePage(tc, t, 'saml-post');
+    await tc.page.getByRole('button', { name: continueWith(t, 'Demo SAML IdP (POST)') }).click();
+    await tc.page.getByLabel('Username').waitFor();
+    await checkUpstreamPage(tc, 'saml-post-idp-login');
+    await tc.page.getByLabel('Username').fill('ada');
+    await tc.page.getByLabel('Password').fill('wrong');
+    await tc.page.getByRole('button', { name: 'Sign in' }).click();
+    await expectLocator(tc.page.getByRole('alert')).toHaveText('Wrong username or password.');
+    expect(await tc.page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('password');
+    await tc.page.getByLabel('Password').fill('ada-demo-password');
+    await tc.page.getByRole('button', { name: 'Sign in' }).click();
+    await consentAndLand(tc, t, 'saml-post', 'ada@saml.demo');
+    await expectClean(tc);
+  });
+
+  it('"not you?" on the consent page starts the same request again with a fresh sign-in, and the other account lands in the app', async () => {
+    const t = catalog('en');
+    const tc = await newTestContext(browser, DESKTOP, 'en');
+    const { page } = tc;
+    await openChoosePage(tc, t, 'not-you');
+    await page.getByRole('button', { name: continueWith(t, 'Demo OIDC IdP') }).click();
+    await page.getByLabel('Username').fill('bob');
+    await page.getByLabel('Password').fill('bob-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: t.consentTitle }).waitFor();
+    expect(await page.locator('main').textContent()).toContain('bob@demo.example');
+    await page.getByRole('link', { name: t.notYou }).click();
+    await page.getByRole('heading', { name: t.chooseTitle }).waitFor();
+    await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
+    await page.getByLabel(t.username).fill(TEST_USER.username);
+    await page.getByLabel(t.password).fill(TEST_USER.password);
+    await page.getByRole('button', { name: t.signIn, exact: true }).click();
+    await consentAndLand(tc, t, 'not-you', TEST_USER.email);
+    await expectClean(tc);
+  });
+
+  it('an email no provider serves: the error is announced, tied to the field, and the typed email stays', async () => {
+    const t = catalog('en');
+    const tc = await newTestContext(browser, DESKTOP, 'en');
+    await openChoosePage(tc, t, 'hrd-unknown');
+    await tc.page.getByLabel(t.workEmail).fill('someone@unknown.example');
+    await tc.page.getByRole('button', { name: t.continue, exact: true }).click();
+    await expectLocator(tc.page.getByRole('alert')).toHaveText(t.errors.no_provider_for_domain!);
+    expect(await tc.page.getByLabel(t.workEmail).inputValue()).toBe('someone@unknown.example');
+    expect(await tc.page.getByLabel(t.workEmail).getAttribute('aria-describedby')).toBe('choose-error');
+    await checkPage(tc, 'hrd-unknown-error');
+    await expectClean(tc);
+  });
+
+  it('the language switch changes the page and is remembered for the next pages', async () => {
+    const en = catalog('en');
+    const zh = catalog('zh-CN');
+    const tc = await newTestContext(browser, PHONE, 'en');
+    const { page } = tc;
+    await openChoosePage(tc, en, 'switch');
+    await page.getByRole('link', { name: zh.languageName }).click();
+    await page.getByRole('heading', { name: zh.chooseTitle }).waitFor();
+    expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
+    await checkPage(tc, 'switch-zh');
+    await page.getByRole('button', { name: continueWith(zh, 'Test accounts') }).click();
+    await page.getByRole('heading', { name: zh.loginTitle }).waitFor();
+    expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
+    await page.getByRole('link', { name: en.languageName }).click();
+    await page.getByRole('heading', { name: en.loginTitle }).waitFor();
+    expect(await page.getAttribute('html', 'lang')).toBe('en');
+    await expectClean(tc);
+  });
+
+  it('ui_locales from the application picks Chinese in an English browser', async () => {
+    const zh = catalog('zh-CN');
+    const tc = await newTestContext(browser, DESKTOP, 'en');
+    const query = new URLSearchParams({
+      client_id: 'test-rp',
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: 'http://127.0.0.1:1/cb',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      ui_locales: 'fr zh-CN en',
+    });
+    await tc.page.goto(`${world.broker.url}/auth?${query}`);
+    await tc.page.getByRole('heading', { name: zh.loginTitle }).waitFor();
+    expect(await tc.page.getAttribute('html', 'lang')).toBe('zh-CN');
+    await checkPage(tc, 'ui-locales-zh');
+    await expectClean(tc);
+  });
+
+  it('an unknown sign-in: the message, what to do next, and the support reference', async () => {
+    const t = catalog('zh-CN');
+    const tc = await newTestContext(browser, PHONE, 'zh-CN');
+    const response = await tc.page.goto(`${world.broker.url}/interaction/no-such-interaction`);
+    expect(response?.status()).toBe(400);
+    await expectLocator(tc.page.getByRole('alert')).toHaveText(t.errors.interaction_expired!);
+    expect(await tc.page.locator('main').textContent()).toContain(t.nextStep);
+    expect(await tc.page.locator('main').textContent()).toMatch(new RegExp(`${t.reference}: \\S{8,}`));
+    await checkPage(tc, 'error-unknown-interaction');
+    await expectClean(tc);
+  });
+
+  it("an application's bad request: a link back to the application's registered address", async () => {
+    const t = catalog('en');
+    const tc = await newTestContext(browser, DESKTOP, 'en');
+    const query = new URLSearchParams({ client_id: 'test-rp', response_type: 'code', scope: 'openid', redirect_uri: 'http://127.0.0.1:1/not-registered' });
+    await tc.page.goto(`${world.broker.url}/auth?${query}`);
+    const back = tc.page.getByRole('link', { name: t.backTo.replace('{app}', 'Test RP') });
+    expect(await back.getAttribute('href')).toBe('http://127.0.0.1:1/');
+    await checkPage(tc, 'error-bad-redirect-uri');
+    await expectClean(tc);
+  });
+
+  it('keyboard only: Tab and Enter sign in with the local account, with a visible focus ring on the way', async () => {
+    const t = catalog('en');
+    const tc = await newTestContext(browser, DESKTOP, 'en');
+    const { page } = tc;
+    await page.goto(`${world.broker.url}/demo`);
+    const outline = () => page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    while ((await page.evaluate(() => document.activeElement?.textContent?.trim())) !== t.signIn) await page.keyboard.press('Tab');
+    expect(await outline()).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: t.chooseTitle }).waitFor();
+    // The email field has focus; Tab to the local provider's button.
+    while ((await page.evaluate(() => document.activeElement?.textContent?.trim())) !== continueWith(t, 'Test accounts')) await page.keyboard.press('Tab');
+    expect(await outline()).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: t.loginTitle }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('username');
+    await page.keyboard.type(TEST_USER.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(TEST_USER.password);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: t.consentTitle }).waitFor();
+    while ((await page.evaluate(() => document.activeElement?.textContent?.trim())) !== t.allow) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${world.broker.url}/demo`);
+    expect(await page.locator('dl.card').textContent()).toContain(TEST_USER.email);
+    await expectClean(tc);
+  });
+});
