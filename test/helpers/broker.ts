@@ -26,6 +26,11 @@ export async function localProvider(id = 'local', domains: string[] = ['example.
   return { id, type: 'local', name: 'Test accounts', domains, config: { users: [{ ...user, passwordHash: await testUserHash() }] } };
 }
 
+const ROOMY = { burst: 1_000_000, perSecond: 1_000_000 };
+const ROOMY_RATE_LIMITS = {
+  routes: Object.fromEntries(['authorization', 'interaction', 'callback', 'token', 'introspection', 'registration'].map((route) => [route, { perIp: ROOMY, perClient: ROOMY }])),
+};
+
 export interface StartOptions {
   /** Configuration file fields (merged over the test defaults). */
   config?: Record<string, unknown>;
@@ -78,6 +83,8 @@ export async function startBroker(options: StartOptions = {}): Promise<TestBroke
         { clientId: PUBLIC_CLIENT.clientId, public: true, redirectUris: [PUBLIC_CLIENT.redirectUri], skipConsent: true },
       ],
       providers,
+      // Every limit on (the limiter runs in every test), each budget far above what one test sends from 127.0.0.1.
+      rateLimits: ROOMY_RATE_LIMITS,
       ...options.config,
     },
   });
