@@ -51,16 +51,16 @@ describe('rateLimits defaults and overrides', () => {
   it('documents 10/s per client with a burst on the authenticated routes, per-IP budgets elsewhere', () => {
     const limits = rateLimitsSchema.parse({});
     expect(limits.enabled).toBe(true);
-    expect(limits.routes.token).toEqual({ perIp: { burst: 200, perSecond: 50 }, perClient: { burst: 20, perSecond: 10 } });
+    expect(limits.routes.token).toEqual({ perIp: { burst: 200, perSecond: 50 }, perClient: { burst: 50, perSecond: 10 } });
     expect(limits.routes.authorization).toEqual({ perIp: { burst: 100, perSecond: 20 }, perClient: false });
   });
 
   it('a client override replaces only that client\'s budget on that route; a partial route setting keeps the other default', () => {
     const limits = rateLimitsSchema.parse({ routes: { token: { perIp: false } }, clients: { batch: { token: { burst: 100, perSecond: 50 } } } });
-    expect(limits.routes.token.perClient).toEqual({ burst: 20, perSecond: 10 });
+    expect(limits.routes.token.perClient).toEqual({ burst: 50, perSecond: 10 });
     expect(clientBucket(limits, 'token', 'batch')).toEqual({ burst: 100, perSecond: 50 });
-    expect(clientBucket(limits, 'introspection', 'batch')).toEqual({ burst: 20, perSecond: 10 });
-    expect(clientBucket(limits, 'token', 'other')).toEqual({ burst: 20, perSecond: 10 });
+    expect(clientBucket(limits, 'introspection', 'batch')).toEqual({ burst: 50, perSecond: 10 });
+    expect(clientBucket(limits, 'token', 'other')).toEqual({ burst: 50, perSecond: 10 });
     expect(limits.routes.token.perIp).toBe(false);
   });
 
