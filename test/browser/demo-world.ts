@@ -26,7 +26,8 @@ async function freePort(): Promise<number> {
 export async function startDemoWorld(config: Record<string, unknown> = {}): Promise<DemoWorld> {
   const port = await freePort();
   const brokerIssuer = `http://127.0.0.1:${port}`;
-  const oidc = await startDemoUpstreamOidc({ port: 0, brokerIssuer, host: '127.0.0.1' });
+  // Another host name than the broker's, as in development mode: cookies are per host, not per port, and both are oidc-provider.
+  const oidc = await startDemoUpstreamOidc({ port: 0, brokerIssuer, host: 'localhost' });
   const saml = await startDemoUpstreamSaml({ port: 0, brokerIssuer });
   // A second demo IdP the broker reaches with the HTTP-POST binding (the first one uses Redirect).
   const samlPost = await startDemoUpstreamSaml({ port: 0, brokerIssuer, connectorId: 'demo-saml-post' });

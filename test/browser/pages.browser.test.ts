@@ -39,24 +39,24 @@ describe('the choose page, the language and the error pages', () => {
     await expectClean(tc);
   });
 
-  it('"not you?" on the consent page starts the same request again with a fresh sign-in, and the other account lands in the app', async () => {
+  it('"not you?" on the consent page starts the same request again with a fresh sign-in, and another account (federated) lands in the app', async () => {
     const t = catalog('en');
     const tc = await newTestContext(browser, DESKTOP, 'en');
     const { page } = tc;
     await openChoosePage(tc, t, 'not-you');
-    await page.getByRole('button', { name: continueWith(t, 'Demo OIDC IdP') }).click();
-    await page.getByLabel('Username').fill('bob');
-    await page.getByLabel('Password').fill('bob-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: t.consentTitle }).waitFor();
-    expect(await page.locator('main').textContent()).toContain('bob@demo.example');
-    await page.getByRole('link', { name: t.notYou }).click();
-    await page.getByRole('heading', { name: t.chooseTitle }).waitFor();
     await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
     await page.getByLabel(t.username).fill(TEST_USER.username);
     await page.getByLabel(t.password).fill(TEST_USER.password);
     await page.getByRole('button', { name: t.signIn, exact: true }).click();
-    await consentAndLand(tc, t, 'not-you', TEST_USER.email);
+    await page.getByRole('heading', { name: t.consentTitle }).waitFor();
+    expect(await page.locator('main').textContent()).toContain(TEST_USER.email);
+    await page.getByRole('link', { name: t.notYou }).click();
+    await page.getByRole('heading', { name: t.chooseTitle }).waitFor();
+    await page.getByRole('button', { name: continueWith(t, 'Demo OIDC IdP') }).click();
+    await page.getByLabel('Username').fill('bob');
+    await page.getByLabel('Password').fill('bob-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await consentAndLand(tc, t, 'not-you', 'bob@demo.example');
     await expectClean(tc);
   });
 
