@@ -3,6 +3,9 @@ import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { codeLabel, configuredLabel, grantTypeLabel } from './labels.js';
 import type { Metrics } from './metrics.js';
 
+/** Distinct reason values kept as labels; beyond this every new one is "other" (a guard should a free-form reason ever appear). */
+export const MAX_REASONS = 200;
+
 export interface MetricsSinkOptions {
   /** Connector ids of the configuration (other values are counted as "other"). */
   connectors: Iterable<string>;
@@ -13,6 +16,7 @@ export interface MetricsSinkOptions {
 export class MetricsAuditSink implements AuditSink {
   private readonly connectors: ReadonlySet<string>;
   private readonly clients: ReadonlySet<string>;
+  private readonly reasons = new Set<string>();
 
   constructor(
     private readonly metrics: Metrics,
@@ -20,6 +24,14 @@ export class MetricsAuditSink implements AuditSink {
   ) {
     this.connectors = new Set(options.connectors);
     this.clients = new Set(options.clients);
+  }
+
+  private reason(value: string | undefined): string {
+    const label = codeLabel(value);
+    if (this.reasons.has(label)) return label;
+    if (this.reasons.size >= MAX_REASONS) return 'other';
+    this.reasons.add(label);
+    return label;
   }
 
   write(event: AuditEvent): void {
@@ -30,24 +42,24 @@ export class MetricsAuditSink implements AuditSink {
       case 'login.success':
       case 'login.failure':
       case 'upstream.callback.rejected':
-        metrics.signIns.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? codeLabel(event.reason) : 'none' });
+        metrics.signIns.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? this.reason(event.reason) : 'none' });
         return;
       case 'token.issued':
       case 'token.refreshed': {
         const grantType = grantTypeLabel(event.details?.grantType);
-        if (failed) metrics.tokenErrors.inc({ grant_type: grantType, reason: codeLabel(event.reason) });
+        if (failed) metrics.tokenErrors.inc({ grant_type: grantType, reason: this.reason(event.reason) });
         else metrics.tokensIssued.inc({ grant_type: grantType, client: configuredLabel(this.clients, event.clientId) });
         return;
       }
       case 'upstream.token.refreshed':
       case 'upstream.token.refresh_failed':
-        metrics.upstreamRefreshes.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? codeLabel(event.reason) : 'none' });
+        metrics.upstreamRefreshes.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: event.outcome, reason: failed ? this.reason(event.reason) : 'none' });
         return;
       case 'session.reverified':
         metrics.reverifications.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: failed ? 'unreachable' : event.details?.upstreamAsked === true ? 'verified' : 'confirmed' });
         return;
       case 'session.ended':
-        metrics.sessionsEnded.inc({ reason: codeLabel(event.reason) });
+        metrics.sessionsEnded.inc({ reason: this.reason(event.reason) });
         return;
       default:
         return;
