@@ -42,8 +42,9 @@ async function run(argv: readonly string[]): Promise<number> {
       process.stdout.write(listing(COMMANDS, group));
       return 0;
     }
-    const unknown = (group ? words.slice(0, 2) : words.slice(0, 1)).join(' ').slice(0, 64);
-    process.stderr.write(`${unknown ? `vestibule: unknown command "${unknown}"` : 'vestibule: a command is needed'}\n${listing(COMMANDS, group)}`);
+    const unknown = (group ? words.slice(1, 2) : words.slice(0, 1)).join(' ').slice(0, 64);
+    const said = unknown ? `unknown command "${[group, unknown].filter(Boolean).join(' ')}"` : 'a command is needed';
+    process.stderr.write(`vestibule${group ? ` ${group}` : ''}: ${said}\n${listing(COMMANDS, group)}`);
     return 2;
   }
   const args = argv.slice(command.path.split(' ').length);

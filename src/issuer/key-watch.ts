@@ -37,7 +37,8 @@ export async function watchSigningKeys(deps: KeyWatchDeps): Promise<KeyWatch> {
   const once = async () => {
     let statuses = await deps.keyStore.statuses();
     const newest = Math.max(...statuses.map((status) => status.activatesAt));
-    const rotationDue = deps.rotateEveryMs !== undefined ? newest + deps.rotateEveryMs : undefined;
+    // No keys yet (the issuer creates the first ones): nothing to rotate.
+    const rotationDue = deps.rotateEveryMs !== undefined && statuses.length > 0 ? newest + deps.rotateEveryMs : undefined;
     if (rotationDue !== undefined && rotationDue <= deps.now() && !statuses.some((status) => status.state === 'next')) {
       const result = await deps.keyStore.rotate();
       if (result.rotated) {

@@ -190,7 +190,8 @@ describe('help, --json and usage errors', () => {
   it.each([
     [['frobnicate'], 'unknown command "frobnicate"'],
     [['keys', 'spin'], 'unknown command "keys spin"'],
-    [[], 'a command is needed'],
+    [[], 'vestibule: a command is needed'],
+    [['sessions'], 'vestibule sessions: a command is needed'],
     [['sessions', 'revoke', 'only-an-account'], 'give <accountId> <sessionId>, or --account <accountId>'],
     [['sessions', 'revoke', 'a', 'b', '--account', 'c'], 'not both'],
     [['sessions', 'list'], '--account is required'],
