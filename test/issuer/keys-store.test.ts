@@ -79,6 +79,29 @@ describe.each(STORE_BACKENDS)('signing keys in the store (%s)', (_name, open) =>
     expect(Object.keys(await store.mapGetAll('issuer:signing-keys'))).not.toEqual(expect.arrayContaining(oldKids as string[]));
   });
 
+  it('a tampered or moved sealed key is never served: the box is bound to its kid', async () => {
+    store = await open();
+    const clock = { now: 1_000_000 };
+    const served = await keyStore(store, clock).issuerKeys();
+    const records = await store.mapGetAll<{ kid: string; sealed: { ct: string } }>('issuer:signing-keys');
+    const [first, second] = served.keys.map((key) => records[key.kid as string]!);
+    // The ES256 box flipped in one byte; the RS256 record carrying the ES256 key's (valid) box.
+    const ct = Buffer.from(first!.sealed.ct, 'base64url');
+    ct[0] = (ct[0] as number) ^ 1;
+    await store.batch([
+      { op: 'mapSet', key: 'issuer:signing-keys', field: first!.kid, value: { ...first, sealed: { ...first!.sealed, ct: ct.toString('base64url') } } },
+      { op: 'mapSet', key: 'issuer:signing-keys', field: second!.kid, value: { ...second, sealed: records[first!.kid]!.sealed } },
+    ]);
+    clock.now += 1;
+    const after = await keyStore(store, clock).issuerKeys();
+    expect(after.keys.map((k) => k.kid)).not.toContain(first!.kid);
+    expect(after.keys.map((k) => k.kid)).not.toContain(second!.kid);
+    expect(after.statuses.map((s) => [s.alg, s.state])).toEqual([
+      ['ES256', 'active'],
+      ['RS256', 'active'],
+    ]);
+  });
+
   it('two rotations at the same moment add one next key set', async () => {
     store = await open();
     const clock = { now: 1_000_000 };
