@@ -139,6 +139,9 @@ export async function checkSession(deps: ReverifyDeps, session: FederatedSession
  * session stays); after the grace the session ends.
  */
 export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessionIds: readonly string[]): Promise<number> {
+  // Nothing to ask without the user (SAML): its SessionNotOnOrAfter already ended the session's tokens; no read.
+  const accountConnector = deps.connectors.get(account.connectorId);
+  if (accountConnector && !isRefreshableConnector(accountConnector) && !isAccountCheckConnector(accountConnector)) return sessionIds.length;
   const outcomes = await Promise.all(
     sessionIds.map(async (id) => {
       const session = await deps.sessions.get(account.accountId, id);
