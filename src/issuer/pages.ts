@@ -7,7 +7,7 @@ type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
 function backTo(ctx: KoaContextWithOIDC, client: OidcClient | undefined) {
   if (!client) return undefined;
-  return backToApplication(client.clientName ?? client.clientId, client.redirectUris?.[0], ctx.origin);
+  return backToApplication(client.clientName ?? client.clientId, client.redirectUris?.[0], new URL(ctx.oidc.provider.issuer).origin);
 }
 
 /** The action and xsrf value of the form oidc-provider builds for the logout confirmation (its own, trusted markup). */

@@ -123,6 +123,24 @@ describe('the choose page, the language and the error pages', () => {
     await expectClean(tc);
   });
 
+  it('a sign-in opened in another browser: the error page links back to the application that started it', async () => {
+    const t = catalog('en');
+    const first = await newTestContext(browser, DESKTOP, 'en');
+    await openChoosePage(first, t, 'other-browser-start');
+    const interactionUrl = first.page.url();
+    await expectClean(first);
+    const other = await newTestContext(browser, PHONE, 'en');
+    const response = await other.page.goto(interactionUrl);
+    expect(response?.status()).toBe(400);
+    await expectLocator(other.page.getByRole('alert')).toHaveText(t.errors.interaction_expired!);
+    const back = other.page.getByRole('link', { name: t.backTo.replace('{app}', 'Vestibule demo app') });
+    expect(await back.getAttribute('href')).toBe('/demo/');
+    await checkPage(other, 'error-other-browser');
+    await back.click();
+    await other.page.getByRole('link', { name: t.signIn, exact: true }).waitFor();
+    await expectClean(other);
+  });
+
   it("an application's bad request: a link back to the application's registered address", async () => {
     const t = catalog('en');
     const tc = await newTestContext(browser, DESKTOP, 'en');

@@ -22,7 +22,23 @@ async function loadInteraction(broker: BrokerContext, ctx: Context) {
     return details;
   } catch (error) {
     if ((error as Error).name === 'StoreUnavailableError') throw error;
+    await backToFromStoredInteraction(broker, ctx);
     throw new HttpError(400, 'interaction_expired', (error as Error).message);
+  }
+}
+
+/**
+ * An interaction this browser has no cookie for (another browser, a cleared cookie) may still be stored: its error page
+ * then links back to the application that started it. Best effort: a malformed uid or a store failure leaves no link.
+ */
+async function backToFromStoredInteraction(broker: BrokerContext, ctx: Context): Promise<void> {
+  const uid = String(ctx.params.uid);
+  if (!/^[\w-]{1,64}$/.test(uid)) return;
+  try {
+    const stored = await broker.provider.Interaction.find(uid);
+    if (stored?.params) pageState(broker, ctx, { uid, params: stored.params as Record<string, unknown> });
+  } catch {
+    // The error page shows its general next step instead.
   }
 }
 
@@ -30,7 +46,7 @@ async function loadInteraction(broker: BrokerContext, ctx: Context) {
 function pageState(broker: BrokerContext, ctx: Context, details: { uid: string; params: Record<string, unknown> }) {
   const clientId = String(details.params.client_id);
   const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined;
-  ctx.state.backTo = backToApplication(broker.clients.get(clientId)?.name ?? clientId, redirectUri, ctx.origin);
+  ctx.state.backTo = backToApplication(broker.clients.get(clientId)?.name ?? clientId, redirectUri, new URL(broker.config.issuer).origin);
   ctx.state.langPath = `/interaction/${details.uid}`;
   ctx.state.uiLocales = details.params.ui_locales;
 }
