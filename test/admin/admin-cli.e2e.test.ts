@@ -171,6 +171,22 @@ describe('keys', () => {
   });
 });
 
+describe('keys with a jwksFile', () => {
+  it('rotate refuses (exit 1) and says to edit the file; list says the file signs', async () => {
+    const { generateSigningJwks } = await import('../../src/issuer/keys.js');
+    const withFile = join(configFile, '..', 'with-file.json');
+    writeFileSync(join(configFile, '..', 'jwks.json'), JSON.stringify(await generateSigningJwks()));
+    writeFileSync(withFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), jwksFile: 'jwks.json' }));
+    const rotated = await vestibule(['keys', 'rotate', '--json'], withFile);
+    expect(rotated.status).toBe(1);
+    expect(json(rotated)).toMatchObject({ error: 'jwks_file' });
+    expect(rotated.stderr).toContain('rotate by adding the new key to the file, then SIGHUP');
+    const listed = await vestibule(['keys', 'list'], withFile);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toContain('the broker signs with it, not with these keys');
+  });
+});
+
 describe('help, --json and usage errors', () => {
   it('--help at every level exits 0: the command list, a group, a command', async () => {
     const [top, group, command] = await Promise.all([vestibule(['--help']), vestibule(['sessions', '--help']), vestibule(['accounts', 'lock', '--help'])]);
