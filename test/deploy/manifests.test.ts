@@ -69,6 +69,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       'vault-keys': Buffer.alloc(32, 7).toString('base64url'),
       'redis-url': 'redis://redis:6379',
       'intranet-client-secret': 's'.repeat(40),
+      'metrics-token': 'm'.repeat(40),
       'jwks.json': '{"keys":[]}',
     };
     for (const [file, content] of Object.entries(secretFiles)) writeFileSync(join(dir, file), content);
@@ -78,6 +79,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(config.port).toBe(Number(env.PORT));
     expect(config.store).toMatchObject({ type: 'redis', url: 'redis://redis:6379' });
     expect(config.watchConfig).toBe(true);
+    expect(config.metrics).toMatchObject({ enabled: true, onMainPort: false, port: container.ports.find((p: { name: string }) => p.name === 'metrics').containerPort });
     // Every *_FILE names a file in the Secret's mount; the configuration and providers sit in their ConfigMaps' mounts.
     const mounts = new Map<string, string>(container.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]));
     for (const [name, value] of Object.entries(env).filter(([n]) => n.endsWith('_FILE'))) expect(value.startsWith(`${mounts.get('secrets')}/`), name).toBe(true);
