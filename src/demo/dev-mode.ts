@@ -13,7 +13,9 @@ export interface DemoUpstreams {
 
 /** Starts the sample OIDC provider and SAML IdP on free loopback ports and adds them to the configuration's providers. */
 export async function startDemoUpstreams(config: BrokerConfig, logger: Logger): Promise<DemoUpstreams> {
-  const oidc = await startDemoUpstreamOidc({ port: 0, brokerIssuer: config.issuer, host: '127.0.0.1' });
+  // Never the broker's own host name: browsers keep cookies per host, not per port, and both sides are oidc-provider.
+  const host = new URL(config.issuer).hostname === '127.0.0.1' ? 'localhost' : '127.0.0.1';
+  const oidc = await startDemoUpstreamOidc({ port: 0, brokerIssuer: config.issuer, host });
   const saml = await startDemoUpstreamSaml({ port: 0, brokerIssuer: config.issuer });
   const errors: string[] = [];
   for (const [index, file] of [oidc.providerFile, saml.providerFile].entries()) {
