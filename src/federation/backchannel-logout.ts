@@ -33,8 +33,15 @@ export async function handleBackchannelLogout(
     if (!(await broker.store.setIfAbsent(replayKey(connectorId, claims.jti), 1, ttlMs))) {
       throw new ConnectorError('invalid_logout_token', 'logout token replayed (jti already used)', { status: 400 });
     }
-    const sessions = await sessionsNamed(broker, connectorId, claims);
-    for (const session of sessions) await broker.terminate(session, 'upstream_logout', context);
+    let sessions: FederatedSession[];
+    try {
+      sessions = await sessionsNamed(broker, connectorId, claims);
+      for (const session of sessions) await broker.terminate(session, 'upstream_logout', context);
+    } catch (error) {
+      // The store failed half-way: forget the jti so that the upstream's retry of the same token is not a replay.
+      await broker.store.delete(replayKey(connectorId, claims.jti)).catch(() => undefined);
+      throw error;
+    }
     broker.auditor.record({ event: 'upstream.backchannel_logout', outcome: 'success', connectorId, ...context, details: { sessionsEnded: sessions.length } });
     return sessions.length;
   } catch (error) {

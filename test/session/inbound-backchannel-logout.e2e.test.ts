@@ -2,12 +2,26 @@
 import { importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type WriteOp } from '../../src/store/store.js';
 import { Browser } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const EVENT = { 'http://schemas.openid.net/event/backchannel-logout': {} };
+
+/** The shared store, with a switch that fails the next write ending a session (terminate's batch). */
+const store = new MemoryStore();
+let failNextEnd = false;
+const originalBatch = store.batch.bind(store);
+store.batch = async (ops: readonly WriteOp[]) => {
+  if (failNextEnd && ops[0]?.op === 'delete' && ops[0].key.startsWith('fsession:')) {
+    failNextEnd = false;
+    throw new StoreUnavailableError();
+  }
+  return originalBatch(ops);
+};
 
 let upstream: TestUpstream;
 let broker: TestBroker;
@@ -18,12 +32,13 @@ beforeAll(async () => {
   upstream = await startTestUpstream({ brokerIssuer: `http://127.0.0.1:${port}`, connectorId: 'acme' });
   // The upstream's ID tokens carry the upstream session id (`sid`) the logout tokens name.
   upstream.tamperIdTokens((claims) => upstream.signIdToken({ ...claims, sid: nextSid }));
-  broker = await startBroker({ port, providers: [{ id: 'acme', type: 'oidc', name: 'ACME', config: upstream.connectorConfig() }] });
+  broker = await startBroker({ port, store, providers: [{ id: 'acme', type: 'oidc', name: 'ACME', config: upstream.connectorConfig() }] });
 });
 
 afterAll(async () => {
   await broker?.close();
   await upstream?.close();
+  await store.close();
 });
 
 async function signIn(sid: string) {
@@ -121,6 +136,16 @@ describe('inbound back-channel logout', () => {
     expect(answer.status).toBe(400);
     expect(refusals(from)).toEqual([expect.objectContaining({ reason: 'invalid_logout_token', connectorId: 'acme', details: { detail: expect.stringContaining(detail) } })]);
     expect(await live(session.sub, session.sessionId)).toBe(true);
+  });
+
+  it('a store failure while ending the sessions answers 503, and the upstream\'s retry of the same token is not taken for a replay', async () => {
+    const session = await signIn('sid-store-failure');
+    const token = await logoutToken({ sid: 'sid-store-failure' });
+    failNextEnd = true;
+    expect((await send(token)).status).toBe(503);
+    expect(await live(session.sub, session.sessionId)).toBe(true);
+    expect((await send(token)).status).toBe(200);
+    expect(await live(session.sub, session.sessionId)).toBe(false);
   });
 
   it('refuses malformed requests: no token, a token over 16 KiB, a body over the limit, JSON, an unknown connector', async () => {
