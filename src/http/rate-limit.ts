@@ -1,7 +1,7 @@
 // Token-bucket rate limits per IP and per authenticated client on the sign-in and token routes: 429 with Retry-After and the IETF RateLimit fields.
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import type { KeyValueStore, TokenTake } from '../store/store.js';
+import { StoreUnavailableError, type KeyValueStore, type TokenTake } from '../store/store.js';
 import { sendError } from './errors.js';
 import { authenticatedClient, type ClientSecrets } from './rate-limit-client.js';
 import { clientBucket, CLIENT_AUTHENTICATED_ROUTES, ipKey, routeOf, type Bucket, type RateLimitedRoute, type RateLimits } from './rate-limit-policy.js';
@@ -37,7 +37,19 @@ function setFields(ctx: Context, spent: Spent[]): void {
 
 export function rateLimit(deps: RateLimitDeps): Middleware {
   const { limits, store, now } = deps;
-  const take = (key: string, bucket: Bucket) => store.takeToken(key, bucket.burst, bucket.perSecond, now());
+  /**
+   * One take, or undefined when the store is down: the limit is then not applied, and the request meets the outage
+   * where it needs state (oidc-provider's JSON 503 at /token, the 503 page elsewhere), as it would without limits.
+   */
+  const take = async (ctx: Context, key: string, bucket: Bucket): Promise<TokenTake | undefined> => {
+    try {
+      return await store.takeToken(key, bucket.burst, bucket.perSecond, now());
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      (ctx.state.log as Logger | undefined)?.warn({ code: 'store_unavailable' }, 'rate limit not applied: the store is unavailable');
+      return undefined;
+    }
+  };
 
   const refuse = (ctx: Context, route: RateLimitedRoute, scope: 'ip' | 'client', spent: Spent[], refused: Spent) => {
     deps.onRefused?.(route, scope);
@@ -57,16 +69,18 @@ export function rateLimit(deps: RateLimitDeps): Middleware {
     if (!route) return next();
     const spent: Spent[] = [];
     const perIp = limits.routes[route].perIp;
-    if (perIp) {
-      const ip = { name: `${route}-ip`, bucket: perIp, take: await take(`rl:${route}:ip:${ipKey(ctx.ip)}`, perIp) };
+    const ipTake = perIp ? await take(ctx, `rl:${route}:ip:${ipKey(ctx.ip)}`, perIp) : undefined;
+    if (perIp && ipTake) {
+      const ip = { name: `${route}-ip`, bucket: perIp, take: ipTake };
       spent.push(ip);
       if (!ip.take.allowed) return refuse(ctx, route, 'ip', spent, ip);
     }
     if (CLIENT_AUTHENTICATED_ROUTES.has(route)) {
       const clientId = await authenticatedClient(ctx, deps.secrets);
       const bucket = clientId === undefined ? false : clientBucket(limits, route, clientId);
-      if (bucket) {
-        const client = { name: `${route}-client`, bucket, take: await take(`rl:${route}:client:${clientId}`, bucket) };
+      const clientTake = bucket ? await take(ctx, `rl:${route}:client:${clientId}`, bucket) : undefined;
+      if (bucket && clientTake) {
+        const client = { name: `${route}-client`, bucket, take: clientTake };
         spent.push(client);
         if (!client.take.allowed) return refuse(ctx, route, 'client', spent, client);
       }
