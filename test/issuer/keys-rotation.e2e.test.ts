@@ -12,7 +12,7 @@ import { signingKeyStore } from '../../src/issuer/keys.js';
 import { reloadOnKeyChange } from '../../src/key-reload.js';
 import type { Running } from '../../src/reload.js';
 import type { RedisStore } from '../../src/store/redis.js';
-import { localProvider, TEST_CLIENT } from '../helpers/broker.js';
+import { localProvider, ROOMY_RATE_LIMITS, TEST_CLIENT } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, testPrefix } from '../helpers/redis.js';
 import { loginAndExchange } from '../helpers/rp.js';
 
@@ -72,6 +72,8 @@ describe('signing-key rotation during a sign-in load, two instances on one Redis
         keys: { publishBeforeUseSeconds: 3, clockSkewSeconds: 1 },
         clients: [{ clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], name: 'Test RP' }],
         providers: [await localProvider()],
+        // The sign-in load all comes from 127.0.0.1: budgets above it, as in every test broker.
+        rateLimits: ROOMY_RATE_LIMITS,
       },
     });
     const prefix = testPrefix('rotation');
