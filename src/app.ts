@@ -43,6 +43,7 @@ import { ReverifyScheduler } from './session/scheduler.js';
 import { BackchannelLogout } from './issuer/backchannel-logout.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
+import { AuditTail } from './demo/audit-tail.js';
 import { demoRoutes } from './demo/relying-party.js';
 import { MetricsAuditSink } from './observability/audit-sink.js';
 import { metricsRoute } from './observability/main-port.js';
@@ -106,6 +107,9 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const keys = await loadSigningKeys(config, store, now);
   const renderer = createRenderer(config.branding);
   const sinks: AuditSink[] = [...createAuditSinks(config.audit, logger, now), ...(deps.auditSinks ?? [])];
+  // The demo's session timeline shows the account's audit records (development demo only).
+  const demoAudit = config.demo ? new AuditTail() : undefined;
+  if (demoAudit) sinks.push(demoAudit);
   if (config.metrics.enabled) sinks.push(new MetricsAuditSink(metrics, { connectors: config.providers.map((p) => p.id), clients: config.clients.map((c) => c.clientId) }));
   const auditor = new Auditor(sinks, logger, now, chainId(config.audit.instance));
   const connectors = await createConnectors(config, store, logger, now, metrics);
@@ -206,7 +210,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     terminate,
     transactions: new Transactions(store, config.tokens.interactionTtl * 1000),
     vault,
-    throttle: new LoginThrottle(store),
+    throttle: new LoginThrottle(store, { perUser: config.loginThrottle.perUser, perIp: config.loginThrottle.perIp, windowMs: config.loginThrottle.windowSeconds * 1000 }),
     logger,
     now,
     metrics,
@@ -219,7 +223,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   logoutRoutes(router, broker);
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   backchannelLogoutRoutes(router, broker);
-  if (config.demo) demoRoutes(router, broker);
+  if (demoAudit) demoRoutes(router, broker, demoAudit);
 
   if (config.tracing) provider.use(tracingMiddleware());
   const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);

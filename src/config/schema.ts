@@ -79,6 +79,14 @@ export const tokensSchema = z
   })
   .prefault({});
 
+export const loginThrottleSchema = z
+  .strictObject({
+    perUser: z.number().int().min(1).max(10_000).default(10).describe('Local sign-in attempts per username (counted before the password is checked; a success clears them) within the window.'),
+    perIp: z.number().int().min(1).max(1_000_000).default(50).describe('Local sign-in attempts per client IP within the window (successes are given back).'),
+    windowSeconds: seconds(900, 'Counting window and lock-out time of the local sign-in limits, seconds.'),
+  })
+  .prefault({});
+
 export const sessionSchema = z
   .strictObject({
     reverifyIntervalSeconds: seconds(900, 'Re-verify every session against its upstream this often.'),
@@ -163,6 +171,7 @@ export const configFileSchema = z
     providers: z.array(z.unknown()).default([]).describe('Inline provider definitions, same shape as a providers/*.json file.'),
     tokens: tokensSchema,
     session: sessionSchema,
+    loginThrottle: loginThrottleSchema,
     keys: keysSchema.describe('Signing keys kept in the store (when jwksFile is not set): publication before use, retention, schedule.'),
     upstreamTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('Timeout of every upstream HTTP call, ms.'),
     maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body.'),

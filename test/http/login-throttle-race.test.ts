@@ -52,6 +52,19 @@ describe.each(STORE_BACKENDS)('login throttle on %s', (_name, openStore) => {
     }
   });
 
+  it('the limits are configurable (loginThrottle.perUser)', async () => {
+    const broker = await startBroker({ store, config: { loginThrottle: { perUser: 3 } } });
+    try {
+      const { browser, form, action } = await atLoginForm(broker);
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => browser.request(action, { form: { ...form.fields, username: TEST_USER.username, password: `configured-guess-${i}` } })),
+      );
+      expect(answers.map((answer) => answer.status).sort()).toEqual([401, 401, 401, 429, 429, 429]);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('guesses split between the username and its email share one budget', async () => {
     const broker = await startBroker({ store });
     try {

@@ -29,6 +29,8 @@ export async function brokerServer(spec: Extract<ServerSpec, { kind: 'broker' }>
       clients: [BENCH_CLIENT_CONFIG],
       // Every limit on, each budget far above the load (one client from one address), so the limiter's cost is measured, not its refusals.
       rateLimits: process.env.BENCH_RATE_LIMITS === 'off' ? { enabled: false } : BENCH_RATE_LIMITS,
+      // The flows send up to 64 sign-ins at once from one address: the per-IP sign-in limit counts attempts in flight.
+      loginThrottle: { perIp: 100_000 },
       providers: [{ id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } }, ...(spec.providers ?? [])],
       ...spec.config,
     },
