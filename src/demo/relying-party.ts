@@ -6,6 +6,7 @@ import * as oidc from 'openid-client';
 import type { BrokerContext } from '../context.js';
 import { DEMO_CLIENT_ID } from '../config/development.js';
 import { HttpError } from '../http/errors.js';
+import type { AuditTail } from './audit-tail.js';
 import { sessionTimeline } from './timeline.js';
 
 const TX_COOKIE = 'vestibule_demo_tx';
@@ -31,7 +32,7 @@ function claimCard(claims: Record<string, unknown>): { key: string; value: strin
   });
 }
 
-export function demoRoutes(router: Router, broker: BrokerContext): void {
+export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTail): void {
   const client = broker.clients.get(DEMO_CLIENT_ID);
   if (!client?.clientSecret) return;
   const issuer = broker.config.issuer;
@@ -60,7 +61,7 @@ export function demoRoutes(router: Router, broker: BrokerContext): void {
     broker.renderer.render(ctx, 'demo', {
       claims: session ? JSON.stringify(session.claims, null, 2) : undefined,
       card: session ? claimCard(session.claims) : undefined,
-      timeline: session ? await sessionTimeline(broker, session.claims, Date.now()) : undefined,
+      timeline: session ? await sessionTimeline(broker, session.claims, Date.now(), audit) : undefined,
       notice: signedOut ? 'signedOut' : ctx.query.outcome === 'cancelled' ? 'cancelled' : undefined,
       users: broker.config.demoCredentials?.users,
     });

@@ -1,11 +1,12 @@
 // The demo app's session timeline: what the broker knows about the signed-in user's federated session, as dated steps (never a token).
 import type { BrokerContext } from '../context.js';
+import type { AuditTail } from './audit-tail.js';
 
 export interface TimelineEntry {
   /** ISO time (seconds precision). */
   at: string;
   /** Catalog key under `timeline` in views/i18n. */
-  key: 'signedIn' | 'sessionStarted' | 'verified' | 'unreachable' | 'upstreamTokenExpires' | 'nextCheck' | 'idTokenExpires';
+  key: 'signedIn' | 'sessionStarted' | 'verified' | 'unreachable' | 'upstreamTokenExpires' | 'nextCheck' | 'idTokenExpires' | 'audit';
   /** A value shown after the label (provider name, acr). */
   detail?: string;
   /** Still to come (after now). */
@@ -15,7 +16,7 @@ export interface TimelineEntry {
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** The newest live federated session of the ID token's subject, read from the broker's own records. */
-export async function sessionTimeline(broker: BrokerContext, claims: Record<string, unknown>, now: number): Promise<TimelineEntry[]> {
+export async function sessionTimeline(broker: BrokerContext, claims: Record<string, unknown>, now: number, audit?: AuditTail): Promise<TimelineEntry[]> {
   const entries: Omit<TimelineEntry, 'future'>[] = [];
   const seconds = (value: unknown) => (typeof value === 'number' ? value * 1000 : undefined);
   const authTime = seconds(claims.auth_time);
@@ -33,6 +34,10 @@ export async function sessionTimeline(broker: BrokerContext, claims: Record<stri
       if (session.nextCheckAt) entries.push({ at: iso(session.nextCheckAt), key: 'nextCheck' });
       const upstreamExpiry = (await broker.vault.get(session.id))?.tokens.expiresAt;
       if (upstreamExpiry) entries.push({ at: iso(upstreamExpiry), key: 'upstreamTokenExpires' });
+      // The audit records of this account since the session began (a second of slack: records carry their own clock).
+      for (const event of audit?.of(claims.sub, session.createdAt - 1000) ?? []) {
+        entries.push({ at: event.timestamp.replace(/\.\d{3}Z$/, 'Z'), key: 'audit', detail: [event.event, event.outcome, event.reason].filter(Boolean).join(' · ') });
+      }
     }
   }
   return entries.sort((a, b) => a.at.localeCompare(b.at)).map((entry) => ({ ...entry, future: Date.parse(entry.at) > now }));

@@ -1,7 +1,7 @@
 // The steps the browser tests share: open the demo's sign-in, consent and land, sign out, and the checks every page must pass.
 import type { Locator } from 'playwright-core';
 import { expect } from 'vitest';
-import { axeViolations, overflowsHorizontally, screenshot, type TestContext } from '../helpers/chromium.js';
+import { axeViolations, focusRingVisible, overflowsHorizontally, screenshot, type TestContext } from '../helpers/chromium.js';
 import { LANGUAGES, type Catalog } from './demo-world.js';
 
 export const continueWith = (t: Catalog, provider: string) => t.continueWith.replace('{provider}', provider);
@@ -34,6 +34,7 @@ export function demoFlows(base: () => string) {
     expect(await overflowsHorizontally(page), `horizontal overflow on ${name}`).toBe(false);
     expect(await page.title()).toMatch(/\S · Vestibule$/);
     expect(await page.locator('nav.lang a').count()).toBe(LANGUAGES.length);
+    expect(await focusRingVisible(page), `visible focus ring on ${name}`).toBe(true);
   }
 
   /** The upstream's own pages (demo IdPs): axe-clean and phone-width too. */
@@ -67,7 +68,10 @@ export function demoFlows(base: () => string) {
     expect(await page.locator('dl.card').textContent()).toContain(who);
     // The session's timeline: the broker sign-in, the federated session with its provider, what comes next.
     const timeline = (await page.locator('ol.timeline').textContent()) ?? '';
-    for (const key of ['signedIn', 'sessionStarted', 'nextCheck', 'idTokenExpires']) expect(timeline, key).toContain(t.timeline[key]);
+    for (const key of ['signedIn', 'sessionStarted', 'nextCheck', 'idTokenExpires', 'audit']) expect(timeline, key).toContain(t.timeline[key]);
+    // The session's own audit records are on it: at least this sign-in and its token.
+    expect(timeline).toContain('login.success · success');
+    expect(timeline).toContain('token.issued · success');
     await checkPage(tc, `${label}-signed-in`);
   }
 

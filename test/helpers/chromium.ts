@@ -80,6 +80,20 @@ export async function overflowsHorizontally(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
 }
 
+/**
+ * Whether keyboard focus is visible on the page: focus leaves the page's current element with Tab, and the element that
+ * receives it must draw an outline (or a focus shadow). Moves the focus by one element.
+ */
+export async function focusRingVisible(page: Page): Promise<boolean> {
+  await page.keyboard.press('Tab');
+  return page.evaluate(() => {
+    const focused = document.activeElement;
+    if (!focused || focused === document.body) return false;
+    const style = getComputedStyle(focused);
+    return (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none';
+  });
+}
+
 let shots = 0;
 /** Saves a full-page screenshot named after the test step. */
 export async function screenshot(page: Page, name: string): Promise<void> {
