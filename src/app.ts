@@ -34,9 +34,9 @@ import { createIssuer } from './issuer/provider.js';
 import { singleUse } from './issuer/single-use.js';
 import { AccountLocks } from './session/account-locks.js';
 import { SessionRepository } from './session/federated-session.js';
-import { GrantBindings } from './session/grant-bindings.js';
+import { bindingTtlMs, GrantBindings } from './session/grant-bindings.js';
 import { createTerminator } from './session/terminate.js';
-import { createOidcAdapter } from './store/oidc-adapter.js';
+import { createGrantRevoker, createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
 import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
 import { ReverifyScheduler } from './session/scheduler.js';
@@ -126,19 +126,14 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     auditor,
   });
   const locks = new AccountLocks(store, now);
-  const bindings = new GrantBindings(store, Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000);
+  const bindings = new GrantBindings(store, bindingTtlMs(config.tokens));
   const adapter = createOidcAdapter(store);
-  const grantRevoker = new adapter('Grant');
   const terminate = createTerminator({
     sessions,
     bindings,
     vault,
     auditor,
-    async revokeGrant(grantId) {
-      // One grant index holds every code and token of the grant; the Grant record goes with them.
-      await grantRevoker.revokeByGrantId(grantId);
-      await grantRevoker.destroy(grantId);
-    },
+    revokeGrant: createGrantRevoker(adapter),
     // Bound once the issuer exists (the logout tokens are signed with its keys).
     notifyClients: (session, grantIds, reason) => backchannel?.notify(session, grantIds, reason) ?? Promise.resolve(),
   });

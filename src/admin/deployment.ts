@@ -10,7 +10,7 @@ import { signingKeyStore } from '../issuer/keys.js';
 import type { SigningKeyStore } from '../issuer/key-store.js';
 import { AccountLocks } from '../session/account-locks.js';
 import { SessionRepository } from '../session/federated-session.js';
-import { GrantBindings } from '../session/grant-bindings.js';
+import { bindingTtlMs, GrantBindings } from '../session/grant-bindings.js';
 import { createTerminator, type TerminateSession } from '../session/terminate.js';
 import { createTokenVault } from '../session/vault.js';
 import { createStore } from '../store/create-store.js';
@@ -45,21 +45,11 @@ export async function openDeployment(): Promise<Deployment> {
   const auditor = new Auditor(createAuditSinks({ ...config.audit, stdout: false }, logger, Date.now), logger, Date.now, chainId(`${config.audit.instance}-admin`));
   const intervalOf = () => config.session.reverifyIntervalSeconds * 1000;
   const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000, intervalOf);
-  const bindings = new GrantBindings(store, Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000);
+  const bindings = new GrantBindings(store, bindingTtlMs(config.tokens));
   const vault = createTokenVault({ store, keys: config.vaultKeys, now: Date.now, refreshSkewMs: 0, ttlMs: config.tokens.sessionTtl * 1000, logger, auditor });
   // Loaded here, not at the top: importing oidc-provider warns on Node 20, which every --help would print.
-  const { createOidcAdapter } = await import('../store/oidc-adapter.js');
-  const grants = new (createOidcAdapter(store))('Grant');
-  const terminate = createTerminator({
-    sessions,
-    bindings,
-    vault,
-    auditor,
-    async revokeGrant(grantId) {
-      await grants.revokeByGrantId(grantId);
-      await grants.destroy(grantId);
-    },
-  });
+  const { createGrantRevoker, createOidcAdapter } = await import('../store/oidc-adapter.js');
+  const terminate = createTerminator({ sessions, bindings, vault, auditor, revokeGrant: createGrantRevoker(createOidcAdapter(store)) });
   return {
     config,
     store,

@@ -5,6 +5,9 @@ import type { KeyValueStore, WriteOp } from '../store/store.js';
 const grantKey = (accountId: string, grantId: string) => `grant-session:{${accountId}}:${grantId}`;
 const sessionGrantsKey = (accountId: string, sessionId: string) => `session-grants:{${accountId}}:${sessionId}`;
 
+/** How long a binding is kept: as long as a session or a grant's refresh tokens, whichever is longer. */
+export const bindingTtlMs = (tokens: { sessionTtl: number; refreshTokenTtl: number }) => Math.max(tokens.sessionTtl, tokens.refreshTokenTtl) * 1000;
+
 export class GrantBindings {
   constructor(
     private readonly store: KeyValueStore,

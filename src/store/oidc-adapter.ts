@@ -236,3 +236,13 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
     }
   };
 }
+
+/** Revokes a grant outside a token request (a session ending): every code and token of it, then the Grant record. */
+export function createGrantRevoker(Adapter: OidcAdapterClass): (grantId: string) => Promise<void> {
+  const grants = new Adapter('Grant');
+  return async (grantId) => {
+    // One grant index holds every code and token of the grant.
+    await grants.revokeByGrantId(grantId);
+    await grants.destroy(grantId);
+  };
+}
