@@ -2,20 +2,12 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config.js';
 
 const load = (file: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, cwd: '/srv/sso', file: { providersDir: 'none', ...file } });
 
-async function problems(file: Record<string, unknown>, env: Record<string, string> = {}): Promise<string[]> {
-  try {
-    await load(file, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('the configuration was accepted');
-}
+const problems = (file: Record<string, unknown>, env: Record<string, string> = {}): Promise<string[]> => configProblems(() => load(file, env));
 
 const webhook = { url: 'https://siem.example.com/hook', secret: 'a-webhook-secret-0123456789abcdefghijkl' };
 

@@ -10,18 +10,11 @@ import { clientMetadata } from '../../src/issuer/clients.js';
 import { generateSigningJwks } from '../../src/issuer/keys.js';
 import { protocolSettings } from '../../src/issuer/provider.js';
 import { localProvider } from '../helpers/broker.js';
+import { configProblems } from '../helpers/config.js';
 
 const client = { clientId: 'app', clientSecret: 'x'.repeat(40), redirectUris: ['https://app.example.com/cb'] };
 
-async function problems(file: Record<string, unknown>, env: Record<string, string> = {}, cwd?: string): Promise<string[]> {
-  try {
-    await loadConfig({ env, file: { providersDir: 'test/fixtures/no-providers', ...file }, cwd });
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('configuration was accepted');
-}
+const problems = (file: Record<string, unknown>, env: Record<string, string> = {}, cwd?: string): Promise<string[]> => configProblems(() => loadConfig({ env, file: { providersDir: 'test/fixtures/no-providers', ...file }, cwd }));
 
 describe('loadConfig', () => {
   it('accepts a minimal configuration and fills documented defaults', async () => {

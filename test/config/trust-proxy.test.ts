@@ -1,22 +1,14 @@
 // The trustProxy setting from the file and from TRUST_PROXY: off, a hop count (true = 1) or trusted proxy CIDRs; every bad value named by its path.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseCidr, trustProxyFromEnv } from '../../src/config/trust-proxy.js';
+import { configProblems } from '../helpers/config.js';
 
 async function load(file: Record<string, unknown>, env: Record<string, string> = {}) {
   return loadConfig({ env, file: { providersDir: 'test/fixtures/no-providers', ...file } });
 }
 
-async function problems(file: Record<string, unknown>, env: Record<string, string> = {}): Promise<string[]> {
-  try {
-    await load(file, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('configuration was accepted');
-}
+const problems = (file: Record<string, unknown>, env: Record<string, string> = {}): Promise<string[]> => configProblems(() => load(file, env));
 
 describe('trustProxy in the configuration file', () => {
   it('is off by default', async () => {

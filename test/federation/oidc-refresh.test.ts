@@ -1,9 +1,8 @@
 // Downstream refresh goes back to the upstream: its tokens are refreshed near expiry, and a refused upstream refresh ends the session.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser } from '../helpers/browser.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
-import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { offlineUpstreamSignIn } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 let up: TestUpstream;
@@ -32,16 +31,7 @@ afterAll(async () => {
   await up?.close();
 });
 
-async function federatedLogin(target: TestBroker = broker) {
-  const config = await discoverRp(target.issuer);
-  const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
-  const browser = new Browser();
-  let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
-  page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-pw' }, TEST_CLIENT.redirectUri);
-  const callback = await completeLogin(browser, page, TEST_CLIENT.redirectUri);
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
-  return { config, tokens };
-}
+const federatedLogin = (target: TestBroker = broker) => offlineUpstreamSignIn(target.issuer);
 
 describe('downstream refresh re-confirms the upstream session', () => {
   it('refreshes the upstream access token when it is near expiry', async () => {
@@ -59,7 +49,7 @@ describe('downstream refresh re-confirms the upstream session', () => {
     const live = await broker.app.broker.sessions.sessionsOf(sub);
     // The upstream revokes every grant it issued (an administrator disabled the user).
     const vaulted = await Promise.all(live.map((id) => broker.app.broker.vault.get(id)));
-    for (const record of vaulted) if (record?.tokens.refreshToken) await revokeUpstream(record.tokens.refreshToken);
+    for (const record of vaulted) if (record?.tokens.refreshToken) await up.revokeRefreshToken(record.tokens.refreshToken);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(broker.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.accountId === sub)).toBe(true);
     // Exactly the session that issued this refresh token ended; the earlier test's browser keeps its own session
@@ -108,11 +98,3 @@ describe('re-verification every interval', () => {
   });
 });
 
-async function revokeUpstream(refreshToken: string): Promise<void> {
-  const response = await fetch(`${up.issuer}/token/revocation`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${up.clientId}:${up.clientSecret}`).toString('base64')}` },
-    body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
-  });
-  expect(response.status).toBe(200);
-}

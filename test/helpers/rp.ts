@@ -69,3 +69,17 @@ export async function loginAndExchange(issuer: string, options: { client?: RpCli
   const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce, idTokenExpected: true });
   return { config, tokens, browser, callback, request };
 }
+
+/**
+ * An offline sign-in (offline_access, prompt=consent) through the broker to a test upstream OP's login form, as its
+ * user alice; returns the RP configuration, the token response and the browser.
+ */
+export async function offlineUpstreamSignIn(issuer: string, browser = new Browser()) {
+  const config = await discoverRp(issuer);
+  const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
+  let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
+  page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-pw' }, TEST_CLIENT.redirectUri);
+  const callback = await completeLogin(browser, page, TEST_CLIENT.redirectUri);
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  return { config, tokens, browser };
+}

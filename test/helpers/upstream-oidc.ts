@@ -34,6 +34,8 @@ export interface TestUpstream extends UpstreamOp {
   unsignedIdToken(claims: JWTPayload): string;
   /** Drives the upstream login page like a browser; returns the URL the upstream redirected back to the callback with. */
   browserLogin(authorizationUrl: string, as?: { username: string; password: string } | 'abort'): Promise<URL>;
+  /** Revokes a refresh token the upstream issued to the broker (an administrator disabling the user); throws unless 200. */
+  revokeRefreshToken(refreshToken: string): Promise<void>;
 }
 
 export interface TestUpstreamOptions extends Partial<Omit<UpstreamOpOptions, 'clients'>> {
@@ -149,6 +151,14 @@ export async function startTestUpstream(options: TestUpstreamOptions = {}): Prom
     signIdToken,
     unsignedIdToken: (claims) => `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`,
     browserLogin,
+    async revokeRefreshToken(refreshToken) {
+      const response = await fetch(`${op.issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+        body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
+      });
+      if (response.status !== 200) throw new Error(`upstream revocation answered ${response.status}`);
+    },
   };
 }
 

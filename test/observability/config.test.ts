@@ -3,22 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config.js';
 
 const TOKEN = 't'.repeat(40);
 
 const load = (file: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, file: { providersDir: 'test/fixtures/no-providers', ...file } });
 
-async function problems(file: Record<string, unknown>, env: Record<string, string> = {}): Promise<string[]> {
-  try {
-    await load(file, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('configuration was accepted');
-}
+const problems = (file: Record<string, unknown>, env: Record<string, string> = {}): Promise<string[]> => configProblems(() => load(file, env));
 
 describe('metrics configuration', () => {
   it('is off by default, and when on listens on loopback port 9464', async () => {

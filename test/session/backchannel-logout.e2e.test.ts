@@ -7,9 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { BackchannelLogout, providerFetch } from '../../src/issuer/backchannel-logout.js';
-import { Browser } from '../helpers/browser.js';
 import { PUBLIC_CLIENT, startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
-import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
+import { offlineUpstreamSignIn } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const INTERVAL = 15 * 60_000;
@@ -75,13 +74,7 @@ afterAll(async () => {
 });
 
 async function federatedLogin() {
-  const config = await discoverRp(broker.issuer);
-  const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
-  const browser = new Browser();
-  let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
-  page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-pw' }, TEST_CLIENT.redirectUri);
-  const callback = await completeLogin(browser, page, TEST_CLIENT.redirectUri);
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  const { config, tokens, browser } = await offlineUpstreamSignIn(broker.issuer);
   const claims = tokens.claims()!;
   const [sessionId] = (await broker.app.broker.sessions.sessionsOf(claims.sub, now())).slice(-1);
   return { config, tokens, browser, sub: claims.sub, sid: claims.sid as string, sessionId: sessionId! };
@@ -101,21 +94,13 @@ async function validLogoutToken(token: string): Promise<JWTPayload> {
   return payload;
 }
 
-async function revokeUpstream(refreshToken: string): Promise<void> {
-  const response = await fetch(`${upstream.issuer}/token/revocation`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${upstream.clientId}:${upstream.clientSecret}`).toString('base64')}` },
-    body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
-  });
-  expect(response.status).toBe(200);
-}
 
 describe('back-channel logout when a session ends', () => {
   it('revoked upstream: the sweep ends the session and the client receives a valid logout token naming its sub and sid', async () => {
     const { config, tokens, sub, sid, sessionId } = await federatedLogin();
     expect(sid).toEqual(expect.any(String));
     const from = receiver.received.length;
-    await revokeUpstream((await broker.app.broker.vault.get(sessionId))!.tokens.refreshToken!);
+    await upstream.revokeRefreshToken((await broker.app.broker.vault.get(sessionId))!.tokens.refreshToken!);
     offset += INTERVAL;
     await broker.app.scheduler.sweepOnce();
     await broker.app.backchannel.idle();

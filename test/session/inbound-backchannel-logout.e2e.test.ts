@@ -4,9 +4,8 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError, type WriteOp } from '../../src/store/store.js';
-import { Browser } from '../helpers/browser.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
-import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { offlineUpstreamSignIn } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const EVENT = { 'http://schemas.openid.net/event/backchannel-logout': {} };
@@ -43,13 +42,7 @@ afterAll(async () => {
 
 async function signIn(sid: string) {
   nextSid = sid;
-  const config = await discoverRp(broker.issuer);
-  const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
-  const browser = new Browser();
-  let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
-  page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-pw' }, TEST_CLIENT.redirectUri);
-  const callback = await completeLogin(browser, page, TEST_CLIENT.redirectUri);
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  const { config, tokens } = await offlineUpstreamSignIn(broker.issuer);
   const sub = tokens.claims()!.sub;
   const [sessionId] = (await broker.app.broker.sessions.sessionsOf(sub)).slice(-1);
   return { config, tokens, sub, sessionId: sessionId! };

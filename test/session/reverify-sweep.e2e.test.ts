@@ -4,10 +4,9 @@ import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderFile } from '../../src/config/schema.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { Browser } from '../helpers/browser.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, REDIS_URL } from '../helpers/redis.js';
-import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
+import { offlineUpstreamSignIn } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const MINUTE = 60_000;
@@ -39,26 +38,12 @@ async function countingUpstream(brokerIssuer: string, accessTokenTtl = 3600) {
 const acme = (upstream: TestUpstream): ProviderFile => ({ id: 'acme', type: 'oidc', name: 'ACME', config: upstream.connectorConfig() });
 
 async function federatedLogin(broker: TestBroker) {
-  const config = await discoverRp(broker.issuer);
-  const request = await authorizationRequest(config, TEST_CLIENT, { scope: 'openid email offline_access', prompt: 'consent' });
-  const browser = new Browser();
-  let page = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
-  page = await browser.submit(page, '/login', { username: 'alice', password: 'alice-pw' }, TEST_CLIENT.redirectUri);
-  const callback = await completeLogin(browser, page, TEST_CLIENT.redirectUri);
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  const { config, tokens } = await offlineUpstreamSignIn(broker.issuer);
   const sub = tokens.claims()!.sub;
   const [sessionId] = (await broker.app.broker.sessions.sessionsOf(sub)).slice(-1);
   return { config, tokens, sub, sessionId: sessionId! };
 }
 
-async function revokeUpstream(upstream: TestUpstream, refreshToken: string): Promise<void> {
-  const response = await fetch(`${upstream.issuer}/token/revocation`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${upstream.clientId}:${upstream.clientSecret}`).toString('base64')}` },
-    body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
-  });
-  expect(response.status).toBe(200);
-}
 
 describe('one broker, a fake clock', () => {
   let upstream: TestUpstream;
@@ -86,7 +71,7 @@ describe('one broker, a fake clock', () => {
 
   it('revoked upstream: within one sweep after the interval the session has ended and its refresh token is refused', async () => {
     const { config, tokens, sub, sessionId } = await federatedLogin(broker);
-    await revokeUpstream(upstream, (await broker.app.broker.vault.get(sessionId))!.tokens.refreshToken!);
+    await upstream.revokeRefreshToken((await broker.app.broker.vault.get(sessionId))!.tokens.refreshToken!);
     offset += INTERVAL - MINUTE;
     await sweep();
     expect(await live(sub, sessionId)).toBe(true);
