@@ -40,6 +40,7 @@ import { createGrantRevoker, createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
 import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
 import { ReverifyScheduler } from './session/scheduler.js';
+import { createLazyCheck, liveAfterLazyCheck } from './session/lazy-check.js';
 import { BackchannelLogout } from './issuer/backchannel-logout.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
@@ -171,6 +172,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     },
   });
   if (deps.sweep !== false) scheduler.start();
+  const lazyCheck = createLazyCheck({ store, sessions, check: (session) => checkSession(reverifyDeps, session), now });
   const provider = createIssuer({
     config,
     adapter,
@@ -181,7 +183,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     renderer,
     now,
     providersAllowed,
-    reverify: (account, sessionIds) => reverifyAccount(reverifyDeps, account, sessionIds),
+    reverify: (account, sessionIds, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessionIds) : liveAfterLazyCheck(lazyCheck, account.accountId, sessionIds)),
   });
   auditProviderEvents(provider, auditor);
   backchannel = new BackchannelLogout({

@@ -24,8 +24,8 @@ function isRefreshGrant(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token';
 }
 
-/** Confirms sessions of the account with their upstream; answers how many are still live. */
-export type Reverify = (account: AccountRecord, sessionIds: readonly string[]) => Promise<number>;
+/** Confirms sessions of the account with their upstream (`refresh`: a refresh grant; `use`: any other token use, checked when overdue); answers how many are still live. */
+export type Reverify = (account: AccountRecord, sessionIds: readonly string[], trigger: 'refresh' | 'use') => Promise<number>;
 
 export interface FindAccountDeps {
   sessions: SessionRepository;
@@ -66,7 +66,7 @@ export function createFindAccount(deps: FindAccountDeps) {
     if (locked) return undefined;
     // Ended (logout, SLO, refused upstream, replaced, expired) or never bound: userinfo, refresh and code exchange stop.
     if (owner === undefined || !liveSessionIds.includes(owner)) return undefined;
-    if (isRefreshGrant(ctx) && (await reverify(record, [owner])) === 0) return undefined;
+    if ((await reverify(record, [owner], isRefreshGrant(ctx) ? 'refresh' : 'use')) === 0) return undefined;
     return toAccount(record, [owner]);
   };
 }
