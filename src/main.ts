@@ -10,11 +10,10 @@ import { printDemoBanner, startDemoUpstreams } from './demo/dev-mode.js';
 import { reloadConfig, type Running } from './reload.js';
 import { watchConfigFiles } from './config-watch.js';
 import { trackInFlight } from './in-flight.js';
+import { trackConnections } from './server-connections.js';
 import { createStore } from './store/create-store.js';
 import { reloadOnKeyChange } from './key-reload.js';
 import { startMetricsServer } from './observability/server.js';
-
-const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   let config;
@@ -34,9 +33,19 @@ async function main(): Promise<void> {
   let running: Running = { config, broker: await buildApp(config, { logger, store }) };
   let tracked = trackInFlight(running.broker.app.callback());
   let handler = tracked.handler;
-  const server = createServer((req, res) => handler(req, res));
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 30_000;
+  const limits = config.server;
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often the two timeouts above are checked (Node's default, 30 s, would let a slow client outstay them).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    (req, res) => handler(req, res),
+  );
+  const connections = trackConnections(server, { maxPerAddress: limits.maxConnectionsPerIp });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
@@ -69,13 +78,17 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, inFlight: connections.inFlight, timeoutMs: limits.shutdownTimeoutMs }, 'shutting down: draining requests in flight');
     setTimeout(() => {
-      logger.error('shutdown took too long, exiting');
+      logger.error({ inFlight: connections.inFlight }, 'shutdown did not finish within the timeout, exiting');
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
+    }, limits.shutdownTimeoutMs).unref();
     metricsServer?.close();
-    server.close(async () => {
+    void (async () => {
+      if (!(await connections.drain(limits.shutdownTimeoutMs))) {
+        logger.error({ inFlight: connections.inFlight }, 'shutdown timeout ran out with requests in flight, exiting');
+        process.exit(1);
+      }
       await keyWatch?.stop();
       stopWatch?.();
       await running.broker.close();
@@ -83,8 +96,7 @@ async function main(): Promise<void> {
       await demo?.close();
       logger.info('stopped');
       process.exit(0);
-    });
-    server.closeIdleConnections();
+    })();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -5,6 +5,7 @@ import { storeConfigSchema } from '../store/create-store.js';
 import { rateLimitsSchema } from '../http/rate-limit-policy.js';
 import { clientRedirectIssues, redirectUriProblem } from './redirect-uri.js';
 import { trustProxySchema } from './trust-proxy.js';
+import { serverSchema } from './server.js';
 import { contrastWithWhite } from './branding.js';
 
 /** A client redirect or post-logout redirect URI (rules in redirect-uri.ts). */
@@ -151,6 +152,7 @@ export const configFileSchema = z
     port: z.number().int().min(1).max(65535).default(3000),
     host: z.string().min(1).optional().describe('Listen address (default localhost in development, 0.0.0.0 in production).'),
     trustProxy: trustProxySchema,
+    server: serverSchema.describe('HTTP listener limits (slow clients) and the drain time on SIGTERM (README: Reliability).'),
     cookieKeys: z.array(z.string().min(32, 'must be at least 32 characters')).min(1).optional().describe('Keys signing cookies; first signs, all verify.'),
     jwksFile: z.string().min(1).optional().describe('Private JWKS (JSON) with the signing keys: an ES256 key, and an RS256 key for clients that need it.'),
     vaultKeys: z.array(z.string().regex(/^[A-Za-z0-9_-]{43}=?$|^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64 or base64url')).min(1).optional().describe('AES-256-GCM keys for the upstream token vault; first encrypts, all decrypt.'),
