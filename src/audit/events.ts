@@ -21,7 +21,11 @@ export type AuditEventName =
   | 'keys.rotated'
   | 'backchannel.logout'
   | 'upstream.backchannel_logout'
-  | 'config.reloaded';
+  | 'config.reloaded'
+  /** A second factor was verified (step-up) or refused (reason: invalid, replayed, …). */
+  | 'mfa.verified'
+  /** A second factor was enrolled (details.kind), or an enrolment was refused. */
+  | 'mfa.enrolled';
 
 export type AuditLevel = 'info' | 'warn' | 'error';
 
