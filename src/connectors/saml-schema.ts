@@ -1,45 +1,50 @@
-// Offline XSD validation of SAML messages (xmllint compiled to JS); loaded inside the SAML worker threads only.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+// Offline XSD validation of SAML messages with libxml2 (WebAssembly): the SAML schemas compiled once, one validator reused.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MAX_MESSAGE_BYTES } from './saml-xml.js';
 
 export { SamlWorkerPool as SchemaValidatorPool } from './saml-worker-pool.js';
-
-const require = createRequire(import.meta.url);
 
 /** Validates one document; returns up to three short error strings, or null when the document is schema-valid. */
 export type SchemaValidator = (xml: string) => string[] | null;
 
+/** The OASIS SAML 2.0 protocol and assertion schemas with the W3C xmldsig and xenc schemas they import (schemas/saml/). */
+const SCHEMA_DIR = fileURLToPath(new URL('../../schemas/saml/', import.meta.url));
+const SCHEMA_FILES = ['saml-schema-protocol-2.0.xsd', 'saml-schema-assertion-2.0.xsd', 'xmldsig-core-schema.xsd', 'xenc-schema.xsd'];
+/** The schemas' own imports resolve under this base, served from memory; nothing else is readable by the parser. */
+const SCHEMA_BASE = 'vestibule-saml-schema:/';
+const FORBIDDEN_MARKUP = /<!DOCTYPE|<!ENTITY/i;
+const MAX_ERRORS = 3;
+
 /**
- * Loads node-xmllint with the SAML 2.0 protocol/assertion, xmldsig and xenc schemas (the set samlify's validator uses)
- * and runs it once: the first run compiles ~4 MB of asm.js (seconds of CPU), so a worker does it before taking jobs.
- * The emscripten build writes to stdout, leaks process listeners on every run and may call process.exit: inside a
- * worker thread that only ends the worker (the pool rejects its job and respawns it).
+ * Loads libxml2-wasm (an ES module with a top-level await, hence the dynamic import), compiles the protocol schema with
+ * its imports once and returns a validator that parses each message into a fresh document (no DTD, no entities, no
+ * network) and always disposes it: documents live in the WebAssembly heap, which never shrinks.
  */
-export function loadSchemaValidator(): SchemaValidator {
-  const validatorEntry = require.resolve('@authenio/samlify-node-xmllint');
-  const fromValidator = createRequire(validatorEntry);
-  const xmllint = fromValidator('node-xmllint') as { validateXML(input: { xml: string; schema: string[] }): { errors: unknown[] | null } };
-  const schemaDir = join(dirname(validatorEntry), 'schemas');
-  const load = (name: string): string => (fromValidator(join(schemaDir, name)) as { default: string }).default;
-  const assertion = load('saml-schema-assertion-2.0.xsd').replace('xmldsig-core-schema.xsd', 'file_1.xsd').replace('xenc-schema.xsd', 'file_2.xsd');
-  const dsig = load('xmldsig-core-schema.xsd');
-  const xenc = load('xenc-schema.xsd').replace('xmldsig-core-schema.xsd', 'file_1.xsd');
-  const protocol = load('saml-schema-protocol-2.0.xsd').replace('saml-schema-assertion-2.0.xsd', 'file_0.xsd').replace('xmldsig-core-schema.xsd', 'file_1.xsd');
-  const schema = [assertion, dsig, xenc, protocol];
-  const cleanUp = (): void => {
-    process.removeAllListeners('uncaughtException');
-    process.stdout?.removeAllListeners('drain');
-  };
-  const validate: SchemaValidator = (xml) => {
-    let errors: unknown[] | null;
+export async function loadSchemaValidator(): Promise<SchemaValidator> {
+  const { ParseOption, XmlBufferInputProvider, XmlDocument, XmlLibError, XsdValidator, xmlRegisterInputProvider } = await import('libxml2-wasm');
+  const files: Record<string, Uint8Array> = {};
+  for (const name of SCHEMA_FILES) files[`${SCHEMA_BASE}${name}`] = readFileSync(`${SCHEMA_DIR}${name}`);
+  xmlRegisterInputProvider(new XmlBufferInputProvider(files));
+  const entry = `${SCHEMA_BASE}${SCHEMA_FILES[0]}`;
+  // The schema document stays alive with the validator for the life of the thread (the compiled schema refers to it).
+  const schema = XsdValidator.fromDoc(XmlDocument.fromBuffer(files[entry]!, { url: entry }));
+  const option = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE;
+
+  return (xml) => {
+    if (Buffer.byteLength(xml, 'utf8') > MAX_MESSAGE_BYTES) return [`the message exceeds the ${MAX_MESSAGE_BYTES}-byte limit`];
+    if (FORBIDDEN_MARKUP.test(xml)) return ['the message contains a DTD or entity declaration'];
+    let doc: InstanceType<typeof XmlDocument> | undefined;
     try {
-      errors = xmllint.validateXML({ xml, schema }).errors;
+      doc = XmlDocument.fromString(xml, { option });
+      if (doc.dtd) return ['the message contains a DTD'];
+      schema.validate(doc);
+      return null;
     } catch (error) {
-      errors = [String((error as Error | undefined)?.message ?? error)];
+      const details = error instanceof XmlLibError ? error.details.map((d) => d.message) : [String((error as Error | undefined)?.message ?? error)];
+      return details.slice(0, MAX_ERRORS).map((message) => message.trim().slice(0, 300));
+    } finally {
+      doc?.dispose();
     }
-    cleanUp();
-    return errors ? errors.slice(0, 3).map((e) => String(e).slice(0, 300)) : null;
   };
-  validate('<x/>');
-  return validate;
 }

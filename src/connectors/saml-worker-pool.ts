@@ -48,17 +48,13 @@ interface Slot {
   ready: boolean;
   job?: Job;
   timer?: NodeJS.Timeout;
-  done: number;
 }
-
-/** xmllint's emscripten heap only grows: a worker is replaced after this many jobs. */
-const RECYCLE_AFTER = 20_000;
 
 const unavailable = (detail: string) => new ConnectorError('saml_unavailable', detail, { status: 503 });
 
 /**
  * A TS source tree (tsx, vitest) loads the worker's own modules through tsx's require hook, then removes the hook so
- * what loads later (xmllint's 4 MB asm.js) is not transformed; the built tree imports the .js file.
+ * what loads later (libxml2-wasm, imported natively) is not transformed; the built tree imports the .js file.
  */
 function workerSource(): string {
   const file = fileURLToPath(import.meta.url).replace(/saml-worker-pool\.(ts|js)$/, (_m, ext: string) => `saml-worker.${ext}`);
@@ -91,7 +87,7 @@ export class SamlWorkerPool {
     worker.unref();
     worker.stdout.resume();
     worker.stderr.resume();
-    const slot: Slot = { worker, ready: false, done: 0 };
+    const slot: Slot = { worker, ready: false };
     worker.on('message', (reply: WorkerReply) => {
       if ('ready' in reply) {
         slot.ready = true;
@@ -106,8 +102,7 @@ export class SamlWorkerPool {
       if (!error) job.resolve(reply.verified);
       else if ('code' in error) job.reject(new ConnectorError(error.code, error.detail, { status: error.status }));
       else job.reject(new Error(error.message));
-      if (++slot.done >= RECYCLE_AFTER) this.replace(slot);
-      else this.pump();
+      this.pump();
     });
     const onDeath = (reason: string): void => {
       const job = slot.job;

@@ -6,16 +6,12 @@ import { loadSchemaValidator, type SchemaValidator } from './saml-schema.js';
 import type { TrustedCert } from './saml-signature.js';
 import type { WorkerReply, WorkerRequest } from './saml-worker-pool.js';
 
-// The xmllint build prints to stdout; nothing else in this thread logs.
-console.log = () => undefined;
-console.error = () => undefined;
-
 const port = parentPort!;
-let schema: SchemaValidator | undefined;
+let schema: Promise<SchemaValidator> | undefined;
+const schemaValidator = (): Promise<SchemaValidator> => (schema ??= loadSchemaValidator());
 
-function schemaCheck(xml: string): void {
-  schema ??= loadSchemaValidator();
-  const errors = schema(xml);
+async function schemaCheck(xml: string): Promise<void> {
+  const errors = (await schemaValidator())(xml);
   if (errors) throw new ConnectorError('saml_schema_invalid', `the message is not schema-valid: ${errors.join(' | ')}`);
 }
 
@@ -27,19 +23,24 @@ function toReply(id: number, error: unknown): WorkerReply {
 
 async function handle(request: Exclude<WorkerRequest, { warmSchema: true }>): Promise<WorkerReply> {
   if (request.kind === 'validate') {
-    schemaCheck(request.xml);
+    await schemaCheck(request.xml);
     return { id: request.id };
   }
   const { certs, ...rest } = request.options;
   // Structured clone turns Buffers into Uint8Arrays.
   const options: ResponseCheckOptions = { ...rest, certs: certs.map((c): TrustedCert => ({ pem: c.pem, der: Buffer.from(c.der) })) };
-  if (request.schema) options.validateSchema = async (doc) => schemaCheck(doc);
+  if (request.schema) options.validateSchema = schemaCheck;
   return { id: request.id, verified: await verifyLoginResponse(request.xml, options) };
 }
 
+/** Ready once the validator is compiled (when asked for); a validator that cannot load ends this worker (the pool retries). */
 const warm = (withSchema: boolean): void => {
-  if (withSchema) schema ??= loadSchemaValidator();
-  port.postMessage({ ready: true } satisfies WorkerReply);
+  (withSchema ? schemaValidator() : Promise.resolve()).then(
+    () => port.postMessage({ ready: true } satisfies WorkerReply),
+    (error: unknown) => setImmediate(() => {
+      throw error;
+    }),
+  );
 };
 
 port.on('message', (request: WorkerRequest) => {
@@ -49,5 +50,5 @@ port.on('message', (request: WorkerRequest) => {
     (error: unknown) => port.postMessage(toReply(request.id, error)),
   );
 });
-// Next turn: the loader that brought this module in has finished (xmllint must not load through tsx's hook).
+// Next turn: the loader that brought this module in has finished (libxml2-wasm loads natively, not through tsx's hook).
 setImmediate(() => warm((workerData as { schema: boolean }).schema));

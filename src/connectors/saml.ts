@@ -415,7 +415,7 @@ export const samlConnectorFactory: ConnectorFactory<typeof samlConfigSchema> = {
     if (config.allowSha1) context.logger.warn({ connectorId: base.id }, 'SAML connector accepts SHA-1 signatures (allowSha1)');
     if (config.schemaValidation === 'off') context.logger.warn({ connectorId: base.id }, 'SAML schema validation is off; structural checks still apply');
     const pool = acquireSamlPool();
-    // Workers load and warm xmllint now, at start, rather than on the first login.
+    // Workers compile the XSD validator now, at start, rather than on the first login.
     if (config.schemaValidation === 'worker') pool.enableSchema();
     return new SamlConnector(base.id, base.name, base.domains, config, idp, keys.signing, keys.encryption, keys.previous, pool, context.store, context.logger, context.now, context.issuer);
   },
