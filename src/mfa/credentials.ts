@@ -1,0 +1,139 @@
+// The credential repository: each account's enrolled factors in one store map; TOTP secrets sealed with the vault keys.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { SealedBox, VaultKeyRing } from '../session/vault-crypto.js';
+import type { KeyValueStore } from '../store/store.js';
+import type { FactorKind } from './factor.js';
+
+interface FactorRecordBase {
+  id: string;
+  kind: FactorKind;
+  /** A name the user recognises ("Authenticator app", "YubiKey"); never a secret. */
+  label: string;
+  createdAt: number;
+  lastUsedAt?: number;
+}
+
+export interface TotpRecord extends FactorRecordBase {
+  kind: 'totp';
+  /** The base32 secret sealed with the vault keys, bound to account and factor id (see totpSecretBinding). */
+  secret: SealedBox;
+  /** The newest time step accepted: older codes are refused afterwards (RFC 6238 section 5.2). */
+  lastStep?: number;
+}
+
+export interface WebAuthnRecord extends FactorRecordBase {
+  kind: 'webauthn';
+  /** Credential id, base64url. */
+  credentialId: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  /** Signature counter last seen (0: the authenticator keeps none). */
+  counter: number;
+  transports?: string[];
+  /** 'multiDevice' (a synced passkey: swk) or 'singleDevice' (bound to one authenticator: hwk). */
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  aaguid: string;
+}
+
+export interface RecoveryRecord extends FactorRecordBase {
+  kind: 'recovery';
+  /** SHA-256 of each code (see recovery.ts); a used code is claimed in a separate store object. */
+  hashes: string[];
+}
+
+export type FactorRecord = TotpRecord | WebAuthnRecord | RecoveryRecord;
+
+/** What pages and admin commands may show of a factor: no secret, no key, no hash. */
+export interface FactorSummary {
+  id: string;
+  kind: FactorKind;
+  label: string;
+  createdAt: number;
+  lastUsedAt?: number;
+}
+
+/** The vault binding (AAD) of a TOTP secret: a sealed secret moved to another account or factor does not open. */
+export const totpSecretBinding = (accountId: string, factorId: string) => `mfa-totp\0${accountId}\0${factorId}`;
+
+/** setIfAbsent needs a TTL: a user handle lives a hundred years. */
+const FOREVER_MS = 100 * 365 * 86_400_000;
+const factorsKey = (accountId: string) => `mfa-factors:${accountId}`;
+const userHandleKey = (accountId: string) => `mfa-user-handle:${accountId}`;
+
+export class CredentialRepository {
+  constructor(
+    private readonly store: KeyValueStore,
+    readonly keyRing: VaultKeyRing,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A new factor id (opaque, unguessable). */
+  newId(): string {
+    return randomUUID();
+  }
+
+  /** Every enrolled factor of the account, oldest first. */
+  async records(accountId: string): Promise<FactorRecord[]> {
+    const all = await this.store.mapGetAll<FactorRecord>(factorsKey(accountId));
+    return Object.values(all).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  /** The account's factors without their secrets, oldest first. */
+  async list(accountId: string): Promise<FactorSummary[]> {
+    return (await this.records(accountId)).map(({ id, kind, label, createdAt, lastUsedAt }) => ({ id, kind, label, createdAt, ...(lastUsedAt === undefined ? {} : { lastUsedAt }) }));
+  }
+
+  /** The account's factors of one kind, oldest first. */
+  async ofKind<K extends FactorKind>(accountId: string, kind: K): Promise<Extract<FactorRecord, { kind: K }>[]> {
+    return (await this.records(accountId)).filter((record): record is Extract<FactorRecord, { kind: K }> => record.kind === kind);
+  }
+
+  async get(accountId: string, factorId: string): Promise<FactorRecord | undefined> {
+    return (await this.store.mapGetAll<FactorRecord>(factorsKey(accountId)))[factorId];
+  }
+
+  /** True when the account has at least one second factor (recovery codes alone count: they stand in for a lost one). */
+  async hasAny(accountId: string): Promise<boolean> {
+    return Object.keys(await this.store.mapGetAll(factorsKey(accountId))).length > 0;
+  }
+
+  /** Stores a new factor (or replaces the one with the same id). */
+  async add(accountId: string, record: FactorRecord): Promise<void> {
+    await this.store.batch([{ op: 'mapSet', key: factorsKey(accountId), field: record.id, value: record }]);
+  }
+
+  /** Records that a factor was just used, with its new state (TOTP lastStep, WebAuthn counter); false when it is gone. */
+  async touch(accountId: string, factorId: string, fields: Partial<Pick<TotpRecord, 'lastStep'> & Pick<WebAuthnRecord, 'counter' | 'backedUp'>> = {}): Promise<boolean> {
+    const record = await this.get(accountId, factorId);
+    if (!record) return false;
+    await this.store.batch([{ op: 'mapSet', key: factorsKey(accountId), field: factorId, value: { ...record, ...fields, lastUsedAt: this.now() } }]);
+    return true;
+  }
+
+  /** Removes one factor; false when the account had no such factor. */
+  async remove(accountId: string, factorId: string): Promise<boolean> {
+    if (!(await this.get(accountId, factorId))) return false;
+    await this.store.batch([{ op: 'mapDelete', key: factorsKey(accountId), field: factorId }]);
+    return true;
+  }
+
+  /**
+   * The account's WebAuthn user handle (64 random bits and more, base64url): made once, the same on every instance, and
+   * never derived from the account id (WebAuthn section 14.6.1: no personal data in the handle).
+   */
+  async userHandle(accountId: string): Promise<string> {
+    const existing = await this.store.get<string>(userHandleKey(accountId));
+    if (existing) return existing;
+    const fresh = randomBytes(32).toString('base64url');
+    if (await this.store.setIfAbsent(userHandleKey(accountId), fresh, FOREVER_MS)) return fresh;
+    return (await this.store.get<string>(userHandleKey(accountId))) ?? fresh;
+  }
+
+  /** Removes every factor of the account (admin reset); answers how many there were. */
+  async removeAll(accountId: string): Promise<number> {
+    const count = Object.keys(await this.store.mapGetAll(factorsKey(accountId))).length;
+    await this.store.delete(factorsKey(accountId));
+    return count;
+  }
+}
