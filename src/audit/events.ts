@@ -25,7 +25,15 @@ export type AuditEventName =
   /** A second factor was verified (step-up) or refused (reason: invalid, replayed, …). */
   | 'mfa.verified'
   /** A second factor was enrolled (details.kind), or an enrolment was refused. */
-  | 'mfa.enrolled';
+  | 'mfa.enrolled'
+  /** Every risk decision: level, score, signals, rule, action (src/risk). */
+  | 'risk.evaluated'
+  /** High risk acted on: sessions ended, account locked (level error, details.severity "high"); goes to the SOAR webhook. */
+  | 'risk.high'
+  /** Smart lockout locked sign-in from one origin; goes to the SOAR webhook. */
+  | 'risk.lockout'
+  /** Outcome of a SOAR webhook delivery. */
+  | 'risk.webhook';
 
 export type AuditLevel = 'info' | 'warn' | 'error';
 

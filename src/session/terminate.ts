@@ -24,7 +24,9 @@ export type EndReason =
   /** An administrator's `vestibule sessions revoke`. */
   | 'admin_revoked'
   /** `vestibule accounts lock`. */
-  | 'account_locked';
+  | 'account_locked'
+  /** A high-risk sign-in or authorization (risk engine): every session of the account ends. */
+  | 'high_risk';
 
 /** Who asked, for the audit trail (absent for background work). */
 export interface EndContext {
