@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
-import type { ClientMetadata } from 'oidc-provider';
+import type { ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
 import { startUpstreamOp, type UpstreamOp, type UpstreamOpOptions, type UpstreamUser } from '../../src/demo/upstream-oidc.js';
 import type { ConnectorContext } from '../../src/connectors/registry.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -160,6 +160,27 @@ export async function startTestUpstream(options: TestUpstreamOptions = {}): Prom
       if (response.status !== 200) throw new Error(`upstream revocation answered ${response.status}`);
     },
   };
+}
+
+/** An upstream (connector id `acme`) whose token endpoint counts refresh grants and can be taken down (503) and brought back. */
+export async function startCountingUpstream(brokerIssuer: string, accessTokenTtl = 3600): Promise<{ upstream: TestUpstream; state: { refreshes: number; down: boolean } }> {
+  const state = { refreshes: 0, down: false };
+  const upstream = await startTestUpstream({
+    brokerIssuer,
+    connectorId: 'acme',
+    ttl: { accessToken: accessTokenTtl },
+    configure: (provider) =>
+      provider.use(async (ctx, next) => {
+        if (ctx.path === '/token' && ctx.method === 'POST' && state.down) {
+          ctx.status = 503;
+          ctx.body = 'maintenance';
+          return;
+        }
+        await next();
+        if (ctx.path === '/token' && ctx.status === 200 && (ctx as KoaContextWithOIDC).oidc?.params?.grant_type === 'refresh_token') state.refreshes += 1;
+      }),
+  });
+  return { upstream, state };
 }
 
 /** A TCP server that accepts connections and never answers: the "upstream hangs" case. */

@@ -1,5 +1,4 @@
 // Acceptance of continuous verification over real HTTP with a real upstream oidc-provider and a fake clock: revoked, healthy and unreachable upstreams, and two instances on one Redis.
-import type { KoaContextWithOIDC } from 'oidc-provider';
 import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderFile } from '../../src/config/schema.js';
@@ -7,33 +6,12 @@ import { RedisStore } from '../../src/store/redis.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, REDIS_URL } from '../helpers/redis.js';
 import { offlineUpstreamSignIn } from '../helpers/rp.js';
-import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
+import { freeLoopbackPort, startCountingUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const MINUTE = 60_000;
 const INTERVAL = 15 * MINUTE;
 const GRACE = 20 * MINUTE;
 const SESSION = { reverifyIntervalSeconds: INTERVAL / 1000, reverifyGraceSeconds: GRACE / 1000, reverifyRetrySeconds: 60 };
-
-/** An upstream whose token endpoint counts refresh grants and can be taken down (503) and brought back. */
-async function countingUpstream(brokerIssuer: string, accessTokenTtl = 3600) {
-  const state = { refreshes: 0, down: false };
-  const upstream = await startTestUpstream({
-    brokerIssuer,
-    connectorId: 'acme',
-    ttl: { accessToken: accessTokenTtl },
-    configure: (provider) =>
-      provider.use(async (ctx, next) => {
-        if (ctx.path === '/token' && ctx.method === 'POST' && state.down) {
-          ctx.status = 503;
-          ctx.body = 'maintenance';
-          return;
-        }
-        await next();
-        if (ctx.path === '/token' && ctx.status === 200 && (ctx as KoaContextWithOIDC).oidc?.params?.grant_type === 'refresh_token') state.refreshes += 1;
-      }),
-  });
-  return { upstream, state };
-}
 
 const acme = (upstream: TestUpstream): ProviderFile => ({ id: 'acme', type: 'oidc', name: 'ACME', config: upstream.connectorConfig() });
 
@@ -55,7 +33,7 @@ describe('one broker, a fake clock', () => {
   beforeAll(async () => {
     const port = await freeLoopbackPort();
     // Upstream access tokens live 10 minutes: at every 15-minute check less than 5 minutes remain.
-    ({ upstream, state } = await countingUpstream(`http://127.0.0.1:${port}`, 600));
+    ({ upstream, state } = await startCountingUpstream(`http://127.0.0.1:${port}`, 600));
     broker = await startBroker({ port, now, providers: [acme(upstream)], config: { session: SESSION } });
   });
   afterAll(async () => {
@@ -186,7 +164,7 @@ describe('two instances sweeping one Redis', () => {
 
   beforeAll(async () => {
     const port = await freeLoopbackPort();
-    ({ upstream, state } = await countingUpstream(`http://127.0.0.1:${port}`));
+    ({ upstream, state } = await startCountingUpstream(`http://127.0.0.1:${port}`));
     const first = await openRedisStore();
     const second = new RedisStore({ connection: { url: REDIS_URL }, prefix: first.prefix });
     await second.ready();
