@@ -7,6 +7,7 @@ import { clientRedirectIssues, redirectUriProblem } from './redirect-uri.js';
 import { trustProxySchema } from './trust-proxy.js';
 import { serverSchema } from './server.js';
 import { contrastWithWhite } from './branding.js';
+import { mfaConfigSchema } from './mfa-schema.js';
 
 /** A client redirect or post-logout redirect URI (rules in redirect-uri.ts). */
 const redirectUri = z.string().superRefine((value, ctx) => {
@@ -188,6 +189,7 @@ export const configFileSchema = z
       .default(false)
       .describe('Reload when the configuration file or a providers/*.json file changes (as on SIGHUP), debounced; the file is validated first.'),
     branding: brandingSchema,
+    mfa: mfaConfigSchema.describe('Second factors: TOTP, WebAuthn / passkeys and recovery codes (README: MFA).'),
     demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
   });
 
