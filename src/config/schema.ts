@@ -7,6 +7,8 @@ import { clientRedirectIssues, redirectUriProblem } from './redirect-uri.js';
 import { trustProxySchema } from './trust-proxy.js';
 import { serverSchema } from './server.js';
 import { contrastWithWhite } from './branding.js';
+import { authorizationServerSchema } from '../clients/config.js';
+import { ssfSchema } from './ssf-schema.js';
 import { mfaConfigSchema } from './mfa-schema.js';
 
 /** A client redirect or post-logout redirect URI (rules in redirect-uri.ts). */
@@ -46,6 +48,9 @@ export const clientSchema = z
       .describe('Resource server: client ids whose tokens this client may introspect besides its own ("*" for every client).'),
     idTokenSignedResponseAlg: z.enum(['ES256', 'RS256']).default('ES256'),
     scopes: z.array(z.string()).default(['openid', 'profile', 'email', 'groups', 'offline_access']),
+    requirePushedAuthorizationRequests: z.boolean().default(false).describe('This client must push its authorization requests (RFC 9126; needs authorizationServer.pushedAuthorizationRequests.enabled).'),
+    dpopBoundAccessTokens: z.boolean().default(false).describe('This client\'s access tokens are DPoP-bound: every token request needs a DPoP proof (RFC 9449; needs authorizationServer.dpop.enabled).'),
+    deviceFlow: z.boolean().default(false).describe('This client may use the device authorization grant (RFC 8628; needs authorizationServer.deviceFlow.enabled).'),
   })
   .superRefine((client, ctx) => {
     if (client.public && client.clientSecret) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a public client must not have a secret' });
@@ -189,6 +194,8 @@ export const configFileSchema = z
       .default(false)
       .describe('Reload when the configuration file or a providers/*.json file changes (as on SIGHUP), debounced; the file is validated first.'),
     branding: brandingSchema,
+    authorizationServer: authorizationServerSchema.describe('Client registration (RFC 7591/7592), Client ID Metadata Documents, resource servers (RFC 8707), PAR, DPoP and the device flow.'),
+    ssf: ssfSchema.describe('Shared Signals Framework 1.0 / CAEP 1.0: receivers of upstream events and the broker\'s transmitter (README: Shared Signals).'),
     mfa: mfaConfigSchema.describe('Second factors: TOTP, WebAuthn / passkeys and recovery codes (README: MFA).'),
     demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
   });
