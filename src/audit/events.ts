@@ -33,7 +33,13 @@ export type AuditEventName =
   /** Smart lockout locked sign-in from one origin; goes to the SOAR webhook. */
   | 'risk.lockout'
   /** Outcome of a SOAR webhook delivery. */
-  | 'risk.webhook';
+  | 'risk.webhook'
+  /** A Security Event Token from an upstream transmitter (SSF/CAEP): applied (details: event, sessions) or refused (reason). */
+  | 'ssf.received'
+  /** A Security Event Token pushed to a client's stream: delivered, or given up after the retries. */
+  | 'ssf.delivered'
+  /** A client created, changed or deleted its SSF stream, or a stream request was refused. */
+  | 'ssf.stream';
 
 export type AuditLevel = 'info' | 'warn' | 'error';
 

@@ -26,7 +26,11 @@ export type EndReason =
   /** `vestibule accounts lock`. */
   | 'account_locked'
   /** A high-risk sign-in or authorization (risk engine): every session of the account ends. */
-  | 'high_risk';
+  | 'high_risk'
+  /** The upstream said the user's credentials changed (CAEP credential-change). */
+  | 'credential_change'
+  /** The upstream lowered the session's assurance or its device's compliance (CAEP), and policy says end rather than step up. */
+  | 'upstream_trust_lowered';
 
 /** Who asked, for the audit trail (absent for background work). */
 export interface EndContext {
