@@ -1,4 +1,4 @@
-// Account locks kept in the store (reason, who, until when): a locked account cannot sign in and its tokens are refused.
+// Account locks kept in the store (reason, who, until when): a locked account cannot sign in and its tokens are refused; smart-lockout sign-in locks per origin.
 import type { KeyValueStore } from '../store/store.js';
 
 export interface AccountLock {
@@ -9,7 +9,12 @@ export interface AccountLock {
   expiresAt?: number;
 }
 
+/** Where a sign-in comes from, for the smart lockout: a device the account used before, or any other. */
+export type SignInOrigin = 'familiar' | 'unfamiliar';
+export const SIGN_IN_ORIGINS: readonly SignInOrigin[] = ['familiar', 'unfamiliar'];
+
 const keyOf = (accountId: string) => `account-lock:${accountId}`;
+const signInKeyOf = (accountId: string, origin: SignInOrigin) => `sign-in-lock:${origin}:${accountId}`;
 
 export class AccountLocks {
   constructor(
@@ -35,10 +40,26 @@ export class AccountLocks {
     return lock;
   }
 
-  /** True when there was a lock to lift. */
+  /**
+   * Smart lockout: sign-in from one origin refused for `forMs` (the account's tokens and its other origin are not
+   * touched). Undefined when that origin was already locked: of concurrent lockouts exactly one reports the lock.
+   */
+  async lockSignIn(accountId: string, origin: SignInOrigin, reason: string, forMs: number): Promise<AccountLock | undefined> {
+    const lockedAt = this.now();
+    const lock: AccountLock = { accountId, reason, lockedAt, expiresAt: lockedAt + forMs };
+    return (await this.store.setIfAbsent(signInKeyOf(accountId, origin), lock, forMs)) ? lock : undefined;
+  }
+
+  /** The sign-in lock of one origin while it holds. */
+  async signInLock(accountId: string, origin: SignInOrigin): Promise<AccountLock | undefined> {
+    const lock = await this.store.get<AccountLock>(signInKeyOf(accountId, origin));
+    return lock && (lock.expiresAt === undefined || lock.expiresAt > this.now()) ? lock : undefined;
+  }
+
+  /** True when there was a lock to lift: the account lock and both sign-in locks go. */
   async unlock(accountId: string): Promise<boolean> {
-    const existed = (await this.get(accountId)) !== undefined;
-    await this.store.delete(keyOf(accountId));
-    return existed;
+    const held = await Promise.all([this.get(accountId), ...SIGN_IN_ORIGINS.map((origin) => this.signInLock(accountId, origin))]);
+    await this.store.delete(keyOf(accountId), ...SIGN_IN_ORIGINS.map((origin) => signInKeyOf(accountId, origin)));
+    return held.some((lock) => lock !== undefined);
   }
 }
