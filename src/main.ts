@@ -79,16 +79,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, inFlight: connections.inFlight, timeoutMs: limits.shutdownTimeoutMs }, 'shutting down: draining requests in flight');
+    // Closing the store and the app after the drain gets a few seconds of its own.
     setTimeout(() => {
-      logger.error({ inFlight: connections.inFlight }, 'shutdown did not finish within the timeout, exiting');
+      logger.error('shutdown did not finish within the timeout, exiting');
       process.exit(1);
-    }, limits.shutdownTimeoutMs).unref();
+    }, limits.shutdownTimeoutMs + 5000).unref();
     metricsServer?.close();
     void (async () => {
-      if (!(await connections.drain(limits.shutdownTimeoutMs))) {
+      const { answered, cut } = await connections.drain(limits.shutdownTimeoutMs);
+      if (!answered) {
         logger.error({ inFlight: connections.inFlight }, 'shutdown timeout ran out with requests in flight, exiting');
         process.exit(1);
       }
+      if (cut > 0) logger.warn({ connections: cut }, 'shutdown: closed connections whose request headers never completed');
       await keyWatch?.stop();
       stopWatch?.();
       await running.broker.close();

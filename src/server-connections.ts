@@ -1,32 +1,31 @@
-// The listener's connections: a per-address connection cap, and the drain on shutdown (Connection: close, idle sockets closed, in-flight requests finished).
+// The listener's connections: a per-address connection cap, and the drain on shutdown (Connection: close, idle connections closed, in-flight requests finished).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+export interface DrainResult {
+  /** Every request the broker had begun to answer was answered. */
+  answered: boolean;
+  /** Connections cut at the deadline that never completed a request (headers still arriving). */
+  cut: number;
+}
+
 export interface ServerConnections {
-  /** Stops accepting, closes idle connections, answers in-flight requests with `Connection: close`, and resolves true once every connection is gone (false when `timeoutMs` runs out first). */
-  drain(timeoutMs: number): Promise<boolean>;
+  /**
+   * Stops accepting, closes idle connections, answers in-flight requests with `Connection: close` and closes each
+   * connection once its request is answered; resolves when no connection is left, or at `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<DrainResult>;
   /** Requests being answered right now. */
   readonly inFlight: number;
 }
 
-interface Tracked {
-  /** Requests received on this socket and not yet answered. */
-  busy: number;
-}
-
 /** Attach before `listen`. `maxPerAddress` 0 means no cap. */
 export function trackConnections(server: Server, options: { maxPerAddress: number }): ServerConnections {
-  const sockets = new Map<Socket, Tracked>();
+  const sockets = new Set<Socket>();
   const perAddress = new Map<string, number>();
   const responses = new Set<ServerResponse>();
   let draining = false;
   let allClosed: (() => void) | undefined;
-
-  const closeWhenIdle = (socket: Socket) => {
-    const tracked = sockets.get(socket);
-    // destroySoon: the response bytes already written go out first, then the connection closes.
-    if (tracked && tracked.busy === 0) socket.destroySoon();
-  };
 
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
@@ -36,7 +35,7 @@ export function trackConnections(server: Server, options: { maxPerAddress: numbe
       return;
     }
     perAddress.set(address, count);
-    sockets.set(socket, { busy: 0 });
+    sockets.add(socket);
     socket.once('close', () => {
       sockets.delete(socket);
       const left = (perAddress.get(address) ?? 1) - 1;
@@ -46,17 +45,14 @@ export function trackConnections(server: Server, options: { maxPerAddress: numbe
     });
   });
 
-  // Runs before the app's handler: a response started while draining says Connection: close.
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    const tracked = sockets.get(socket);
-    if (tracked) tracked.busy += 1;
+  // Runs before the app's handler: a response begun while draining says Connection: close.
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
     responses.add(res);
     if (draining) res.shouldKeepAlive = false;
     res.once('close', () => {
       responses.delete(res);
-      if (tracked) tracked.busy -= 1;
-      if (draining) closeWhenIdle(socket);
+      // Node's own notion of idle: no request on the connection, not even headers arriving.
+      if (draining) setImmediate(() => server.closeIdleConnections());
     });
   });
 
@@ -66,15 +62,20 @@ export function trackConnections(server: Server, options: { maxPerAddress: numbe
     },
     drain(timeoutMs) {
       draining = true;
-      server.close();
       for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
-      for (const socket of sockets.keys()) closeWhenIdle(socket);
-      if (sockets.size === 0) return Promise.resolve(true);
+      server.close();
+      server.closeIdleConnections();
+      if (sockets.size === 0) return Promise.resolve({ answered: true, cut: 0 });
       return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
+        const timer = setTimeout(() => {
+          const answered = responses.size === 0;
+          const cut = sockets.size;
+          for (const socket of sockets) socket.destroy();
+          resolve({ answered, cut });
+        }, timeoutMs);
         allClosed = () => {
           clearTimeout(timer);
-          resolve(true);
+          resolve({ answered: true, cut: 0 });
         };
       });
     },

@@ -1,0 +1,122 @@
+// Real broker processes for fault tests: src/main.ts under tsx with a written configuration file, started, signalled, killed and restarted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ProviderFile } from '../../src/config/schema.js';
+import { localProvider, ROOMY_RATE_LIMITS, TEST_CLIENT } from '../helpers/broker.js';
+
+export interface BrokerProcess {
+  readonly port: number;
+  /** http://127.0.0.1:port (the instance itself, not the issuer). */
+  readonly url: string;
+  /** Everything the current process wrote (pino JSON lines, stderr). */
+  output(): string;
+  /** Starts the process (again, same port and configuration) and waits for "vestibule listening". */
+  start(): Promise<void>;
+  /** Sends a signal; resolves with the exit code once the process is gone. */
+  stop(signal: NodeJS.Signals): Promise<number | null>;
+  /** True while a process runs. */
+  readonly running: boolean;
+}
+
+/** What replicas share through their configuration: issuer, cookie and vault keys, the store. */
+export interface SharedSettings {
+  issuer: string;
+  redisUrl: string;
+  prefix: string;
+  providers?: ProviderFile[];
+  /** Extra configuration file fields (e.g. `server`, `store` overrides). */
+  extra?: Record<string, unknown>;
+}
+
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+/** Writes one configuration file the replicas of a test share, and returns its path. */
+export async function writeSharedConfig(settings: SharedSettings): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'vestibule-reliability-'));
+  dirs.push(dir);
+  const file = join(dir, 'config.json');
+  const { store: storeOverride, ...extra } = settings.extra ?? {};
+  writeFileSync(
+    file,
+    JSON.stringify({
+      issuer: settings.issuer,
+      providersDir: 'test/fixtures/no-providers',
+      auditLog: 'off',
+      logLevel: 'info',
+      cookieKeys: [randomBytes(32).toString('base64url')],
+      vaultKeys: [randomBytes(32).toString('base64url')],
+      store: { type: 'redis', url: settings.redisUrl, prefix: settings.prefix, ...(storeOverride as object | undefined) },
+      clients: [
+        {
+          clientId: TEST_CLIENT.clientId,
+          clientSecret: TEST_CLIENT.clientSecret,
+          redirectUris: [TEST_CLIENT.redirectUri],
+          postLogoutRedirectUris: [TEST_CLIENT.postLogoutRedirectUri],
+          name: 'Test RP',
+        },
+      ],
+      providers: settings.providers ?? [await localProvider()],
+      rateLimits: ROOMY_RATE_LIMITS,
+      loginThrottle: { perIp: 1_000_000, perUser: 10_000 },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+/** A broker process on `port` with `configFile` (not started yet). */
+export function brokerProcess(configFile: string, port: number): BrokerProcess {
+  let child: ChildProcess | undefined;
+  let text = '';
+  let exited: Promise<number | null> = Promise.resolve(null);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output: () => text,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    async start() {
+      text = '';
+      const env: NodeJS.ProcessEnv = { ...process.env, BROKER_CONFIG: configFile, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'development' };
+      delete env.REDIS_URL;
+      const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = started;
+      children.add(started);
+      exited = new Promise((resolve) => started.once('exit', (code) => {
+        children.delete(started);
+        resolve(code);
+      }));
+      started.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      started.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      const deadline = Date.now() + 60_000;
+      while (!text.includes('vestibule listening')) {
+        if (started.exitCode !== null || Date.now() > deadline) throw new Error(`broker on port ${port} did not start:\n${text.slice(-2000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async stop(signal) {
+      child?.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** SIGKILLs every broker process still running and removes the configuration files (afterAll). */
+export async function killAllBrokerProcesses(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
