@@ -137,3 +137,10 @@ export class CredentialRepository {
     return count;
   }
 }
+
+/** A user-given factor name: control and format characters dropped, trimmed, at most 64 characters; undefined when empty. */
+export function cleanLabel(label: unknown): string | undefined {
+  if (typeof label !== 'string') return undefined;
+  const cleaned = label.slice(0, 256).replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, 64);
+  return cleaned === '' ? undefined : cleaned;
+}

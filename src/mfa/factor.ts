@@ -27,7 +27,9 @@ export type FactorFailureReason =
   /** A WebAuthn signature counter went backwards: a cloned authenticator. */
   | 'counter_regression'
   /** The account already holds the most factors allowed. */
-  | 'limit_reached';
+  | 'limit_reached'
+  /** Too many wrong answers in the window (FactorAttempts): refused without checking, until the window ends. */
+  | 'too_many_attempts';
 
 export type FactorFailure = { ok: false; reason: FactorFailureReason; detail?: string };
 
