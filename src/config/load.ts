@@ -229,6 +229,8 @@ export async function loadConfig(options: LoadOptions): Promise<BrokerConfig> {
   const issuer = (file.issuer ?? `http://localhost:${port}`).replace(/\/+$/, '');
   // Relative paths (jwksFile, auditLog, providersDir) resolve against the configuration file's directory.
   if (file.jwksFile) file.jwksFile = resolve(cwd, file.jwksFile);
+  if (file.risk.networks.reputationFile) file.risk.networks.reputationFile = resolve(cwd, file.risk.networks.reputationFile);
+  if (file.risk.geo) file.risk.geo.databaseFile = resolve(cwd, file.risk.geo.databaseFile);
   if (file.auditLog !== 'stdout' && file.auditLog !== 'off') file.auditLog = resolve(cwd, file.auditLog);
   const audit = resolveAuditConfig(
     {

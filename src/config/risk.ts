@@ -1,5 +1,6 @@
 // The `risk` configuration section (signals, weights, thresholds, lockout, high-risk action, SOAR webhook) and the per-client `risk` override with its access policy.
 import { z } from 'zod';
+import { ACR_VALUES } from '../mfa/assurance.js';
 import { parseCidr } from './trust-proxy.js';
 
 /** Every signal the risk engine can raise; each has a weight (README: Risk-graded access). */
@@ -170,13 +171,13 @@ export const accessRuleSchema = z.strictObject({
     })
     .prefault({}),
   action: z.enum(['allow', 'deny']),
-  minAcr: z.string().min(1).optional().describe('An allow that needs at least this acr (step-up when the session has less).'),
+  minAcr: z.enum(ACR_VALUES).optional().describe('An allow that needs at least this acr (step-up when the session has less).'),
 });
 
 export const clientRiskSchema = z.strictObject({
   weights: weightsSchema.optional().describe("Weights for this client's sign-ins (over risk.weights)."),
   thresholds: thresholdsSchema.optional().describe('Thresholds for this client (instead of risk.thresholds).'),
-  minAcr: z.string().min(1).optional().describe('Every sign-in to this client needs at least this acr (e.g. urn:vestibule:acr:mfa).'),
+  minAcr: z.enum(ACR_VALUES).optional().describe('Every sign-in to this client needs at least this acr (e.g. urn:vestibule:acr:mfa).'),
   accessPolicy: z
     .strictObject({ rules: z.array(accessRuleSchema).min(1) })
     .optional()

@@ -10,6 +10,7 @@ import { contrastWithWhite } from './branding.js';
 import { authorizationServerSchema } from '../clients/config.js';
 import { ssfSchema } from './ssf-schema.js';
 import { mfaConfigSchema } from './mfa-schema.js';
+import { clientRiskSchema, riskConfigSchema } from './risk.js';
 
 /** A client redirect or post-logout redirect URI (rules in redirect-uri.ts). */
 const redirectUri = z.string().superRefine((value, ctx) => {
@@ -41,6 +42,7 @@ export const clientSchema = z
       .optional()
       .describe('OpenID Connect Back-Channel Logout 1.0: where the broker POSTs a logout token when a session of this client ends.'),
     allowedProviders: z.array(z.string().min(1)).optional().describe('Upstream provider ids this client may use (default: all).'),
+    risk: clientRiskSchema.optional().describe('Risk weights/thresholds over the risk section, a minimum acr, and an access policy (README: Risk-graded access).'),
     skipConsent: z.boolean().default(false).describe('First-party app: no consent page.'),
     introspects: z
       .array(z.string().min(1))
@@ -197,6 +199,7 @@ export const configFileSchema = z
     authorizationServer: authorizationServerSchema.describe('Client registration (RFC 7591/7592), Client ID Metadata Documents, resource servers (RFC 8707), PAR, DPoP and the device flow.'),
     ssf: ssfSchema.describe('Shared Signals Framework 1.0 / CAEP 1.0: receivers of upstream events and the broker\'s transmitter (README: Shared Signals).'),
     mfa: mfaConfigSchema.describe('Second factors: TOTP, WebAuthn / passkeys and recovery codes (README: MFA).'),
+    risk: riskConfigSchema.describe('Risk-graded access: signals, weights, thresholds, smart lockout, high-risk action, SOAR webhook (README: Risk-graded access).'),
     demo: z.boolean().optional().describe('Run the demo app and sample upstreams (default: on in development without BROKER_CONFIG).'),
   });
 

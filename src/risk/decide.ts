@@ -1,6 +1,6 @@
 // The decision, a pure function: score -> level by thresholds, then lock, access policy, level and acr requirements -> allow, step-up or deny.
 import type { Thresholds } from '../config/risk.js';
-import { ACR, acrSatisfies, strongerAcr } from './acr.js';
+import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT, acrRank, acrSatisfies } from '../mfa/assurance.js';
 import type { PolicyOutcome } from './access-policy.js';
 import type { DenyReason, LockoutState, RiskAction, RiskLevel, StepUpCause } from './types.js';
 
@@ -36,6 +36,9 @@ export interface DecisionOutcome {
   stepUpCauses: StepUpCause[];
 }
 
+/** The stronger of two acr values (the broker's order). */
+const strongerAcr = (a: string | undefined, b: string): string => (acrRank(a) >= acrRank(b) ? (a as string) : b);
+
 const deny = (rule: string, reason: DenyReason): DecisionOutcome => ({ action: 'deny', rule, reason, mfaRequired: false, stepUpCauses: [] });
 
 /** Order: a lock refuses, then the access policy, then high risk; otherwise every unmet requirement asks for a factor. */
@@ -45,17 +48,17 @@ export function decide(input: DecisionInput): DecisionOutcome {
   if (input.level === 'high') return deny('score', 'high_risk');
 
   // Whoever reached this point signed in: at least the password level.
-  const base = input.sessionAcr ?? ACR.password;
-  const achieved = input.upstreamMfa ? strongerAcr(base, ACR.mfa) : base;
+  const base = input.sessionAcr ?? ACR_PASSWORD;
+  const achieved = input.upstreamMfa ? strongerAcr(base, ACR_MFA) : base;
   const secondFactorDone = input.mfaFresh || input.upstreamMfa;
   const causes: { cause: StepUpCause; rule: string; acr: string }[] = [];
   if (input.policy.minAcr && !acrSatisfies(achieved, input.policy.minAcr)) causes.push({ cause: 'client_policy', rule: input.policy.rule as string, acr: input.policy.minAcr });
   if (input.clientMinAcr && !acrSatisfies(achieved, input.clientMinAcr)) causes.push({ cause: 'client_policy', rule: 'client:minAcr', acr: input.clientMinAcr });
-  if (input.requestedAcr && !acrSatisfies(achieved, input.requestedAcr) && acrSatisfies(ACR.phishingResistant, input.requestedAcr)) {
+  if (input.requestedAcr && !acrSatisfies(achieved, input.requestedAcr) && acrSatisfies(ACR_PHISHING_RESISTANT, input.requestedAcr)) {
     causes.push({ cause: 'acr_values', rule: 'acr_values', acr: input.requestedAcr });
   }
-  if (input.level === 'medium' && !secondFactorDone) causes.push({ cause: 'risk', rule: 'score', acr: ACR.mfa });
-  if (input.lock.stepUp && !secondFactorDone) causes.push({ cause: 'lockout', rule: 'lockout:familiar_step_up', acr: ACR.mfa });
+  if (input.level === 'medium' && !secondFactorDone) causes.push({ cause: 'risk', rule: 'score', acr: ACR_MFA });
+  if (input.lock.stepUp && !secondFactorDone) causes.push({ cause: 'lockout', rule: 'lockout:familiar_step_up', acr: ACR_MFA });
 
   if (causes.length === 0) return { action: 'allow', rule: input.policy.rule ?? 'score', mfaRequired: false, stepUpCauses: [] };
   const requiredAcr = causes.reduce<string | undefined>((strongest, { acr }) => strongerAcr(strongest, acr), undefined) as string;

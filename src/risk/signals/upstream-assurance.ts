@@ -1,9 +1,7 @@
 // Upstream-assurance signal: the upstream's amr/acr mapped per provider; an upstream that did MFA counts as MFA (and lowers the score).
 import type { RiskConfig } from '../../config/risk.js';
+import { isRegisteredAmr } from '../../mfa/assurance.js';
 import type { SignalHit } from '../types.js';
-
-/** RFC 8176 section 2 (the IANA "Authentication Method Reference Values" registry). */
-export const RFC8176_AMR: ReadonlySet<string> = new Set(['face', 'fpt', 'geo', 'hwk', 'iris', 'kba', 'mca', 'mfa', 'otp', 'pin', 'pop', 'pwd', 'rba', 'retina', 'sc', 'sms', 'swk', 'tel', 'user', 'vbm', 'wia']);
 
 export const DEFAULT_MFA_AMR: readonly string[] = ['mfa', 'mca', 'otp', 'hwk', 'swk', 'sc', 'sms', 'tel'];
 export const DEFAULT_MFA_ACR: readonly string[] = [
@@ -30,8 +28,8 @@ export function upstreamAssurance(connectorId: string, acr: string | undefined, 
   const given = (amr ?? []).slice(0, 32);
   const mapped = new Set<string>();
   for (const value of acr === undefined ? given : [...given, acr]) {
-    const targets = provider?.amrMap?.[value] ?? (RFC8176_AMR.has(value) ? [value] : []);
-    for (const target of targets) if (RFC8176_AMR.has(target)) mapped.add(target);
+    const targets = provider?.amrMap?.[value] ?? (isRegisteredAmr(value) ? [value] : []);
+    for (const target of targets) if (isRegisteredAmr(target)) mapped.add(target);
   }
   const mfa = given.some((value) => mfaAmr.includes(value)) || (acr !== undefined && mfaAcr.includes(acr)) || mapped.has('mfa');
   if (mfa) mapped.add('mfa');
