@@ -52,6 +52,11 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { instrumentStore } from './observability/store-metrics.js';
 import { connectorFetch } from './observability/upstream-fetch.js';
 import { tracingMiddleware } from './observability/tracing.js';
+import { createClientRegistration } from './clients/setup.js';
+import type { Resolver } from './clients/metadata-fetch.js';
+import { auditClientEvents } from './issuer/client-audit-events.js';
+import { registrationGate } from './http/registration-gate.js';
+import { authorizationServerMetadata } from './http/routes/as-metadata.js';
 
 export interface AppDeps {
   logger?: Logger;
@@ -63,6 +68,10 @@ export interface AppDeps {
   metrics?: Metrics;
   /** false: the re-verification sweep does not run on its timer (tests call `scheduler.sweepOnce()`). */
   sweep?: boolean;
+  /** Host name resolution of outbound fetches of metadata documents (tests map their names to 127.0.0.1). */
+  outboundResolver?: Resolver;
+  /** Extra CA certificates (PEM) trusted by those fetches (tests serve documents over https on loopback). */
+  outboundCa?: string;
 }
 
 export interface BrokerApp {
@@ -129,6 +138,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const locks = new AccountLocks(store, now);
   const bindings = new GrantBindings(store, bindingTtlMs(config.tokens));
   const adapter = createOidcAdapter(store);
+  const clientRegistration = createClientRegistration({ config, store, adapter, now, resolver: deps.outboundResolver, ca: deps.outboundCa });
   const terminate = createTerminator({
     sessions,
     bindings,
@@ -175,7 +185,8 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const lazyCheck = createLazyCheck({ store, sessions, check: (session) => checkSession(reverifyDeps, session), now });
   const provider = createIssuer({
     config,
-    adapter,
+    adapter: clientRegistration.adapter,
+    clientFeatures: clientRegistration.features,
     keys: keys.keys,
     sessions,
     bindings,
@@ -186,6 +197,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     reverify: (account, sessionIds, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessionIds) : liveAfterLazyCheck(lazyCheck, account.accountId, sessionIds)),
   });
   auditProviderEvents(provider, auditor);
+  auditClientEvents(provider, auditor);
   backchannel = new BackchannelLogout({
     provider,
     store,
@@ -223,6 +235,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   if (demoAudit) demoRoutes(router, broker, demoAudit);
 
   if (config.tracing) provider.use(tracingMiddleware());
+  provider.use(authorizationServerMetadata());
   const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);
   provider.use(staticCache.serve);
   const proxies = proxyTrust(config.trustProxy);
@@ -232,6 +245,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   if (config.metrics.enabled && config.metrics.onMainPort) provider.use(metricsRoute(metrics.registry, config.metrics.token));
   provider.use(errorHandler(renderer));
   provider.use(rateLimit({ limits: config.rateLimits, store, secrets: clientSecrets(config.clients), renderer, now, onRefused: (route, scope) => metrics.rateLimited.inc({ route, scope }) }));
+  provider.use(registrationGate({ registration: config.authorizationServer.registration, scopes: clientRegistration.scopes, tokens: clientRegistration.tokens, verifyStatement: clientRegistration.verifyStatement, auditor, path: provider.pathFor('registration') }));
   provider.use(singleUse(provider));
   provider.use(staticCache.capture);
   provider.use(upstreamLogout(broker));
@@ -249,6 +263,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
       await scheduler.stop();
       await backchannel.close();
       await Promise.all([...connectors.values()].map((connector) => connector.close?.()));
+      await clientRegistration.close();
       await auditor.close();
       if (ownsStore) await store.close();
     },

@@ -22,6 +22,12 @@ export type AuditEventName =
   | 'backchannel.logout'
   | 'upstream.backchannel_logout'
   | 'config.reloaded'
+  /** Client registration (RFC 7591, admin command line), update and deletion (RFC 7592); failures carry the RFC 7591 code or token refusal. */
+  | 'client.registered'
+  | 'client.updated'
+  | 'client.deleted'
+  /** A Client ID Metadata Document could not be fetched or was refused (reason). */
+  | 'client.metadata_document'
   /** A second factor was verified (step-up) or refused (reason: invalid, replayed, …). */
   | 'mfa.verified'
   /** A second factor was enrolled (details.kind), or an enrolment was refused. */

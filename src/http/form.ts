@@ -10,7 +10,7 @@ import { HttpError } from './errors.js';
  * audit event). Here the request is only paused; the response carries `Connection: close` and Node closes the socket
  * once the answer is written, without reading the rest of the body.
  */
-function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -14,6 +14,7 @@ import { createBoundLoadExistingGrant } from './grants.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { providerPages } from './pages.js';
 import { createTokenPolicies } from './token-policy.js';
+import { withClientFeatures, type ClientFeatures } from './client-features.js';
 
 export const ACR_PASSWORD = 'urn:vestibule:acr:password';
 
@@ -31,6 +32,8 @@ export interface IssuerDeps {
   reverify: Reverify;
   /** Whether a client may use an upstream provider (its allowedProviders). */
   providersAllowed: (clientId: string, connectorId: string) => boolean;
+  /** Client registration, metadata documents, resource indicators, PAR, DPoP, device flow (client-features.ts). */
+  clientFeatures?: ClientFeatures;
 }
 
 /** oidc-provider lifetimes (seconds) from the `tokens` settings; a grant lives as long as its refresh tokens. */
@@ -128,7 +131,7 @@ export function createIssuer(deps: IssuerDeps): Provider {
       return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
     },
   };
-  const provider = new Provider(config.issuer, configuration);
+  const provider = new Provider(config.issuer, withClientFeatures(configuration, deps.clientFeatures));
   provider.proxy = config.trustProxy !== false;
   return provider;
 }

@@ -1,0 +1,67 @@
+// oidc-provider configuration of client registration (RFC 7591/7592), metadata documents, resource indicators, PAR, DPoP and the device flow: what discovery advertises is what is configured.
+import { randomBytes } from 'node:crypto';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { AuthorizationServerConfig } from '../clients/config.js';
+import type { ProviderFetch } from '../clients/metadata-fetch.js';
+import { applyRegistrationPolicy } from '../clients/registration-policy.js';
+import { resourceIndicatorsFeature, resourceScopes } from '../clients/resource-servers.js';
+
+/** The token endpoint authentication methods the broker supports and tests (no private_key_jwt, no client_secret_jwt). */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+
+export interface ClientFeatures {
+  settings: AuthorizationServerConfig;
+  /** The guarded outbound fetch of metadata documents (metadata-fetch.ts). */
+  guardedFetch: ProviderFetch;
+  /** Scopes of the issuer besides the resource servers' (registration accepts both). */
+  registrationScopes: readonly string[];
+}
+
+interface DocumentClient {
+  clientId: string;
+  metadata(): Record<string, unknown>;
+}
+
+/** GETs (metadata documents, any URL a client supplied) go through the guarded fetch; the rest (back-channel logout POSTs) as before. */
+function composedFetch(guarded: ProviderFetch, base: Configuration['fetch']): Configuration['fetch'] {
+  return ((url: URL | string, options: RequestInit & { dispatcher?: unknown }) =>
+    (options.method ?? 'GET').toUpperCase() === 'GET' || !base ? guarded(url, options) : (base as ProviderFetch)(url, options)) as Configuration['fetch'];
+}
+
+/** The configuration with the client-registration features applied (features merged, fetch composed). */
+export function withClientFeatures(configuration: Configuration, features: ClientFeatures | undefined): Configuration {
+  const settings = features?.settings;
+  const registration = settings?.registration;
+  const registrationOn = Boolean(registration && (registration.enabled || registration.open));
+  const documents = settings?.clientIdMetadataDocument;
+  const scopes = [...(features?.registrationScopes ?? []), ...resourceScopes(settings?.resourceServers ?? [])];
+  const documentPolicy = registration && { grantTypes: registration.grantTypes, authMethods: ['none'], scopes, mode: 'open' as const };
+  return {
+    ...configuration,
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    // A metadata document that omits the method is a public client (the document cannot carry a secret).
+    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'ES256' },
+    ...(features ? { fetch: composedFetch(features.guardedFetch, configuration.fetch), fetchResponseBodyLimits: { 'client_id metadata document': documents!.maxBytes } } : {}),
+    features: {
+      ...configuration.features,
+      registration: { enabled: registrationOn, initialAccessToken: false, issueRegistrationAccessToken: true, idFactory: () => `dyn_${randomBytes(16).toString('base64url')}` },
+      registrationManagement: { enabled: registrationOn, rotateRegistrationAccessToken: true },
+      resourceIndicators: resourceIndicatorsFeature(settings?.resourceServers ?? []) as never,
+      dPoP: { enabled: settings?.dpop.enabled ?? false },
+      pushedAuthorizationRequests: { enabled: settings?.pushedAuthorizationRequests.enabled ?? false, requirePushedAuthorizationRequests: settings?.pushedAuthorizationRequests.required ?? false },
+      deviceFlow: { enabled: settings?.deviceFlow.enabled ?? false },
+      ...(documents?.enabled
+        ? {
+            clientIdMetadataDocument: {
+              enabled: true,
+              ack: 'draft-02',
+              allowFetch: (_ctx: KoaContextWithOIDC, clientId: string) => !documents.allowedHosts || documents.allowedHosts.includes(new URL(clientId).hostname),
+              // The document's metadata passes the same policy as an open registration (public client, strict redirect URIs).
+              allowClient: (_ctx: KoaContextWithOIDC, client: DocumentClient) => !documentPolicy || applyRegistrationPolicy(client.metadata(), documentPolicy).ok,
+              cacheDuration: { min: documents.cacheMinSeconds, max: documents.cacheMaxSeconds },
+            },
+          }
+        : {}),
+    } as Configuration['features'],
+  };
+}
