@@ -57,9 +57,11 @@ export interface FactorSummary {
 export const totpSecretBinding = (accountId: string, factorId: string) => `mfa-totp\0${accountId}\0${factorId}`;
 
 /** setIfAbsent needs a TTL: a user handle lives a hundred years. */
-const FOREVER_MS = 100 * 365 * 86_400_000;
+export const FOREVER_MS = 100 * 365 * 86_400_000;
 const factorsKey = (accountId: string) => `mfa-factors:${accountId}`;
 const userHandleKey = (accountId: string) => `mfa-user-handle:${accountId}`;
+/** Which account a WebAuthn credential id belongs to: one credential is registered to one account only (WebAuthn 7.1 step 26). */
+export const webauthnCredentialKey = (credentialId: string) => `mfa-webauthn-credential:${credentialId}`;
 
 export class CredentialRepository {
   constructor(
