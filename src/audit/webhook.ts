@@ -6,6 +6,14 @@ import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
+/** What became of one delivery: sent (a 2xx), or dropped (with why). */
+export interface DeliveryReport {
+  id: string;
+  delivered: boolean;
+  attempts: number;
+  reason?: string;
+}
+
 interface Delivery {
   body: string;
   id: string;
@@ -32,6 +40,8 @@ export class WebhookSink implements AuditSink {
     private readonly now: () => number = Date.now,
     /** On close, how long queued events may still go out (a shutdown, or a reload replacing the app). */
     private readonly closeGraceMs = 2000,
+    /** Told the outcome of every event (the risk engine audits its SOAR deliveries); must not throw. */
+    private readonly report?: (report: DeliveryReport) => void,
   ) {
     this.minLevel = AUDIT_LEVELS.indexOf(config.minLevel);
   }
@@ -50,9 +60,10 @@ export class WebhookSink implements AuditSink {
     this.running ??= this.run();
   }
 
-  private drop(id: string, reason: string): void {
+  private drop(id: string, reason: string, attempts = 0): void {
     this.dropped += 1;
     this.logger.error({ delivery: id, reason }, 'audit webhook: event dropped');
+    this.report?.({ id, delivered: false, attempts, reason });
   }
 
   private async run(): Promise<void> {
@@ -66,7 +77,8 @@ export class WebhookSink implements AuditSink {
         continue;
       }
       this.queue.shift();
-      if (outcome !== 'delivered') this.drop(delivery.id, outcome === 'retry' ? `no success after ${delivery.attempts} attempts` : 'refused by the receiver');
+      if (outcome === 'delivered') this.report?.({ id: delivery.id, delivered: true, attempts: delivery.attempts });
+      else this.drop(delivery.id, outcome === 'retry' ? `no success after ${delivery.attempts} attempts` : 'refused by the receiver', delivery.attempts);
     }
     this.running = undefined;
   }
