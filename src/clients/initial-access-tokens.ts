@@ -5,6 +5,8 @@ import type { KeyValueStore } from '../store/store.js';
 const PREFIX = 'clients:iat:';
 const INDEX = 'clients:iat-index';
 const TOKEN_PREFIX = 'vit_';
+/** An expired token is kept this long, so that `iat list` and the audit can say "expired" rather than "unknown". */
+const KEEP_EXPIRED_MS = 7 * 86400_000;
 
 export interface InitialAccessTokenRecord {
   id: string;
@@ -40,7 +42,7 @@ export class InitialAccessTokens {
     const hash = sha256(token);
     const createdAt = this.now();
     const record: InitialAccessTokenRecord = { id: idOf(hash), hash, maxUses: options.maxUses, createdAt, expiresAt: createdAt + options.ttlSeconds * 1000, ...(options.note ? { note: options.note } : {}) };
-    const ttlMs = options.ttlSeconds * 1000;
+    const ttlMs = options.ttlSeconds * 1000 + KEEP_EXPIRED_MS;
     await this.store.batch([
       { op: 'set', key: PREFIX + record.id, value: record, ttlMs },
       { op: 'mapSet', key: INDEX, field: record.id, value: record.expiresAt, ttlMs },
@@ -70,7 +72,7 @@ export class InitialAccessTokens {
 
   /** Spends one use, atomically: of concurrent registrations with a single-use token exactly one gets it. */
   async spend(record: InitialAccessTokenRecord): Promise<boolean> {
-    const ttlMs = Math.max(1, record.expiresAt - this.now());
+    const ttlMs = Math.max(1, record.expiresAt - this.now()) + KEEP_EXPIRED_MS;
     const used = await this.store.increment(this.usesKey(record.id), ttlMs);
     return record.maxUses === 0 || used <= record.maxUses;
   }

@@ -100,6 +100,8 @@ export function registrationGate(deps: RegistrationGateDeps): Middleware {
       const checked = applyRegistrationPolicy(metadata, { grantTypes: registration.grantTypes, authMethods: registration.authMethods, scopes: deps.scopes, mode });
       if (!checked.ok) throw new RegistrationRefused(400, checked.error, checked.description);
       if (spend && !(await spend())) throw new RegistrationRefused(401, 'invalid_token', 'a valid initial access token is required', 'initial_access_token_spent');
+      // An update names its client (RFC 7592 §2.2); oidc-provider checks it against the registration access token.
+      if (update && 'client_id' in metadata) checked.metadata.client_id = metadata.client_id;
       replayBody(ctx.req, Buffer.from(JSON.stringify(checked.metadata)));
     } catch (error) {
       if (!(error instanceof RegistrationRefused)) throw error;

@@ -39,6 +39,8 @@ export function withClientFeatures(configuration: Configuration, features: Clien
   return {
     ...configuration,
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    // Resource servers' scopes are scopes of the issuer too: a client registers them and asks for them (RFC 8707).
+    scopes: [...new Set([...(configuration.scopes ?? []), ...resourceScopes(settings?.resourceServers ?? [])])],
     // A metadata document that omits the method is a public client (the document cannot carry a secret).
     clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'ES256' },
     ...(features ? { fetch: composedFetch(features.guardedFetch, configuration.fetch), fetchResponseBodyLimits: { 'client_id metadata document': documents!.maxBytes } } : {}),

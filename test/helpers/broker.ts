@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { buildApp, type BrokerApp } from '../../src/app.js';
+import { buildApp, type AppDeps, type BrokerApp } from '../../src/app.js';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { loadConfig, type BrokerConfig } from '../../src/config/load.js';
 import type { ProviderFile } from '../../src/config/schema.js';
@@ -47,6 +47,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Run the re-verification sweep on its timer (default off: tests call `app.scheduler.sweepOnce()`). */
   sweep?: boolean;
+  /** Outbound fetches of metadata documents: the resolver (test names to 127.0.0.1) and a trusted test CA. */
+  outbound?: Pick<AppDeps, 'outboundResolver' | 'outboundCa'>;
 }
 
 export interface TestBroker {
@@ -97,6 +99,7 @@ export async function startBroker(options: StartOptions = {}): Promise<TestBroke
     now: options.now,
     auditSinks: [{ write: (event) => void audit.push(event) }],
     sweep: options.sweep ?? false,
+    ...options.outbound,
   });
   handler = app.app.callback();
   return {
