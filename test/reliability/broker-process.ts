@@ -24,6 +24,7 @@ export interface BrokerProcess {
 /** What replicas share through their configuration: issuer, cookie and vault keys, the store. */
 export interface SharedSettings {
   issuer: string;
+  /** Ignored when `extra.store` names sentinels. */
   redisUrl: string;
   prefix: string;
   providers?: ProviderFile[];
@@ -39,7 +40,7 @@ export async function writeSharedConfig(settings: SharedSettings): Promise<strin
   const dir = mkdtempSync(join(tmpdir(), 'vestibule-reliability-'));
   dirs.push(dir);
   const file = join(dir, 'config.json');
-  const { store: storeOverride, ...extra } = settings.extra ?? {};
+  const { store: storeOverride, ...extra } = (settings.extra ?? {}) as { store?: Record<string, unknown> };
   writeFileSync(
     file,
     JSON.stringify({
@@ -49,7 +50,8 @@ export async function writeSharedConfig(settings: SharedSettings): Promise<strin
       logLevel: 'info',
       cookieKeys: [randomBytes(32).toString('base64url')],
       vaultKeys: [randomBytes(32).toString('base64url')],
-      store: { type: 'redis', url: settings.redisUrl, prefix: settings.prefix, ...(storeOverride as object | undefined) },
+      // Sentinel settings replace the URL.
+      store: { type: 'redis', ...(storeOverride && 'sentinels' in storeOverride ? {} : { url: settings.redisUrl }), prefix: settings.prefix, ...(storeOverride as object | undefined) },
       clients: [
         {
           clientId: TEST_CLIENT.clientId,
