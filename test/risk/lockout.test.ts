@@ -1,0 +1,127 @@
+// Failed sign-ins counted in a sliding window in the store, and the smart lockout: unfamiliar failures lock only the unfamiliar origin (memory and Redis).
+import { afterEach, describe, expect, it } from 'vitest';
+import { riskConfigSchema } from '../../src/config/risk.js';
+import { LOCKOUT_REASON, SmartLockout } from '../../src/risk/lockout.js';
+import { SlidingWindowCounter } from '../../src/risk/signals/velocity.js';
+import { AccountLocks } from '../../src/session/account-locks.js';
+import type { KeyValueStore } from '../../src/store/store.js';
+import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
+
+const settings = riskConfigSchema.parse({});
+let store: KeyValueStore | undefined;
+afterEach(async () => {
+  await closeTestStore(store);
+  store = undefined;
+});
+
+describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
+  it('a sliding window: each event leaves it on its own, not all at once', async () => {
+    store = await open();
+    const counter = new SlidingWindowCounter(store);
+    const t0 = Date.now();
+    expect(await counter.add('w', 300_000, t0)).toBe(1);
+    expect(await counter.add('w', 300_000, t0 + 100_000)).toBe(2);
+    expect(await counter.add('w', 300_000, t0 + 200_000)).toBe(3);
+    expect(await counter.count('w', t0 + 299_999)).toBe(3);
+    expect(await counter.count('w', t0 + 300_000)).toBe(2);
+    expect(await counter.add('w', 300_000, t0 + 400_000)).toBe(2);
+    expect(await counter.count('w', t0 + 600_000)).toBe(1);
+  });
+
+  it('concurrent failures, on any instance, are all counted', async () => {
+    store = await open();
+    const counter = new SlidingWindowCounter(store);
+    const now = Date.now();
+    await Promise.all(Array.from({ length: 25 }, () => counter.add('c', 300_000, now)));
+    expect(await counter.count('c', now)).toBe(25);
+  });
+
+  it('six unfamiliar failures in five minutes lock the unfamiliar origin; the owner on a known device signs in with step-up', async () => {
+    store = await open();
+    const locks = new AccountLocks(store);
+    const lockout = new SmartLockout(locks, new SlidingWindowCounter(store), settings);
+    const now = Date.now();
+    for (let i = 1; i <= 5; i++) {
+      const outcome = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + i * 1000);
+      expect(outcome).toMatchObject({ failures: i, lockedNow: false, state: { locked: false } });
+    }
+    const sixth = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + 6000);
+    expect(sixth).toMatchObject({ failures: 6, lockedNow: true, state: { locked: true, kind: 'sign-in', reason: LOCKOUT_REASON } });
+    expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true });
+    expect(await lockout.state('acct-1', 'familiar')).toMatchObject({ locked: false, stepUp: true });
+    // The account itself is not locked: its tokens still work.
+    expect(await locks.isLocked('acct-1')).toBe(false);
+    // Another account is untouched.
+    expect(await lockout.state('acct-2', 'unfamiliar')).toEqual({ locked: false, stepUp: false });
+  });
+
+  it('failures spread over more than the window never lock', async () => {
+    store = await open();
+    const lockout = new SmartLockout(new AccountLocks(store), new SlidingWindowCounter(store), settings);
+    const now = Date.now();
+    for (let i = 0; i < 12; i++) {
+      const outcome = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + i * 61_000);
+      expect(outcome.lockedNow).toBe(false);
+    }
+  });
+
+  it('familiar failures count separately: an attacker cannot use them up, nor the owner the attacker\'s', async () => {
+    store = await open();
+    const lockout = new SmartLockout(new AccountLocks(store), new SlidingWindowCounter(store), settings);
+    const now = Date.now();
+    for (let i = 0; i < 5; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
+    for (let i = 0; i < 5; i++) await lockout.recordFailure('acct-1', '10.0.0.5', 'familiar', now);
+    expect(await lockout.state('acct-1', 'familiar')).toEqual({ locked: false, stepUp: false });
+    expect(await lockout.state('acct-1', 'unfamiliar')).toEqual({ locked: false, stepUp: false });
+    expect(await lockout.failureCounts('acct-1', '198.51.100.7', now)).toEqual({ account: 10, ip: 5 });
+    // The owner's success clears only the familiar count.
+    await lockout.recordSuccess('acct-1', 'familiar');
+    expect(await lockout.failureCounts('acct-1', '10.0.0.5', now)).toEqual({ account: 5, ip: 5 });
+    expect((await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now)).lockedNow).toBe(true);
+  });
+
+  it('of concurrent failures past the limit exactly one reports the lock (one SOAR event)', async () => {
+    store = await open();
+    const lockout = new SmartLockout(new AccountLocks(store), new SlidingWindowCounter(store), settings);
+    const now = Date.now();
+    const outcomes = await Promise.all(Array.from({ length: 12 }, () => lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now)));
+    expect(outcomes.filter((outcome) => outcome.lockedNow)).toHaveLength(1);
+    expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true });
+  });
+
+  it('an admin unlock (vestibule accounts unlock) lifts sign-in locks, and the count starts again', async () => {
+    store = await open();
+    const locks = new AccountLocks(store);
+    const lockout = new SmartLockout(locks, new SlidingWindowCounter(store), settings);
+    const now = Date.now();
+    for (let i = 0; i < 6; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
+    expect(await locks.unlock('acct-1')).toBe(true);
+    expect(await lockout.state('acct-1', 'unfamiliar')).toEqual({ locked: false, stepUp: false });
+    expect((await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now)).failures).toBe(1);
+    expect(await locks.unlock('acct-1')).toBe(false);
+  });
+
+  it('an account lock refuses every origin', async () => {
+    store = await open();
+    const locks = new AccountLocks(store);
+    const lockout = new SmartLockout(locks, new SlidingWindowCounter(store), settings);
+    await locks.lock('acct-1', 'high_risk', 60_000);
+    expect(await lockout.state('acct-1', 'familiar')).toMatchObject({ locked: true, kind: 'account', reason: 'high_risk' });
+    expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true, kind: 'account' });
+  });
+});
+
+describe('smart lockout timing (injected clock)', () => {
+  it('the sign-in lock ends by itself after lockSeconds', async () => {
+    const { MemoryStore } = await import('../../src/store/memory.js');
+    let now = Date.parse('2026-12-01T10:00:00Z');
+    const memory = new MemoryStore();
+    const locks = new AccountLocks(memory, () => now);
+    const lockout = new SmartLockout(locks, new SlidingWindowCounter(memory), settings);
+    for (let i = 0; i < 6; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
+    expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true, until: now + 900_000 });
+    now += 900_000;
+    expect(await lockout.state('acct-1', 'unfamiliar')).toEqual({ locked: false, stepUp: false });
+    await memory.close();
+  });
+});
