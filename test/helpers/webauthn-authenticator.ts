@@ -56,6 +56,8 @@ export interface CeremonyOverrides {
   counter?: number;
   /** Sign with a key that is not the credential's. */
   forgeSignature?: boolean;
+  /** Registration only: report this credential id (base64url) for the new key, as a hostile authenticator could. */
+  credentialId?: string;
 }
 
 interface HeldCredential {
@@ -113,7 +115,7 @@ export function createSoftwareAuthenticator(options: SoftwareAuthenticatorOption
           [-3, Buffer.from(jwk.y!, 'base64url')],
         ]),
       );
-      const credentialId = randomBytes(32);
+      const credentialId = overrides.credentialId ? Buffer.from(overrides.credentialId, 'base64url') : randomBytes(32);
       const idLength = Buffer.alloc(2);
       idLength.writeUInt16BE(credentialId.length);
       const attested = Buffer.concat([Buffer.alloc(16), idLength, credentialId, cose]);
