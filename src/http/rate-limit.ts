@@ -5,6 +5,7 @@ import { StoreUnavailableError, type KeyValueStore, type TokenTake } from '../st
 import { sendError } from './errors.js';
 import { authenticatedClient, type ClientSecrets } from './rate-limit-client.js';
 import { clientBucket, CLIENT_AUTHENTICATED_ROUTES, ipKey, routeOf, type Bucket, type RateLimitedRoute, type RateLimits } from './rate-limit-policy.js';
+import { BucketShares } from './rate-limit-share.js';
 import type { Renderer } from './views.js';
 
 export interface RateLimitDeps {
@@ -36,14 +37,15 @@ function setFields(ctx: Context, spent: Spent[]): void {
 }
 
 export function rateLimit(deps: RateLimitDeps): Middleware {
-  const { limits, store, now } = deps;
+  const { limits } = deps;
+  const shares = new BucketShares(deps.store, deps.now);
   /**
    * One take, or undefined when the store is down: the limit is then not applied, and the request meets the outage
    * where it needs state (oidc-provider's JSON 503 at /token, the 503 page elsewhere), as it would without limits.
    */
   const take = async (ctx: Context, key: string, bucket: Bucket): Promise<TokenTake | undefined> => {
     try {
-      return await store.takeToken(key, bucket.burst, bucket.perSecond, now());
+      return await shares.take(key, bucket);
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
       (ctx.state.log as Logger | undefined)?.warn({ code: 'store_unavailable' }, 'rate limit not applied: the store is unavailable');

@@ -116,11 +116,11 @@ export class MemoryStore implements KeyValueStore {
     return true;
   }
 
-  async takeToken(key: string, capacity: number, refillPerSecond: number, now: number): Promise<TokenTake> {
+  async takeToken(key: string, capacity: number, refillPerSecond: number, now: number, upTo = 1): Promise<TokenTake> {
     const entry = this.live(key);
     const stored = entry ? (JSON.parse(entry.json) as unknown) : undefined;
     const state = Array.isArray(stored) && typeof stored[0] === 'number' && typeof stored[1] === 'number' ? { tokens: stored[0], at: stored[1] } : undefined;
-    const { next, take } = takeFromBucket(state, capacity, refillPerSecond, now);
+    const { next, take } = takeFromBucket(state, capacity, refillPerSecond, now, upTo);
     this.values.set(key, { json: JSON.stringify([next.tokens, next.at]), expiresAt: this.expiry(Math.max(1, take.resetMs)) });
     return take;
   }

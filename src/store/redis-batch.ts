@@ -26,8 +26,8 @@ export function hashTagOf(key: string): string {
  *   i  px  INCR, PX when created (a key of another kind is replaced by the counter) -> n
  *   za member at  ZADD (a key of another kind is replaced by the schedule) -> 1      zr member  ZREM -> 1
  *   zt upTo limit lease  ZRANGEBYSCORE -inf upTo LIMIT 0 limit, each moved to upTo + lease -> [member, at, ...]
- *   k  capacity perSecond now  takes a token from the bucket stored as "tokens:at" (see token-bucket.ts), PX until full
- *                 -> [allowed 1|0, remaining, retryAfterMs, resetMs]
+ *   k  capacity perSecond now upTo  takes up to upTo whole tokens from the bucket stored as "tokens:at" (see
+ *                 token-bucket.ts), PX until full -> [taken, remaining, retryAfterMs, resetMs]
  *   w  n  then n write ops on the next n keys (s value px | d | e value | ms field value px | hd field | hp upTo) -> 1
  *
  * `a` appends the new fields' JSON (without braces) to the stored object's JSON: JSON.parse keeps the last of
@@ -146,7 +146,7 @@ while a <= #ARGV do
     end
     k = k + 1; a = a + 4
   elseif op == 'k' then
-    local cap, rate, now = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local cap, rate, now, upTo = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
     local tokens, at = cap, now
     if isString(KEYS[k]) then
       local v = redis.call('GET', KEYS[k])
@@ -158,14 +158,14 @@ while a <= #ARGV do
         at = math.max(now, at0)
       end
     end
-    local allowed = 0
-    if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+    local taken = math.max(0, math.min(math.floor(upTo), math.floor(tokens)))
+    tokens = tokens - taken
     local reset = math.ceil((cap - tokens) * 1000 / rate - 1e-9)
     redis.call('SET', KEYS[k], string.format('%.6f:%d', tokens, at), 'PX', math.max(1, reset))
     local retry = 0
-    if allowed == 0 then retry = math.ceil((1 - tokens) * 1000 / rate - 1e-9) end
-    r = { allowed, math.floor(tokens), retry, reset }
-    k = k + 1; a = a + 4
+    if taken == 0 then retry = math.ceil((1 - tokens) * 1000 / rate - 1e-9) end
+    r = { taken, math.floor(tokens), retry, reset }
+    k = k + 1; a = a + 5
   elseif op == 'w' then
     local n = tonumber(ARGV[a + 1])
     a = a + 2

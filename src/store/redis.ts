@@ -232,9 +232,10 @@ export class RedisStore implements KeyValueStore {
     return left === -1 ? Infinity : left;
   }
 
-  async takeToken(key: string, capacity: number, refillPerSecond: number, now: number): Promise<TokenTake> {
-    const [allowed, remaining, retryAfterMs, resetMs] = (await this.op([this.k(key)], ['k', String(capacity), String(refillPerSecond), String(Math.floor(now))])) as number[];
-    return { allowed: allowed === 1, remaining: remaining!, retryAfterMs: retryAfterMs!, resetMs: resetMs! };
+  async takeToken(key: string, capacity: number, refillPerSecond: number, now: number, upTo = 1): Promise<TokenTake> {
+    const args = ['k', String(capacity), String(refillPerSecond), String(Math.floor(now)), String(Math.max(0, Math.floor(upTo)))];
+    const [taken, remaining, retryAfterMs, resetMs] = (await this.op([this.k(key)], args)) as number[];
+    return { allowed: taken! >= 1, taken: taken!, remaining: remaining!, retryAfterMs: retryAfterMs!, resetMs: resetMs! };
   }
 
   async increment(key: string, ttlMs: number): Promise<number> {

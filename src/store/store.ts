@@ -27,6 +27,8 @@ export type ClaimResult = 'won' | 'taken' | 'absent';
 export interface TokenTake {
   /** A token was taken: the request may go on. */
   allowed: boolean;
+  /** Tokens taken: 0 when refused, else between 1 and the `upTo` asked for. */
+  taken: number;
   /** Whole tokens left in the bucket after this take. */
   remaining: number;
   /** 0 when allowed; otherwise how long until the next token is there. */
@@ -69,9 +71,10 @@ export interface KeyValueStore {
    * step: of many concurrent takes, on any instance, at most the tokens the bucket holds are allowed. `now` (ms) is the
    * caller's clock; a bucket that last moved later than `now` (another instance's clock) is not refilled backwards.
    * An absent bucket is full; the key expires once the bucket would be full again. The key holds the bucket's own
-   * encoding: use it with takeToken only.
+   * encoding: use it with takeToken only. With `upTo` above 1 it takes as many whole tokens as the bucket holds, at most
+   * `upTo`, in the same step (an instance's local share, see http/rate-limit-share.ts); allowed when at least one.
    */
-  takeToken(key: string, capacity: number, refillPerSecond: number, now: number): Promise<TokenTake>;
+  takeToken(key: string, capacity: number, refillPerSecond: number, now: number, upTo?: number): Promise<TokenTake>;
   /** Remaining time to live in ms: undefined when absent, Infinity when it has no TTL. */
   ttl(key: string): Promise<number | undefined>;
   /** Adds 1 and returns the new value; the TTL is set when the counter is created. */

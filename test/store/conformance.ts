@@ -309,6 +309,15 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
         expect(await store.takeToken('skew', 1, 1, T0)).toMatchObject({ allowed: false, retryAfterMs: 1000 });
       });
 
+      it('takes up to upTo whole tokens in one step, as many as the bucket holds, and refuses an empty bucket', async () => {
+        expect(await store.takeToken('share', 10, 2, T0, 4)).toMatchObject({ allowed: true, taken: 4, remaining: 6, resetMs: 2000 });
+        expect(await store.takeToken('share', 10, 2, T0, 1)).toMatchObject({ allowed: true, taken: 1, remaining: 5 });
+        expect(await store.takeToken('share', 10, 2, T0 + 250, 8)).toMatchObject({ allowed: true, taken: 5, remaining: 0 });
+        // Half a token is left (refilled over 250 ms): none is whole, so nothing is taken; the next whole one is 250 ms away.
+        expect(await store.takeToken('share', 10, 2, T0 + 250, 8)).toMatchObject({ allowed: false, taken: 0, remaining: 0, retryAfterMs: 250 });
+        expect(await store.takeToken('share', 10, 2, T0 + 500, 8)).toMatchObject({ allowed: true, taken: 1, remaining: 0 });
+      });
+
       it('lets the key expire once the bucket would be full again', async () => {
         await store.takeToken('expiring', 2, 1, Date.now());
         const ttl = await store.ttl('expiring');
@@ -323,6 +332,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
           const takes = await Promise.all(clients.flatMap((client) => Array.from({ length: 25 }, () => client.takeToken('contested-bucket', 10, 0.001, T0))));
           expect(takes.filter((t) => t.allowed)).toHaveLength(10);
           expect(takes.filter((t) => !t.allowed).every((t) => t.retryAfterMs > 0)).toBe(true);
+          // Takes of several tokens at once share the same capacity: 100 tokens, asked for 3 at a time by 60 takes.
+          const shares = await Promise.all(clients.flatMap((client) => Array.from({ length: 60 / clients.length }, () => client.takeToken('contested-shares', 100, 0.001, T0, 3))));
+          expect(shares.reduce((sum, t) => sum + t.taken, 0)).toBe(100);
+          expect(shares.filter((t) => t.taken === 1)).toHaveLength(1);
         } finally {
           for (const sibling of siblings) if (sibling !== store) await sibling.close();
         }
