@@ -245,7 +245,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   if (config.metrics.enabled && config.metrics.onMainPort) provider.use(metricsRoute(metrics.registry, config.metrics.token));
   provider.use(errorHandler(renderer));
   provider.use(rateLimit({ limits: config.rateLimits, store, secrets: clientSecrets(config.clients), renderer, now, onRefused: (route, scope) => metrics.rateLimited.inc({ route, scope }) }));
-  provider.use(registrationGate({ registration: config.authorizationServer.registration, scopes: clientRegistration.scopes, tokens: clientRegistration.tokens, verifyStatement: clientRegistration.verifyStatement, auditor, path: provider.pathFor('registration') }));
+  provider.use(registrationGate({ registration: config.authorizationServer.registration, scopes: clientRegistration.scopes, tokens: clientRegistration.tokens, verifyStatement: clientRegistration.verifyStatement, auditor }));
   provider.use(singleUse(provider));
   provider.use(staticCache.capture);
   provider.use(upstreamLogout(broker));

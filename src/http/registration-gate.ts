@@ -17,8 +17,8 @@ export interface RegistrationGateDeps {
   tokens: InitialAccessTokens;
   verifyStatement: SoftwareStatementVerifier;
   auditor: Pick<Auditor, 'record'>;
-  /** oidc-provider's registration path (/reg). */
-  path: string;
+  /** oidc-provider's registration path (its default, /reg). */
+  path?: string;
 }
 
 class RegistrationRefused extends Error {
@@ -68,9 +68,10 @@ async function readMetadata(ctx: Context, limit: number): Promise<unknown> {
 export function registrationGate(deps: RegistrationGateDeps): Middleware {
   const { registration } = deps;
   const on = registration.enabled || registration.open;
-  const clientPath = new RegExp(`^${deps.path}/[^/]+$`);
+  const path = deps.path ?? '/reg';
+  const clientPath = new RegExp(`^${path}/[^/]+$`);
   return async (ctx, next) => {
-    const create = ctx.method === 'POST' && ctx.path === deps.path;
+    const create = ctx.method === 'POST' && ctx.path === path;
     const update = ctx.method === 'PUT' && clientPath.test(ctx.path);
     if (!on || (!create && !update)) return next();
     const state = ctx.state as RegistrationContextState;
