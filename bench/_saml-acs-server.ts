@@ -1,13 +1,14 @@
 // Server child of bench/saml-acs.ts: the real broker (local logins) plus a SAML ACS endpoint on the same event loop, with an
-// event-loop delay monitor the parent starts and reads over IPC. The ACS runs Vestibule's connector or samlify's parseLoginResponse.
+// event-loop delay monitor the parent starts and reads over IPC. The ACS runs Vestibule's connector or samlify's parseLoginResponse
+// (with the same libxml2-wasm XSD validator, inline on its event loop, when the schema is on).
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { pino } from 'pino';
 import * as samlify from 'samlify';
-import { validate as xmllintValidate } from '@authenio/samlify-node-xmllint';
 import { brokerServer } from './lib/servers/broker.js';
 import { samlConnectorFactory, type SamlConfig } from '../src/connectors/saml.js';
+import { loadSchemaValidator } from '../src/connectors/saml-schema.js';
 import type { RedirectConnector } from '../src/connectors/connector.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { ReadyLine } from './lib/spec.js';
@@ -62,7 +63,7 @@ const connectorId = 'bench-saml';
 const config = samlConnectorFactory.configSchema.parse({
   idp: { metadataXml: spec.idpMetadataXml },
   sp: { signingKey: spec.spKey, signingCert: spec.spCert },
-  // The samlify server uses the connector only for its SP metadata: its workers need not load xmllint.
+  // The samlify server uses the connector only for its SP metadata: its workers need not compile the schemas.
   schemaValidation: spec.schema && spec.acs === 'vestibule' ? 'worker' : 'off',
 }) as SamlConfig;
 const connector = (await samlConnectorFactory.create({ id: connectorId, name: 'Bench SAML', domains: [] }, config, {
@@ -82,8 +83,15 @@ if (spec.acs === 'vestibule') {
     await connector.handleCallback({ method: 'POST', params: { SAMLResponse }, url: new URL(acsUrl) }, { requestId });
   };
 } else {
-  // samlify's validator contract: resolve when valid; its xmllint build validates inline, on this thread.
-  samlify.setSchemaValidator(spec.schema ? { validate: xmllintValidate } : { validate: async () => 'skipped' });
+  // samlify's validator contract: resolve when valid, reject otherwise; the broker's validator, inline on this thread.
+  const schema = spec.schema ? await loadSchemaValidator() : undefined;
+  samlify.setSchemaValidator({
+    validate: async (xml: string) => {
+      const errors = schema?.(xml);
+      if (errors) throw new Error(errors.join(' | '));
+      return schema ? 'valid' : 'skipped';
+    },
+  });
   const idp = samlify.IdentityProvider({ metadata: spec.idpMetadataXml } as never);
   const sp = samlify.ServiceProvider({ metadata: connector.spMetadata(), privateKey: spec.spKey } as never);
   console.log = () => undefined;

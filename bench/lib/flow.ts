@@ -33,7 +33,7 @@ export function pool(connections: number): Agent {
 }
 
 /** One browser: a cookie jar for a single host. */
-class Browser {
+export class Browser {
   private readonly cookies = new Map<string, string>();
 
   constructor(private readonly agent: Agent) {}
@@ -75,7 +75,7 @@ class Browser {
 }
 
 /** The first form whose action contains `actionPart`, with its input values. */
-function formOf(body: string, pageUrl: string, actionPart: string): { action: string; fields: Record<string, string> } | undefined {
+export function formOf(body: string, pageUrl: string, actionPart: string): { action: string; fields: Record<string, string> } | undefined {
   for (const match of body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
     const action = decode(/action="([^"]*)"/i.exec(match[1] ?? '')?.[1] ?? '');
     if (!action.includes(actionPart)) continue;
@@ -89,8 +89,9 @@ function formOf(body: string, pageUrl: string, actionPart: string): { action: st
   return undefined;
 }
 
-async function tokenRequest(agent: Agent, target: Target, params: Record<string, string>): Promise<TokenResponse> {
-  const response = await request(`${target.url}/token`, {
+/** A token request with the bench client's Basic credentials and no cookies (`path`: the server's token endpoint). */
+export async function tokenRequest(agent: Agent, target: Target, params: Record<string, string>, path = '/token'): Promise<TokenResponse> {
+  const response = await request(`${target.url}${path}`, {
     dispatcher: agent,
     method: 'POST',
     headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -121,14 +122,14 @@ export function authorizationRequest(extra: Record<string, string> = {}): { para
 
 /**
  * One complete login of `username` (default: the next bench user, round robin): /auth -> login form -> (consent) -> code -> token.
- * `offline` asks for offline_access
+ * `browser` keeps the session's cookies for later flows (default: a new browser). `offline` asks for offline_access
  * (which oidc-provider grants only with prompt=consent, so the flow also answers the consent page).
  */
 let nextUser = 0;
 
-export async function loginFlow(agent: Agent, target: Target, options: { offline?: boolean; username?: string } = {}): Promise<TokenResponse> {
+export async function loginFlow(agent: Agent, target: Target, options: { offline?: boolean; username?: string; browser?: Browser } = {}): Promise<TokenResponse> {
   const username = options.username ?? benchUser(nextUser++).username;
-  const browser = new Browser(agent);
+  const browser = options.browser ?? new Browser(agent);
   const { params, verifier, state } = authorizationRequest(
     options.offline ? { scope: 'openid profile email groups offline_access', prompt: 'consent' } : {},
   );
