@@ -62,6 +62,16 @@ const factorsKey = (accountId: string) => `mfa-factors:${accountId}`;
 const userHandleKey = (accountId: string) => `mfa-user-handle:${accountId}`;
 /** Which account a WebAuthn credential id belongs to: one credential is registered to one account only (WebAuthn 7.1 step 26). */
 export const webauthnCredentialKey = (credentialId: string) => `mfa-webauthn-credential:${credentialId}`;
+/** An object with one field per spent code hash of a recovery set: claim() on it spends a code exactly once. */
+export const recoverySpentKey = (accountId: string, factorId: string) => `mfa-recovery-spent:${accountId}:${factorId}`;
+
+/** The store entries that belong to a factor besides its record. */
+const companionCleanup = (store: KeyValueStore, accountId: string, record: FactorRecord): Promise<unknown> =>
+  record.kind === 'webauthn'
+    ? store.deleteIfEquals(webauthnCredentialKey(record.credentialId), accountId)
+    : record.kind === 'recovery'
+      ? store.delete(recoverySpentKey(accountId, record.id))
+      : Promise.resolve();
 
 export class CredentialRepository {
   constructor(
@@ -113,13 +123,6 @@ export class CredentialRepository {
     return true;
   }
 
-  /** Removes one factor; false when the account had no such factor. */
-  async remove(accountId: string, factorId: string): Promise<boolean> {
-    if (!(await this.get(accountId, factorId))) return false;
-    await this.store.batch([{ op: 'mapDelete', key: factorsKey(accountId), field: factorId }]);
-    return true;
-  }
-
   /**
    * The account's WebAuthn user handle (64 random bits and more, base64url): made once, the same on every instance, and
    * never derived from the account id (WebAuthn section 14.6.1: no personal data in the handle).
@@ -132,11 +135,21 @@ export class CredentialRepository {
     return (await this.store.get<string>(userHandleKey(accountId))) ?? fresh;
   }
 
+  /** Removes one factor (and a passkey's credential-id claim, a recovery set's spent codes); false when the account had no such factor. */
+  async remove(accountId: string, factorId: string): Promise<boolean> {
+    const record = await this.get(accountId, factorId);
+    if (!record) return false;
+    await this.store.batch([{ op: 'mapDelete', key: factorsKey(accountId), field: factorId }]);
+    await companionCleanup(this.store, accountId, record);
+    return true;
+  }
+
   /** Removes every factor of the account (admin reset); answers how many there were. */
   async removeAll(accountId: string): Promise<number> {
-    const count = Object.keys(await this.store.mapGetAll(factorsKey(accountId))).length;
+    const records = await this.records(accountId);
     await this.store.delete(factorsKey(accountId));
-    return count;
+    for (const record of records) await companionCleanup(this.store, accountId, record);
+    return records.length;
   }
 }
 

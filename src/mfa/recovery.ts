@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { KeyValueStore } from '../store/store.js';
 import type { FactorAttempts } from './attempts.js';
-import type { CredentialRepository, RecoveryRecord } from './credentials.js';
+import { recoverySpentKey, type CredentialRepository, type RecoveryRecord } from './credentials.js';
 import type { Factor, FactorEnrolment, FactorFailure, FactorSubject, FactorVerification } from './factor.js';
 
 /** Crockford base32: no I, L, O or U, so a code read off paper is not misread. */
@@ -36,8 +36,6 @@ interface PendingSet {
 }
 
 const pendingKey = (subject: FactorSubject) => `mfa-recovery-pending:${subject.accountId}:${subject.interactionId}`;
-/** An object with one field per spent code hash: claim() on it spends a code exactly once. */
-const spentKey = (accountId: string, factorId: string) => `mfa-recovery-spent:${accountId}:${factorId}`;
 
 /** A new code: 140 bits from the CSPRNG, in Crockford base32, grouped for reading. */
 export function generateRecoveryCode(): string {
@@ -88,13 +86,10 @@ export class RecoveryCodesFactor implements Factor<RecoveryEnrolmentStart, Recor
     const pending = await this.options.store.take<PendingSet>(pendingKey(subject));
     if (!pending) return fail('no_challenge');
     const id = this.options.credentials.newId();
-    await this.options.store.set(spentKey(subject.accountId, id), {});
+    await this.options.store.set(recoverySpentKey(subject.accountId, id), {});
     const record: RecoveryRecord = { id, kind: 'recovery', label: 'Recovery codes', createdAt: this.now(), hashes: pending.hashes };
     await this.options.credentials.add(subject.accountId, record);
-    for (const old of previous) {
-      await this.options.credentials.remove(subject.accountId, old.id);
-      await this.options.store.delete(spentKey(subject.accountId, old.id));
-    }
+    for (const old of previous) await this.options.credentials.remove(subject.accountId, old.id);
     return { ok: true, factorId: id, kind: 'recovery' };
   }
 
@@ -115,7 +110,7 @@ export class RecoveryCodesFactor implements Factor<RecoveryEnrolmentStart, Recor
       await this.options.attempts.fail(subject.accountId);
       return fail('invalid');
     }
-    const claim = await this.options.store.claim(spentKey(subject.accountId, set.id), hash, this.now());
+    const claim = await this.options.store.claim(recoverySpentKey(subject.accountId, set.id), hash, this.now());
     if (claim !== 'won') return fail(claim === 'taken' ? 'replayed' : 'no_factor');
     await this.options.credentials.touch(subject.accountId, set.id);
     await this.options.attempts.clear(subject.accountId);
@@ -126,7 +121,7 @@ export class RecoveryCodesFactor implements Factor<RecoveryEnrolmentStart, Recor
   async remaining(accountId: string): Promise<number> {
     const [set] = await this.options.credentials.ofKind(accountId, 'recovery');
     if (!set) return 0;
-    const spent = (await this.options.store.get<Record<string, unknown>>(spentKey(accountId, set.id))) ?? {};
+    const spent = (await this.options.store.get<Record<string, unknown>>(recoverySpentKey(accountId, set.id))) ?? {};
     return set.hashes.filter((hash) => !(hash in spent)).length;
   }
 }
