@@ -11,14 +11,16 @@ export interface BrokerProcess {
   readonly port: number;
   /** http://127.0.0.1:port (the instance itself, not the issuer). */
   readonly url: string;
-  /** Everything the current process wrote (pino JSON lines, stderr). */
+  /** What the current process wrote (pino JSON lines, stderr; the last megabyte). */
   output(): string;
-  /** Starts the process (again, same port and configuration) and waits for "vestibule listening". */
+  /** Starts the process (again, same port and configuration) and waits until it listens ("vestibule listening", or /healthz answers). */
   start(): Promise<void>;
   /** Sends a signal; resolves with the exit code once the process is gone. */
   stop(signal: NodeJS.Signals): Promise<number | null>;
   /** True while a process runs. */
   readonly running: boolean;
+  /** The running process's id. */
+  readonly pid: number | undefined;
 }
 
 /** What replicas share through their configuration: issuer, cookie and vault keys, the store. */
@@ -71,7 +73,7 @@ export async function writeSharedConfig(settings: SharedSettings): Promise<strin
 }
 
 /** A broker process on `port` with `configFile` (not started yet). */
-export function brokerProcess(configFile: string, port: number): BrokerProcess {
+export function brokerProcess(configFile: string, port: number, extraEnv: Record<string, string> = {}): BrokerProcess {
   let child: ChildProcess | undefined;
   let text = '';
   let exited: Promise<number | null> = Promise.resolve(null);
@@ -79,12 +81,15 @@ export function brokerProcess(configFile: string, port: number): BrokerProcess {
     port,
     url: `http://127.0.0.1:${port}`,
     output: () => text,
+    get pid() {
+      return child?.pid;
+    },
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
     async start() {
       text = '';
-      const env: NodeJS.ProcessEnv = { ...process.env, BROKER_CONFIG: configFile, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'development' };
+      const env: NodeJS.ProcessEnv = { ...process.env, BROKER_CONFIG: configFile, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'development', ...extraEnv };
       delete env.REDIS_URL;
       const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
@@ -93,10 +98,13 @@ export function brokerProcess(configFile: string, port: number): BrokerProcess {
         children.delete(started);
         resolve(code);
       }));
-      started.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      started.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      // The last megabyte is enough to diagnose (a soak writes far more).
+      const keep = (chunk: Buffer) => (text = (text + chunk.toString()).slice(-1_000_000));
+      started.stdout!.on('data', keep);
+      started.stderr!.on('data', keep);
       const deadline = Date.now() + 60_000;
-      while (!text.includes('vestibule listening')) {
+      const listening = async () => text.includes('vestibule listening') || (await fetch(`http://127.0.0.1:${port}/healthz`).then((answer) => answer.ok, () => false));
+      while (!(await listening())) {
         if (started.exitCode !== null || Date.now() > deadline) throw new Error(`broker on port ${port} did not start:\n${text.slice(-2000)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
