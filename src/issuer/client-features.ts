@@ -22,6 +22,21 @@ interface DocumentClient {
   metadata(): Record<string, unknown>;
 }
 
+/** A resource server's access tokens live as long as it is configured to (RFC 8707); others keep the issuer's lifetime. */
+function accessTokenTtl(base: unknown) {
+  return (ctx: KoaContextWithOIDC, token: { resourceServer?: { accessTokenTTL?: number } }, client: unknown): number => {
+    const own = token.resourceServer?.accessTokenTTL;
+    if (own !== undefined) return own;
+    return typeof base === 'function' ? (base as (...args: unknown[]) => number)(ctx, token, client) : typeof base === 'number' ? base : 600;
+  };
+}
+
+/** A document client's metadata for the policy: without the defaulted application_type, unless it asked to be native. */
+function documentMetadata(client: DocumentClient): Record<string, unknown> {
+  const { application_type: applicationType, ...metadata } = client.metadata();
+  return applicationType === 'native' ? { ...metadata, application_type: applicationType } : metadata;
+}
+
 /** GETs (metadata documents, any URL a client supplied) go through the guarded fetch; the rest (back-channel logout POSTs) as before. */
 function composedFetch(guarded: ProviderFetch, base: Configuration['fetch']): Configuration['fetch'] {
   return ((url: URL | string, options: RequestInit & { dispatcher?: unknown }) =>
@@ -39,6 +54,7 @@ export function withClientFeatures(configuration: Configuration, features: Clien
   return {
     ...configuration,
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    ttl: { ...configuration.ttl, AccessToken: accessTokenTtl(configuration.ttl?.AccessToken) },
     // Resource servers' scopes are scopes of the issuer too: a client registers them and asks for them (RFC 8707).
     scopes: [...new Set([...(configuration.scopes ?? []), ...resourceScopes(settings?.resourceServers ?? [])])],
     // A metadata document that omits the method is a public client (the document cannot carry a secret).
@@ -59,7 +75,8 @@ export function withClientFeatures(configuration: Configuration, features: Clien
               ack: 'draft-02',
               allowFetch: (_ctx: KoaContextWithOIDC, clientId: string) => !documents.allowedHosts || documents.allowedHosts.includes(new URL(clientId).hostname),
               // The document's metadata passes the same policy as an open registration (public client, strict redirect URIs).
-              allowClient: (_ctx: KoaContextWithOIDC, client: DocumentClient) => !documentPolicy || applyRegistrationPolicy(client.metadata(), documentPolicy).ok,
+              // oidc-provider fills in application_type "web" when the document omits it: the policy decides it from the redirect URIs instead (RFC 8252).
+              allowClient: (_ctx: KoaContextWithOIDC, client: DocumentClient) => !documentPolicy || applyRegistrationPolicy(documentMetadata(client), documentPolicy).ok,
               cacheDuration: { min: documents.cacheMinSeconds, max: documents.cacheMaxSeconds },
             },
           }
