@@ -41,6 +41,8 @@ import { createTokenVault } from './session/vault.js';
 import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
 import { ReverifyScheduler } from './session/scheduler.js';
 import { createLazyCheck, liveAfterLazyCheck } from './session/lazy-check.js';
+import { StepUpDemands } from './session/step-up-demand.js';
+import { createSsf, type Ssf } from './ssf/index.js';
 import { BackchannelLogout } from './issuer/backchannel-logout.js';
 import { createStore } from './store/create-store.js';
 import type { KeyValueStore } from './store/store.js';
@@ -83,6 +85,8 @@ export interface BrokerApp {
   scheduler: ReverifyScheduler;
   /** Back-channel logout deliveries of this instance (retries stop at close()). */
   backchannel: BackchannelLogout;
+  /** Shared Signals: the receiver, its pollers and (when enabled) the transmitter. */
+  ssf: Ssf;
   /** Which signing keys the issuer serves ("file" for a jwksFile); key-watch.ts rebuilds the app when the store's differ. */
   keysFingerprint: string;
   close(): Promise<void>;
@@ -146,7 +150,9 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     auditor,
     revokeGrant: createGrantRevoker(adapter),
     // Bound once the issuer exists (the logout tokens are signed with its keys).
-    notifyClients: (session, grantIds, reason) => backchannel?.notify(session, grantIds, reason) ?? Promise.resolve(),
+    notifyClients: async (session, grantIds, reason) => {
+      await Promise.all([backchannel?.notify(session, grantIds, reason), ssf?.sessionEnded(session, grantIds, reason)]);
+    },
   });
   let backchannel: BackchannelLogout | undefined;
   const clients = new Map(config.clients.map((client) => [client.clientId, client]));
@@ -182,6 +188,24 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     },
   });
   if (deps.sweep !== false) scheduler.start();
+  // Bound after terminate (the receiver ends sessions; terminate tells the transmitter).
+  const ssf = createSsf({
+    config: config.ssf,
+    issuer: config.issuer,
+    production: config.production,
+    providerIds: config.providers.map((p) => p.id),
+    store,
+    sessions,
+    terminate,
+    stepUps: new StepUpDemands(store, config.tokens.sessionTtl * 1000),
+    auditor,
+    logger,
+    now,
+    httpTimeoutMs: config.upstreamTimeoutMs,
+    keys: keys.keys,
+    grantTtlMs: Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000,
+  });
+  if (deps.sweep !== false) ssf.start();
   const lazyCheck = createLazyCheck({ store, sessions, check: (session) => checkSession(reverifyDeps, session), now });
   const provider = createIssuer({
     config,
@@ -232,6 +256,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   logoutRoutes(router, broker);
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   backchannelLogoutRoutes(router, broker);
+  ssf.routes(router, provider);
   if (demoAudit) demoRoutes(router, broker, demoAudit);
 
   if (config.tracing) provider.use(tracingMiddleware());
@@ -258,10 +283,12 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     metrics,
     scheduler,
     backchannel,
+    ssf,
     keysFingerprint: keys.fingerprint,
     async close() {
       await scheduler.stop();
       await backchannel.close();
+      await ssf.close();
       await Promise.all([...connectors.values()].map((connector) => connector.close?.()));
       await clientRegistration.close();
       await auditor.close();
