@@ -114,7 +114,8 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
         uid: view.uid,
         csrf: csrfToken(broker.config.cookieKeys[0]!, view.uid),
         clientName: view.clientName,
-        clientHost: hostOf(details.params.redirect_uri),
+        // A metadata-document client is known by its https client_id, the host that served the document (draft-ietf-oauth-client-id-metadata-document).
+        clientHost: hostOf(String(details.params.client_id).startsWith('https://') ? details.params.client_id : details.params.redirect_uri),
         account: typeof shownAs === 'string' ? shownAs : details.session?.accountId,
         switchAccountHref: switchAccountHref(details.params),
         scopes,
