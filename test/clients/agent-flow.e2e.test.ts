@@ -5,7 +5,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoResource, type DemoResource } from '../../src/demo/resource-server.js';
 import { Browser } from '../helpers/browser.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startBroker, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { startDocumentHost, json, testResolver, type DocumentHost } from '../helpers/document-host.js';
 import { completeLogin } from '../helpers/rp.js';
 import { testCertificate } from '../helpers/tls.js';
@@ -90,8 +90,11 @@ describe('an MCP-style agent with a Client ID Metadata Document', () => {
       state,
     }).toString();
     const browser = new Browser();
-    const page = await browser.follow(authorization.href, {}, REDIRECT);
-    const callback = await completeLogin(browser, page, REDIRECT);
+    const loginPage = await browser.follow(authorization.href, {}, REDIRECT);
+    const consentPage = await browser.submit(loginPage, '/login', { username: TEST_USER.username, password: TEST_USER.password }, REDIRECT);
+    // The consent page names the host that served the agent's document.
+    expect(consentPage.body).toContain(`(agent.test:${host.port})`);
+    const callback = await completeLogin(browser, consentPage, REDIRECT);
     expect(callback.searchParams.get('state')).toBe(state);
 
     const tokenResponse = await fetch(String(asMetadata.token_endpoint), {
