@@ -37,8 +37,9 @@ export function ssfReceiverRoutes(router: Router, receiver: SsfReceiver, logger:
       }
       const token = (await readTypedBody(ctx, 'application/secevent+jwt', MAX_SET_BYTES)).trim();
       await receiver.receive(config, token, context);
+      // RFC 8935 §2.2: 202 Accepted with no content (set after the body: Koa turns a null body into 204).
+      ctx.body = '';
       ctx.status = 202;
-      ctx.body = null;
     } catch (error) {
       if (error instanceof HttpError) {
         receiver.refused(provider, error.code, context);

@@ -235,8 +235,8 @@ export function ssfTransmitterRoutes(router: Router, deps: TransmitterRouteDeps)
       const stream = await owned(clientId, body.stream_id);
       const accountId = accountOf(body.subject);
       await streams.save({ ...stream, excluded: stream.excluded.filter((id) => id !== accountId) });
+      ctx.body = '';
       ctx.status = 200;
-      ctx.body = null;
     }),
   );
 
