@@ -21,6 +21,13 @@ import { createStaticCache } from './http/static-cache.js';
 import { callbackRoutes } from './http/routes/callback.js';
 import { readinessRoute } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
+import { mfaRoutes } from './http/routes/mfa.js';
+import { assetRoutes } from './http/routes/assets.js';
+import { createAuthorizationJudge } from './federation/authorization-check.js';
+import { createMfaServices } from './federation/mfa-services.js';
+import type { JudgeAuthorization } from './issuer/interaction-policy.js';
+import { createRiskEngine, loadRiskResources } from './risk/engine.js';
+import { createSoarSink } from './risk/soar-webhook.js';
 import { logoutRoutes } from './http/routes/logout.js';
 import { samlRoutes } from './http/routes/saml.js';
 import { backchannelLogoutRoutes } from './http/routes/backchannel-logout.js';
@@ -125,7 +132,11 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const demoAudit = config.demo ? new AuditTail() : undefined;
   if (demoAudit) sinks.push(demoAudit);
   if (config.metrics.enabled) sinks.push(new MetricsAuditSink(metrics, { connectors: config.providers.map((p) => p.id), clients: config.clients.map((c) => c.clientId) }));
+  // The SOAR webhook receives risk.high and risk.lockout records (and audits each delivery's outcome).
+  const soar = createSoarSink(config.risk, logger);
+  if (soar) sinks.push(soar);
   const auditor = new Auditor(sinks, logger, now, chainId(config.audit.instance));
+  soar?.attach(auditor);
   const connectors = await createConnectors(config, store, logger, now, metrics);
   const intervals = new Map(config.providers.map((p) => [p.id, (p.reverifyIntervalSeconds ?? config.session.reverifyIntervalSeconds) * 1000]));
   const intervalOf = (connectorId: string) => intervals.get(connectorId) ?? config.session.reverifyIntervalSeconds * 1000;
@@ -156,6 +167,9 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   });
   let backchannel: BackchannelLogout | undefined;
   const clients = new Map(config.clients.map((client) => [client.clientId, client]));
+  const risk = createRiskEngine({ config: config.risk, clientRisk: (clientId) => clients.get(clientId)?.risk, store, locks, sessions, terminate, auditor, now, ...(await loadRiskResources(config.risk)) });
+  // Bound once the broker context exists (the judge reads the risk engine and the request facts through it).
+  let judgeAuthorization: JudgeAuthorization | undefined;
   // A removed connector is allowed for no one; otherwise the client's allow-list decides (none: every provider).
   const providersAllowed = (clientId: string, connectorId: string) => {
     const allowList = clients.get(clientId)?.allowedProviders;
@@ -218,6 +232,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     renderer,
     now,
     providersAllowed,
+    judgeAuthorization: (ctx, session) => judgeAuthorization!(ctx, session),
     reverify: (account, sessionIds, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessionIds) : liveAfterLazyCheck(lazyCheck, account.accountId, sessionIds)),
   });
   auditProviderEvents(provider, auditor);
@@ -230,6 +245,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     clients: new Set(config.clients.filter((client) => client.backchannelLogoutUri).map((client) => client.clientId)),
     ttlMs: Math.max(config.tokens.sessionTtl, config.tokens.refreshTokenTtl) * 1000,
   });
+  const proxies = proxyTrust(config.trustProxy);
   const broker: BrokerContext = {
     config,
     provider,
@@ -247,11 +263,17 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     logger,
     now,
     metrics,
+    risk,
+    mfa: createMfaServices(config, store, now),
+    proxies,
   };
+  judgeAuthorization = createAuthorizationJudge(broker);
 
   const router = new Router();
   readinessRoute(router, store);
   interactionRoutes(router, broker);
+  mfaRoutes(router, broker);
+  assetRoutes(router);
   callbackRoutes(router, broker);
   logoutRoutes(router, broker);
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
@@ -263,7 +285,6 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(authorizationServerMetadata());
   const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);
   provider.use(staticCache.serve);
-  const proxies = proxyTrust(config.trustProxy);
   provider.use(clientAddress(proxies));
   provider.use(requestContext(logger, (ctx) => fromTrustedProxy(ctx, proxies)));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));

@@ -6,10 +6,13 @@ import type { BrokerConfig } from './config/load.js';
 import type { ClientConfig } from './config/schema.js';
 import type { Connector } from './connectors/connector.js';
 import type { LoginThrottle } from './federation/login-throttle.js';
+import type { MfaServices } from './federation/mfa-services.js';
 import type { Transactions } from './federation/transactions.js';
+import type { ProxyTrust } from './http/client-ip.js';
 import type { Renderer } from './http/views.js';
 import type { Metrics } from './observability/metrics.js';
 import type { AccountLocks } from './session/account-locks.js';
+import type { RiskEngine } from './risk/engine.js';
 import type { SessionRepository } from './session/federated-session.js';
 import type { TerminateSession } from './session/terminate.js';
 import type { TokenVault } from './session/vault.js';
@@ -36,4 +39,10 @@ export interface BrokerContext {
   now: () => number;
   /** Prometheus series; e.g. the rate limiter counts refusals with `metrics.rateLimited.inc({ route, scope })`. */
   metrics: Metrics;
+  /** Risk-graded access: signals, decision, smart lockout, high-risk action. */
+  risk: RiskEngine;
+  /** Second factors: credentials and the TOTP and recovery-code factors. */
+  mfa: MfaServices;
+  /** Which peers are trusted proxies (the device-posture header is believed only from them). */
+  proxies: ProxyTrust;
 }

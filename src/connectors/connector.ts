@@ -94,6 +94,8 @@ export interface PasswordConnector extends Connector {
   login(username: string, password: string): Promise<Identity | undefined>;
   /** The one name a login name counts under (login throttle): aliases of an account (e.g. its email) map to one key. */
   loginKey?(login: string): string;
+  /** The subject a login name belongs to, without checking a password (failed sign-ins count against that account); undefined when unknown. */
+  subjectOf?(login: string): string | undefined;
 }
 
 /** Upstreams that can refresh tokens or confirm that the user is still valid. */

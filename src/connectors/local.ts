@@ -76,6 +76,11 @@ class LocalConnector implements PasswordConnector, AccountCheckConnector {
     return this.users.get(key)?.username.toLowerCase() ?? key;
   }
 
+  /** The username of a login name (username or email, any case); undefined for a name no user has. */
+  subjectOf(login: string): string | undefined {
+    return this.users.get(login.trim().toLowerCase())?.username;
+  }
+
   /** Re-verification: the user is still configured, with the password hash the session signed in with. */
   accountStillValid(identity: Identity): boolean {
     const user = this.users.get(identity.subject.toLowerCase());

@@ -11,12 +11,14 @@ import { createFindAccount, SCOPE_CLAIMS, type Reverify } from './accounts.js';
 import { providerFetch } from './backchannel-logout.js';
 import { clientMetadata } from './clients.js';
 import { createBoundLoadExistingGrant } from './grants.js';
-import { createInteractionPolicy } from './interaction-policy.js';
+import { ACR_PASSWORD, ACR_VALUES } from '../mfa/assurance.js';
+import { withBrowserSession } from './account-state.js';
+import { createInteractionPolicy, type JudgeAuthorization } from './interaction-policy.js';
 import { providerPages } from './pages.js';
 import { createTokenPolicies } from './token-policy.js';
 import { withClientFeatures, type ClientFeatures } from './client-features.js';
 
-export const ACR_PASSWORD = 'urn:vestibule:acr:password';
+export { ACR_PASSWORD };
 
 export interface IssuerDeps {
   config: BrokerConfig;
@@ -34,6 +36,8 @@ export interface IssuerDeps {
   providersAllowed: (clientId: string, connectorId: string) => boolean;
   /** Client registration, metadata documents, resource indicators, PAR, DPoP, device flow (client-features.ts). */
   clientFeatures?: ClientFeatures;
+  /** Access policy, risk and step-up for an authorization on a live session (the access and mfa prompts); default: allow. */
+  judgeAuthorization?: JudgeAuthorization;
 }
 
 /** oidc-provider lifetimes (seconds) from the `tokens` settings; a grant lives as long as its refresh tokens. */
@@ -79,7 +83,7 @@ export function protocolSettings(tokens: BrokerConfig['tokens'], cookieKeys: str
     claims: { sid: null, ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,
-    acrValues: [ACR_PASSWORD],
+    acrValues: [...ACR_VALUES],
     responseTypes: ['code'],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
@@ -108,10 +112,10 @@ export function createIssuer(deps: IssuerDeps): Provider {
     adapter,
     clients: config.clients.map(clientMetadata) as unknown as Configuration['clients'],
     jwks: { keys } as Configuration['jwks'],
-    findAccount: createFindAccount({ sessions, bindings, locks: deps.locks, now, reverify }) as Configuration['findAccount'],
+    findAccount: withBrowserSession(createFindAccount({ sessions, bindings, locks: deps.locks, now, reverify }), sessions) as Configuration['findAccount'],
     extraParams: ['idp_hint'],
     loadExistingGrant: createBoundLoadExistingGrant(skipConsent, bindings),
-    interactions: { ...settings.interactions, policy: createInteractionPolicy(deps.providersAllowed) },
+    interactions: { ...settings.interactions, policy: createInteractionPolicy(deps.providersAllowed, deps.judgeAuthorization) },
     renderError: pages.renderError as Configuration['renderError'],
     features: {
       ...settings.features,

@@ -16,6 +16,34 @@ export interface FederatedSession {
   /** Since when its upstream has been unreachable (timeouts, 5xx), and how many checks failed so; null or absent: reachable. */
   unreachableSince?: number | null;
   unreachableAttempts?: number | null;
+  /** What this browser proved: set at sign-in, raised by a step-up. */
+  assurance?: SessionAssurance;
+  /** The risk decision of the sign-in that made this session (for step-up and the demo; no secrets). */
+  risk?: SessionRisk;
+}
+
+/** How the session's user authenticated: the acr achieved, RFC 8176 methods, login time, last second factor. */
+export interface SessionAssurance {
+  acr: string;
+  amr: string[];
+  /** Login time, seconds since epoch (the ID token's auth_time). */
+  authTime: number;
+  /** When a second factor was last satisfied in this session (ms since epoch); absent: never. */
+  mfaAt?: number;
+}
+
+/** A risk decision as the session keeps it: the level, when, and the names of the signals that raised it. */
+export interface SessionRisk {
+  level: 'low' | 'medium' | 'high';
+  at: number;
+  score: number;
+  signals: string[];
+  /** The acr the sign-in's decision asked for (a second factor before the session is used); absent: none. */
+  requiredAcr?: string;
+  /** Why, for the factor page. */
+  stepUpReason?: 'acr_requested' | 'client_requires_mfa' | 'risk_medium';
+  /** The upstream did MFA in this sign-in. */
+  upstreamMfa: boolean;
 }
 
 /** A session the due index handed out. */
@@ -121,6 +149,11 @@ export class SessionRepository {
     const exists = await this.store.assign(sessionKey(session.accountId, session.id), { ...fields, nextCheckAt: dueAt });
     if (exists) await this.store.scheduleAdd(DUE_KEY, dueMember(session.accountId, session.id), dueAt);
     return exists;
+  }
+
+  /** Records a raised assurance (step-up) on the session; false when the session is gone. */
+  async raiseAssurance(session: Pick<FederatedSession, 'accountId' | 'id'>, assurance: SessionAssurance): Promise<boolean> {
+    return this.store.assign(sessionKey(session.accountId, session.id), { assurance });
   }
 
   /**

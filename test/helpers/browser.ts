@@ -26,7 +26,8 @@ export class Browser {
   /** Every URL visited, in order (redirects included). */
   readonly history: string[] = [];
 
-  constructor(private readonly options: { acceptLanguage?: string } = {}) {}
+  /** `headers` go with every request (e.g. X-Forwarded-For through a trusted proxy, a device-posture header). */
+  constructor(private readonly options: { acceptLanguage?: string; headers?: Record<string, string> } = {}) {}
 
   private cookieHeader(url: URL): string {
     return this.cookies
@@ -58,7 +59,7 @@ export class Browser {
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string>; body?: string; headers?: Record<string, string> } = {}): Promise<Page> {
     const target = new URL(url);
-    const headers: Record<string, string> = { accept: 'text/html', ...(this.options.acceptLanguage ? { 'accept-language': this.options.acceptLanguage } : {}), ...init.headers };
+    const headers: Record<string, string> = { accept: 'text/html', ...(this.options.acceptLanguage ? { 'accept-language': this.options.acceptLanguage } : {}), ...this.options.headers, ...init.headers };
     const cookie = this.cookieHeader(target);
     if (cookie) headers.cookie = cookie;
     let body = init.body;

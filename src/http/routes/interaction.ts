@@ -1,55 +1,17 @@
 // Interaction routes: choose an upstream, the local login form, consent, finish and abort, all bound to oidc-provider's interaction.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { accountIdFor } from '../../connectors/claims.js';
 import { isPasswordConnector } from '../../connectors/connector.js';
 import type { BrokerContext } from '../../context.js';
 import { allowedConnectors, chooseConnector } from '../../federation/choose.js';
-import { finalizeLogin } from '../../federation/finalize.js';
+import { DENY_CODES, finalizeLogin } from '../../federation/finalize.js';
+import { requestFacts } from '../../federation/risk-facts.js';
+import type { DenyReason } from '../../risk/types.js';
 import { renderLoginForm, startUpstream, type InteractionView } from '../../federation/start.js';
-import { csrfToken, csrfValid } from '../csrf.js';
+import { csrfToken } from '../csrf.js';
 import { HttpError } from '../errors.js';
-import { backToApplication } from '../views.js';
-import { readForm } from '../form.js';
-
-const MAX_FORM_BYTES = 16 * 1024;
-const MAX_FIELD = 1024;
-
-async function loadInteraction(broker: BrokerContext, ctx: Context) {
-  try {
-    const details = await broker.provider.interactionDetails(ctx.req, ctx.res);
-    if (details.uid !== ctx.params.uid) throw new Error('uid does not match the interaction cookie');
-    pageState(broker, ctx, details);
-    return details;
-  } catch (error) {
-    if ((error as Error).name === 'StoreUnavailableError') throw error;
-    await backToFromStoredInteraction(broker, ctx);
-    throw new HttpError(400, 'interaction_expired', (error as Error).message);
-  }
-}
-
-/**
- * An interaction this browser has no cookie for (another browser, a cleared cookie) may still be stored: its error page
- * then links back to the application that started it. Best effort: a malformed uid or a store failure leaves no link.
- */
-async function backToFromStoredInteraction(broker: BrokerContext, ctx: Context): Promise<void> {
-  const uid = String(ctx.params.uid);
-  if (!/^[\w-]{1,64}$/.test(uid)) return;
-  try {
-    const stored = await broker.provider.Interaction.find(uid);
-    if (stored?.params) pageState(broker, ctx, { uid, params: stored.params as Record<string, unknown> });
-  } catch {
-    // The error page shows its general next step instead.
-  }
-}
-
-/** What every page of this interaction shows: the way back to the application, the language switch's target, the client's ui_locales. */
-function pageState(broker: BrokerContext, ctx: Context, details: { uid: string; params: Record<string, unknown> }) {
-  const clientId = String(details.params.client_id);
-  const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined;
-  ctx.state.backTo = backToApplication(broker.clients.get(clientId)?.name ?? clientId, redirectUri, new URL(broker.config.issuer).origin);
-  ctx.state.langPath = `/interaction/${details.uid}`;
-  ctx.state.uiLocales = details.params.ui_locales;
-}
+import { loadInteraction, MAX_FIELD, postedForm, viewOf } from './interaction-details.js';
 
 /** The consent page's "not you?": the same authorization request again with prompt=login, so another account can sign in. */
 function switchAccountHref(params: Record<string, unknown>): string {
@@ -67,19 +29,8 @@ function hostOf(uri: unknown): string | undefined {
   }
 }
 
-function viewOf(broker: BrokerContext, details: Awaited<ReturnType<typeof loadInteraction>>): InteractionView {
-  const clientId = String(details.params.client_id);
-  return { uid: details.uid, params: details.params, clientId, clientName: broker.clients.get(clientId)?.name ?? clientId };
-}
-
 function allowedFor(broker: BrokerContext, clientId: string) {
   return allowedConnectors([...broker.connectors.values()], broker.clients.get(clientId)?.allowedProviders);
-}
-
-async function postedForm(broker: BrokerContext, ctx: Context): Promise<Record<string, string>> {
-  const form = await readForm(ctx, MAX_FORM_BYTES);
-  if (!csrfValid(broker.config.cookieKeys[0]!, String(ctx.params.uid), form.csrf)) throw new HttpError(403, 'csrf', 'missing or wrong CSRF token');
-  return form;
 }
 
 function renderChoose(broker: BrokerContext, ctx: Context, view: InteractionView, connectors: ReturnType<typeof allowedFor>, error?: string, status = 200, email = '') {
@@ -121,6 +72,17 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
         scopes,
       });
       return;
+    }
+    if (details.prompt.name === 'mfa') {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${view.uid}/mfa`);
+    }
+    if (details.prompt.name === 'access') {
+      // Refused by the access policy or the risk level: a clear page; its way back ends the request with access_denied.
+      const reason = String((details.prompt.details as { reason?: unknown }).reason ?? 'access_denied');
+      const code = DENY_CODES[reason as DenyReason] ?? 'access_refused';
+      ctx.state.backTo = { name: view.clientName, url: `/interaction/${view.uid}/abort` };
+      throw new HttpError(403, code, `authorization refused for ${view.clientId}: ${reason}`);
     }
     const allowed = allowedFor(broker, view.clientId);
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
@@ -165,13 +127,26 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       ctx.set('Retry-After', String(broker.throttle.retryAfterSeconds));
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'too_many_attempts'), username, status: 429 });
     }
+    // Smart lockout: a sign-in locked for this browser's origin (an unfamiliar device after many failures) is refused before the password is checked.
+    const subject = connector.subjectOf?.(username);
+    const accountId = subject === undefined ? undefined : accountIdFor(connector.id, subject);
+    const deviceId = requestFacts(broker, ctx).deviceId;
+    const lockout = accountId ? await broker.risk.lockoutState(accountId, deviceId) : undefined;
+    if (accountId && lockout?.locked) {
+      const reason = lockout.kind === 'account' ? 'account_locked' : 'sign_in_locked';
+      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason, accountId, clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { origin: lockout.origin } });
+      return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, DENY_CODES[reason]), username, status: 403 });
+    }
     const identity = await connector.login(username, password);
     if (!identity) {
-      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'invalid_credentials', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { username: username.slice(0, 128) } });
-      return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'invalid_credentials'), username, status: 401 });
+      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'invalid_credentials', accountId, clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { username: username.slice(0, 128) } });
+      const failure = accountId ? await broker.risk.recordFailedSignIn({ accountId, ip: ctx.ip, ...(deviceId ? { deviceId } : {}), clientId: view.clientId, connectorId: connector.id, requestId: ctx.state.requestId }) : undefined;
+      const locked = failure?.state.locked === true;
+      return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, locked ? 'account_locked_unfamiliar' : 'invalid_credentials'), username, status: locked ? 403 : 401 });
     }
     await broker.throttle.succeeded(connector.id, throttleKey, ctx.ip);
-    const pending = await finalizeLogin(broker, ctx, identity, { clientId: view.clientId });
+    const scopes = typeof view.params.scope === 'string' ? view.params.scope.split(' ').filter(Boolean) : undefined;
+    const pending = await finalizeLogin(broker, ctx, identity, { clientId: view.clientId, ...(scopes ? { scopes } : {}) });
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } }, { mergeWithLastSubmission: false });
   });
 
@@ -206,7 +181,10 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
 
   router.get('/interaction/:uid/abort', async (ctx) => {
     const details = await loadInteraction(broker, ctx);
-    broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'aborted_by_user', clientId: String(details.params.client_id), ip: ctx.ip, requestId: ctx.state.requestId });
-    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user cancelled the sign-in' }, { mergeWithLastSubmission: false });
+    // Leaving a refusal page (access policy, risk) tells the application why; anything else is the user's cancel.
+    const refused = details.prompt.name === 'access';
+    broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: refused ? 'access_refused' : 'aborted_by_user', accountId: details.session?.accountId, clientId: String(details.params.client_id), ip: ctx.ip, requestId: ctx.state.requestId });
+    const description = refused ? 'the access policy or the risk level refused the authorization' : 'the user cancelled the sign-in';
+    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
   });
 }
