@@ -1,5 +1,7 @@
 // The admin command line `vestibule <command>`: finds the command (one per file in src/admin/), handles --help at every level and usage errors (exit 2).
+import { accountsFactors } from './admin/accounts-factors.js';
 import { accountsLock } from './admin/accounts-lock.js';
+import { accountsResetFactors } from './admin/accounts-reset-factors.js';
 import { accountsShow } from './admin/accounts-show.js';
 import { accountsUnlock } from './admin/accounts-unlock.js';
 import { AUDIT_VERIFY_USAGE, auditVerify } from './admin/audit-verify.js';
@@ -28,6 +30,8 @@ const COMMANDS: readonly AdminCommand[] = [
   accountsShow,
   accountsLock,
   accountsUnlock,
+  accountsFactors,
+  accountsResetFactors,
   { path: 'audit verify', summary: 'check audit files or a Redis stream against their hash chains; exit 1 names the first broken record', usage: AUDIT_VERIFY_USAGE, run: auditVerify },
 ];
 

@@ -32,6 +32,8 @@ export type AuditEventName =
   | 'mfa.verified'
   /** A second factor was enrolled (details.kind), or an enrolment was refused. */
   | 'mfa.enrolled'
+  /** Second factors were removed (reason: admin; details: removed count, factorId when one). */
+  | 'mfa.removed'
   /** Every risk decision: level, score, signals, rule, action (src/risk). */
   | 'risk.evaluated'
   /** High risk acted on: sessions ended, account locked (level error, details.severity "high"); goes to the SOAR webhook. */
