@@ -35,7 +35,7 @@ export function createMfaFactors({ store, vaultKeys, issuer, productName, config
   const attempts = new FactorAttempts(store, config.maxFailedAttempts, config.failedAttemptsWindowSeconds * 1000);
   const enrolmentTtlMs = config.enrolmentTtlSeconds * 1000;
   const { maxFactorsPerAccount } = config;
-  const totp = new TotpFactor({ store, credentials, attempts, issuerName: config.issuerName ?? productName.replace(/:/g, ''), window: config.totp.window, enrolmentTtlMs, maxFactorsPerAccount, now });
+  const totp = new TotpFactor({ store, credentials, attempts, issuerName: config.issuerName ?? productName, window: config.totp.window, enrolmentTtlMs, maxFactorsPerAccount, now });
   const webauthn = new WebAuthnFactor({
     store,
     credentials,

@@ -140,10 +140,11 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
     return fail('invalid');
   }
 
+  /** Key URI format: neither the issuer nor the account may contain ":" (apps split the label on it). */
   private totp(secret: string, label: string): TOTP {
     return new TOTP({
-      issuer: this.options.issuerName,
-      label,
+      issuer: this.options.issuerName.replace(/:/g, ' '),
+      label: label.replace(/:/g, ' '),
       algorithm: TOTP_ALGORITHM,
       digits: TOTP_DIGITS,
       period: TOTP_PERIOD_SECONDS,

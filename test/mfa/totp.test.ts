@@ -40,6 +40,9 @@ describe.each(STORE_BACKENDS)('TOTP on the %s store', (_name, open) => {
     expect(uri.searchParams.get('period')).toBe('30');
     expect(decodeURIComponent(uri.pathname)).toContain('Vestibule:alice@example.test');
     expect(start.qrSvg.startsWith('<svg ')).toBe(true);
+    // no ":" inside the issuer or the account: apps split the label on it
+    const bare = await mfa.totp.startEnrolment({ accountId: 'oidc:corp:alice', interactionId: 'uid-9' });
+    expect(decodeURIComponent(new URL(bare.uri).pathname)).toBe('/Vestibule:oidc corp alice');
     const done = await mfa.totp.finishEnrolment(alice, { code: totpCode(start.secret, mfa.clock.now) });
     expect(done).toMatchObject({ ok: true, kind: 'totp' });
     expect(await mfa.credentials.list(alice.accountId)).toEqual([expect.objectContaining({ kind: 'totp', label: 'Authenticator app' })]);
