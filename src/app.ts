@@ -64,6 +64,7 @@ import { tracingMiddleware } from './observability/tracing.js';
 import { createClientRegistration } from './clients/setup.js';
 import type { Resolver } from './clients/metadata-fetch.js';
 import { auditClientEvents } from './issuer/client-audit-events.js';
+import { deviceFlowPages } from './issuer/device-pages.js';
 import { registrationGate } from './http/registration-gate.js';
 import { authorizationServerMetadata } from './http/routes/as-metadata.js';
 
@@ -224,7 +225,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   const provider = createIssuer({
     config,
     adapter: clientRegistration.adapter,
-    clientFeatures: clientRegistration.features,
+    clientFeatures: { ...clientRegistration.features, devicePages: deviceFlowPages(renderer) },
     keys: keys.keys,
     sessions,
     bindings,
@@ -279,7 +280,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   backchannelLogoutRoutes(router, broker);
   ssf.routes(router, provider);
-  if (demoAudit) demoRoutes(router, broker, demoAudit);
+  if (demoAudit) demoRoutes(router, broker, demoAudit, (session) => checkSession(reverifyDeps, session));
 
   if (config.tracing) provider.use(tracingMiddleware());
   provider.use(authorizationServerMetadata());

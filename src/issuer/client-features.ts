@@ -15,6 +15,8 @@ export interface ClientFeatures {
   guardedFetch: ProviderFetch;
   /** Scopes of the issuer besides the resource servers' (registration accepts both). */
   registrationScopes: readonly string[];
+  /** The device flow's pages (device-pages.ts); oidc-provider's defaults otherwise. */
+  devicePages?: Record<'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource', unknown>;
 }
 
 interface DocumentClient {
@@ -67,7 +69,7 @@ export function withClientFeatures(configuration: Configuration, features: Clien
       resourceIndicators: resourceIndicatorsFeature(settings?.resourceServers ?? []) as never,
       dPoP: { enabled: settings?.dpop.enabled ?? false },
       pushedAuthorizationRequests: { enabled: settings?.pushedAuthorizationRequests.enabled ?? false, requirePushedAuthorizationRequests: settings?.pushedAuthorizationRequests.required ?? false },
-      deviceFlow: { enabled: settings?.deviceFlow.enabled ?? false },
+      deviceFlow: { enabled: settings?.deviceFlow.enabled ?? false, ...features?.devicePages },
       ...(documents?.enabled
         ? {
             clientIdMetadataDocument: {
