@@ -9,16 +9,17 @@ import { compileAccessPolicy, type AccessPolicy } from './access-policy.js';
 import { decide, levelOf } from './decide.js';
 import { newDeviceId } from './device-cookie.js';
 import { createHighRiskAction, type HighRiskOutcome } from './high-risk.js';
+import { AccountRiskRecords } from './account-record.js';
 import { lockoutStateFor, SmartLockout } from './lockout.js';
 import { auditDecision } from './risk-audit.js';
 import { mergeWeights, scoreSignals } from './score.js';
-import { DeviceRegistry, deviceSignal, userAgentFamily } from './signals/device.js';
-import { geoSignal, LastLocations, openGeoDatabase, type GeoLookup } from './signals/geo.js';
+import { deviceSignal, userAgentFamily } from './signals/device.js';
+import { geoSignal, openGeoDatabase, type GeoLookup } from './signals/geo.js';
 import { cidrMatcher, loadReputationList, networkSignal, type CidrMatcher, type NetworkLists } from './signals/network.js';
 import { postureScore, postureSignal } from './signals/posture.js';
 import { timeSignal, workingHoursClock } from './signals/time.js';
 import { upstreamAssurance, upstreamSignal } from './signals/upstream-assurance.js';
-import { SlidingWindowCounter, velocitySignal } from './signals/velocity.js';
+import { ipFailuresKey, SlidingWindowCounter, velocitySignal } from './signals/velocity.js';
 import type { FailureOutcome, LockoutState, RiskDecision, RiskInput, SignalHit } from './types.js';
 
 /** Files the risk section names, read once at start (and on reload). */
@@ -40,7 +41,7 @@ export interface RiskEngineDeps extends RiskResources {
   /** The client's `risk` settings (clients[].risk), if any. */
   clientRisk(clientId: string): ClientRiskConfig | undefined;
   store: KeyValueStore;
-  locks: Pick<AccountLocks, 'get' | 'lock' | 'lockSignIn' | 'signInLock'>;
+  locks: Pick<AccountLocks, 'get' | 'held' | 'lock' | 'lockSignIn'>;
   sessions: Pick<SessionRepository, 'sessionsOf' | 'get'>;
   terminate: TerminateSession;
   auditor: Pick<Auditor, 'record'>;
@@ -98,10 +99,12 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
   const clock = deps.now ?? Date.now;
   const networks: NetworkLists = { trusted: cidrMatcher(config.networks.trusted), blocked: cidrMatcher(config.networks.blocked), ...(deps.reputation ? { reputation: deps.reputation } : {}) };
   const hours = config.workingHours ? workingHoursClock(config.workingHours) : undefined;
-  const counter = new SlidingWindowCounter(deps.store);
-  const lockout = new SmartLockout(deps.locks, counter, config);
-  const devices = new DeviceRegistry(deps.store, config.device.maxAgeDays * 86_400_000, config.device.maxPerAccount);
-  const locations = deps.geo ? new LastLocations(deps.store, config.device.maxAgeDays * 86_400_000) : undefined;
+  const ipCounter = new SlidingWindowCounter(deps.store);
+  const keepMs = config.device.maxAgeDays * 86_400_000;
+  const records = new AccountRiskRecords(deps.store, keepMs);
+  const lockout = new SmartLockout(deps.locks, records, ipCounter, config);
+  const originOf = async (accountId: string, deviceId: string | undefined, now: number): Promise<SignInOrigin> =>
+    deviceId !== undefined && (await records.read(accountId)).device(deviceId, now, keepMs) ? 'familiar' : 'unfamiliar';
   const onHighRisk = createHighRiskAction({ locks: deps.locks, sessions: deps.sessions, terminate: deps.terminate, auditor: deps.auditor, lockMs: config.highRiskLockSeconds * 1000 });
   const baseWeights = mergeWeights(config.weights);
   const rulesByClient = new Map<string, ClientRules>();
@@ -149,12 +152,13 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
     const rules = rulesOf(input.clientId);
     const family = userAgentFamily(input.userAgent);
     const here = deps.geo?.(input.ip);
-    const [known, held, failures, previous] = await Promise.all([
-      devices.get(input.accountId, input.deviceId, now),
-      lockout.locksOf(input.accountId),
-      config.enabled ? lockout.failureCounts(input.accountId, input.ip, now) : undefined,
-      config.enabled && here && locations ? locations.get(input.accountId) : undefined,
+    // Three reads: the account's risk record, its locks, the address's failures.
+    const [record, held, ipFailures] = await Promise.all([
+      records.read(input.accountId),
+      deps.locks.held(input.accountId),
+      config.enabled ? ipCounter.count(ipFailuresKey(input.ip), now) : 0,
     ]);
+    const known = record.device(input.deviceId, now, keepMs);
     const origin: SignInOrigin = known ? 'familiar' : 'unfamiliar';
     const network = networkSignal(input.ip, networks);
     const insideWorkingHours = hours?.inside(now);
@@ -165,9 +169,9 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
           ...network.hits,
           ...deviceSignal(known, family),
           ...timeSignal(insideWorkingHours),
-          ...velocitySignal(failures?.account ?? 0, failures?.ip ?? 0, config.velocity),
+          ...velocitySignal(record.failures('familiar', now) + record.failures('unfamiliar', now), ipFailures, config.velocity),
           ...postureSignal(posture, config.posture.minScore),
-          ...(config.geo ? geoSignal(previous, here, now, config.geo) : []),
+          ...(config.geo ? geoSignal(record.lastSignIn(), here, now, config.geo) : []),
           ...upstreamSignal(assurance),
         ]
       : [];
@@ -214,13 +218,12 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
     evaluate,
     onHighRisk,
     async lockoutState(accountId, deviceId) {
-      const now = clock();
-      const origin: SignInOrigin = (await devices.get(accountId, deviceId, now)) ? 'familiar' : 'unfamiliar';
+      const origin = await originOf(accountId, deviceId, clock());
       return { ...(await lockout.state(accountId, origin)), origin };
     },
     async recordFailedSignIn(failure) {
       const now = failure.now ?? clock();
-      const origin: SignInOrigin = (await devices.get(failure.accountId, failure.deviceId, now)) ? 'familiar' : 'unfamiliar';
+      const origin = await originOf(failure.accountId, failure.deviceId, now);
       const outcome = await lockout.recordFailure(failure.accountId, failure.ip, origin, now);
       if (outcome.lockedNow) {
         deps.auditor.record({
@@ -246,13 +249,20 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
     },
     async recordSuccessfulSignIn(success) {
       const now = success.now ?? clock();
-      const known = await devices.get(success.accountId, success.deviceId, now);
-      const here = deps.geo?.(success.ip);
-      await Promise.all([
-        devices.remember(success.accountId, success.deviceId, userAgentFamily(success.userAgent), now),
-        lockout.recordSuccess(success.accountId, known ? 'familiar' : 'unfamiliar'),
-        here && locations ? locations.record(success.accountId, here, now) : undefined,
-      ]);
+      const snapshot = await records.read(success.accountId);
+      const location = deps.geo?.(success.ip);
+      await records.signedIn(
+        success.accountId,
+        {
+          deviceId: success.deviceId,
+          family: userAgentFamily(success.userAgent),
+          origin: snapshot.device(success.deviceId, now, keepMs) ? 'familiar' : 'unfamiliar',
+          ...(location ? { location } : {}),
+          maxDevices: config.device.maxPerAccount,
+          now,
+        },
+        snapshot,
+      );
     },
   };
 }

@@ -56,6 +56,14 @@ export class AccountLocks {
     return lock && (lock.expiresAt === undefined || lock.expiresAt > this.now()) ? lock : undefined;
   }
 
+  /** The account lock and both sign-in locks, read in one step (those that hold). */
+  async held(accountId: string): Promise<{ account?: AccountLock; familiar?: AccountLock; unfamiliar?: AccountLock }> {
+    const now = this.now();
+    const live = (lock: AccountLock | undefined) => (lock && (lock.expiresAt === undefined || lock.expiresAt > now) ? lock : undefined);
+    const [account, familiar, unfamiliar] = (await this.store.getMany<AccountLock>([keyOf(accountId), signInKeyOf(accountId, 'familiar'), signInKeyOf(accountId, 'unfamiliar')])).map(live);
+    return { ...(account ? { account } : {}), ...(familiar ? { familiar } : {}), ...(unfamiliar ? { unfamiliar } : {}) };
+  }
+
   /** True when there was a lock to lift: the account lock and both sign-in locks go. */
   async unlock(accountId: string): Promise<boolean> {
     const held = await Promise.all([this.get(accountId), ...SIGN_IN_ORIGINS.map((origin) => this.signInLock(accountId, origin))]);

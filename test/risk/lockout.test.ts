@@ -1,6 +1,7 @@
 // Failed sign-ins counted in a sliding window in the store, and the smart lockout: unfamiliar failures lock only the unfamiliar origin (memory and Redis).
 import { afterEach, describe, expect, it } from 'vitest';
 import { riskConfigSchema } from '../../src/config/risk.js';
+import { AccountRiskRecords } from '../../src/risk/account-record.js';
 import { LOCKOUT_REASON, SmartLockout } from '../../src/risk/lockout.js';
 import { SlidingWindowCounter } from '../../src/risk/signals/velocity.js';
 import { AccountLocks } from '../../src/session/account-locks.js';
@@ -8,6 +9,7 @@ import type { KeyValueStore } from '../../src/store/store.js';
 import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 
 const settings = riskConfigSchema.parse({});
+const KEEP = 400 * 86_400_000;
 let store: KeyValueStore | undefined;
 afterEach(async () => {
   await closeTestStore(store);
@@ -39,7 +41,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
   it('six unfamiliar failures in five minutes lock the unfamiliar origin; the owner on a known device signs in with step-up', async () => {
     store = await open();
     const locks = new AccountLocks(store);
-    const lockout = new SmartLockout(locks, new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
     const now = Date.now();
     for (let i = 1; i <= 5; i++) {
       const outcome = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + i * 1000);
@@ -57,7 +59,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
 
   it('failures spread over more than the window never lock', async () => {
     store = await open();
-    const lockout = new SmartLockout(new AccountLocks(store), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(new AccountLocks(store), new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
     const now = Date.now();
     for (let i = 0; i < 12; i++) {
       const outcome = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + i * 61_000);
@@ -67,22 +69,40 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
 
   it('familiar failures count separately: an attacker cannot use them up, nor the owner the attacker\'s', async () => {
     store = await open();
-    const lockout = new SmartLockout(new AccountLocks(store), new SlidingWindowCounter(store), settings);
+    const records = new AccountRiskRecords(store, KEEP);
+    const lockout = new SmartLockout(new AccountLocks(store), records, new SlidingWindowCounter(store), settings);
     const now = Date.now();
     for (let i = 0; i < 5; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
     for (let i = 0; i < 5; i++) await lockout.recordFailure('acct-1', '10.0.0.5', 'familiar', now);
     expect(await lockout.state('acct-1', 'familiar')).toEqual({ locked: false, stepUp: false });
     expect(await lockout.state('acct-1', 'unfamiliar')).toEqual({ locked: false, stepUp: false });
-    expect(await lockout.failureCounts('acct-1', '198.51.100.7', now)).toEqual({ account: 10, ip: 5 });
+    const before = await records.read('acct-1');
+    expect([before.failures('familiar', now), before.failures('unfamiliar', now)]).toEqual([5, 5]);
+    expect(await new SlidingWindowCounter(store).count('risk-failures:ip:198.51.100.7', now)).toBe(5);
     // The owner's success clears only the familiar count.
-    await lockout.recordSuccess('acct-1', 'familiar');
-    expect(await lockout.failureCounts('acct-1', '10.0.0.5', now)).toEqual({ account: 5, ip: 5 });
+    await records.signedIn('acct-1', { deviceId: 'd'.repeat(22), family: 'firefox/linux', origin: 'familiar', maxDevices: 20, now }, before);
+    const after = await records.read('acct-1');
+    expect([after.failures('familiar', now), after.failures('unfamiliar', now)]).toEqual([0, 5]);
+    expect(after.device('d'.repeat(22), now, KEEP)).toEqual({ family: 'firefox/linux', seenAt: now });
     expect((await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now)).lockedNow).toBe(true);
+  });
+
+  it('remembers at most maxDevices per account, forgetting the least recently seen', async () => {
+    store = await open();
+    const records = new AccountRiskRecords(store, KEEP);
+    const now = Date.now();
+    for (let i = 0; i < 4; i++) await records.signedIn('acct-1', { deviceId: `device${i}`.padEnd(22, 'x'), family: 'chrome/windows', origin: 'unfamiliar', maxDevices: 3, now: now + i }, await records.read('acct-1'));
+    const snapshot = await records.read('acct-1');
+    expect(snapshot.device('device0'.padEnd(22, 'x'), now + 10, KEEP)).toBeUndefined();
+    expect(snapshot.device('device3'.padEnd(22, 'x'), now + 10, KEEP)).toBeDefined();
+    expect(snapshot.staleDevices(3)).toEqual([]);
+    // A remembered device older than the keep time is not known any more.
+    expect(snapshot.device('device3'.padEnd(22, 'x'), now + KEEP + 3, KEEP)).toBeUndefined();
   });
 
   it('of concurrent failures past the limit exactly one reports the lock (one SOAR event)', async () => {
     store = await open();
-    const lockout = new SmartLockout(new AccountLocks(store), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(new AccountLocks(store), new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
     const now = Date.now();
     const outcomes = await Promise.all(Array.from({ length: 12 }, () => lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now)));
     expect(outcomes.filter((outcome) => outcome.lockedNow)).toHaveLength(1);
@@ -92,7 +112,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
   it('an admin unlock (vestibule accounts unlock) lifts sign-in locks, and the count starts again', async () => {
     store = await open();
     const locks = new AccountLocks(store);
-    const lockout = new SmartLockout(locks, new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
     const now = Date.now();
     for (let i = 0; i < 6; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
     expect(await locks.unlock('acct-1')).toBe(true);
@@ -104,7 +124,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
   it('an account lock refuses every origin', async () => {
     store = await open();
     const locks = new AccountLocks(store);
-    const lockout = new SmartLockout(locks, new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
     await locks.lock('acct-1', 'high_risk', 60_000);
     expect(await lockout.state('acct-1', 'familiar')).toMatchObject({ locked: true, kind: 'account', reason: 'high_risk' });
     expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true, kind: 'account' });
@@ -117,7 +137,7 @@ describe('smart lockout timing (injected clock)', () => {
     let now = Date.parse('2026-12-01T10:00:00Z');
     const memory = new MemoryStore();
     const locks = new AccountLocks(memory, () => now);
-    const lockout = new SmartLockout(locks, new SlidingWindowCounter(memory), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(memory, KEEP), new SlidingWindowCounter(memory), settings);
     for (let i = 0; i < 6; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
     expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true, until: now + 900_000 });
     now += 900_000;

@@ -1,6 +1,5 @@
 // Geo signal (optional): the address located in a local MaxMind-format city database, and impossible travel between an account's consecutive sign-ins.
 import maxmind, { type CityResponse } from 'maxmind';
-import type { KeyValueStore } from '../../store/store.js';
 import type { SignalHit } from '../types.js';
 
 export interface GeoPoint {
@@ -49,22 +48,4 @@ export function geoSignal(previous: LastSignIn | undefined, here: GeoPoint | und
   const hours = Math.max(0, now - previous.at) / 3_600_000;
   const speed = hours === 0 ? Infinity : km / hours;
   return speed > limits.maxSpeedKmh ? [{ signal: 'geo.impossible_travel', detail: `${Math.round(km)} km in ${Math.round(hours * 60)} min` }] : [];
-}
-
-const keyOf = (accountId: string) => `risk-geo:${accountId}`;
-
-/** The last sign-in location of each account. */
-export class LastLocations {
-  constructor(
-    private readonly store: KeyValueStore,
-    private readonly ttlMs: number,
-  ) {}
-
-  get(accountId: string): Promise<LastSignIn | undefined> {
-    return this.store.get<LastSignIn>(keyOf(accountId));
-  }
-
-  async record(accountId: string, here: GeoPoint, now: number): Promise<void> {
-    await this.store.set(keyOf(accountId), { latitude: here.latitude, longitude: here.longitude, at: now } satisfies LastSignIn, this.ttlMs);
-  }
 }

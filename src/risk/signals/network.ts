@@ -1,7 +1,7 @@
 // Network signal: the client address against the trusted and blocked CIDR lists and the optional IP-reputation list file.
 import { readFile } from 'node:fs/promises';
-import { BlockList } from 'node:net';
 import { parseCidr } from '../../config/trust-proxy.js';
+import { CidrSet } from '../cidr-set.js';
 import type { SignalHit } from '../types.js';
 
 /** A compiled list of addresses/CIDRs. */
@@ -12,16 +12,9 @@ export interface CidrMatcher {
 
 /** Compiles entries already validated by the configuration schema (a malformed one throws). */
 export function cidrMatcher(entries: readonly string[]): CidrMatcher {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const cidr = parseCidr(entry);
-    if (!cidr) throw new TypeError(`"${entry.slice(0, 60)}" is not an IP address or CIDR`);
-    list.addSubnet(cidr.address, cidr.prefix, cidr.family);
-  }
-  return {
-    size: entries.length,
-    has: (ip) => entries.length > 0 && ip !== '' && list.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4'),
-  };
+  const set = new CidrSet();
+  for (const entry of entries) if (!set.add(entry)) throw new TypeError(`"${entry.slice(0, 60)}" is not an IP address or CIDR`);
+  return set;
 }
 
 /** Parses an IP-reputation list: one address or CIDR a line, blank lines and "#" comments ignored; every bad line is named. */

@@ -1,4 +1,4 @@
-// Velocity signal: failed sign-ins of the account and from the address in a sliding window, counted atomically in the store.
+// Velocity signal: failed sign-ins of the account (account-record.ts) and from the address in a sliding window, counted atomically in the store.
 import { randomBytes } from 'node:crypto';
 import type { KeyValueStore } from '../../store/store.js';
 import type { SignalHit } from '../types.js';
@@ -24,13 +24,8 @@ export class SlidingWindowCounter {
     for (const leavesAt of Object.values(await this.store.mapGetAll<number>(key))) if (leavesAt > now) count += 1;
     return count;
   }
-
-  async clear(key: string): Promise<void> {
-    await this.store.delete(key);
-  }
 }
 
-export const accountFailuresKey = (accountId: string, origin: string) => `risk-failures:account:${origin}:${accountId}`;
 export const ipFailuresKey = (ip: string) => `risk-failures:ip:${ip}`;
 
 export function velocitySignal(accountFailures: number, ipFailures: number, limits: { accountFailures: number; ipFailures: number }): SignalHit[] {
