@@ -1,6 +1,20 @@
-// The acr/amr vocabulary: acr order and satisfaction, RFC 8176 amr merging, and the acr a sign-in truly earned.
+// The acr/amr vocabulary: acr order and satisfaction, RFC 8176 amr merging (tables and properties), and the acr a sign-in truly earned.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT, ACR_VALUES, acrFor, acrRank, acrSatisfies, amrIsMultiFactor, mergeAmr, weakestKnownAcr } from '../../src/mfa/assurance.js';
+import {
+  ACR_MFA,
+  ACR_PASSWORD,
+  ACR_PHISHING_RESISTANT,
+  ACR_VALUES,
+  acrFor,
+  acrRank,
+  acrSatisfies,
+  amrIsMultiFactor,
+  isRegisteredAmr,
+  mergeAmr,
+  RFC8176_AMR_VALUES,
+  weakestKnownAcr,
+} from '../../src/mfa/assurance.js';
 
 describe('acr', () => {
   it('orders password < mfa < phishing-resistant, with the documented URNs', () => {
@@ -68,5 +82,40 @@ describe('amr', () => {
     [{ amr: ['pwd', 'otp'], phishingResistant: false }, ACR_MFA],
   ])('acrFor(%j) = %s', (input, expected) => {
     expect(acrFor(input)).toBe(expected);
+  });
+});
+
+describe('amr merging properties', () => {
+  const value = fc.oneof(fc.constantFrom(...RFC8176_AMR_VALUES), fc.string({ maxLength: 8 }));
+  const list = fc.array(value, { maxLength: 8 });
+
+  it('keeps registered values only, each once, and is idempotent', () => {
+    fc.assert(
+      fc.property(fc.array(list, { maxLength: 4 }), (lists) => {
+        const merged = mergeAmr(...lists);
+        expect(new Set(merged).size).toBe(merged.length);
+        expect(merged.every(isRegisteredAmr)).toBe(true);
+        expect(mergeAmr(merged)).toEqual(merged);
+        for (const input of lists.flat()) if (isRegisteredAmr(input)) expect(merged).toContain(input);
+      }),
+    );
+  });
+
+  it('adds mfa exactly when some list says mfa or the values prove two factor categories, whatever the order', () => {
+    fc.assert(
+      fc.property(list, list, (a, b) => {
+        expect(mergeAmr(a, b).includes('mfa')).toBe(mergeAmr(b, a).includes('mfa'));
+        expect(mergeAmr(a, b).includes('mfa')).toBe(mergeAmr([...a, ...b]).includes('mfa'));
+        if (mergeAmr(a).includes('mfa')) expect(mergeAmr(a, b)).toContain('mfa'); // a second list never takes MFA away
+      }),
+    );
+  });
+
+  it('acrSatisfies is the order of ACR_VALUES', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ACR_VALUES), fc.constantFrom(...ACR_VALUES), (have, want) => {
+        expect(acrSatisfies(have, want)).toBe(ACR_VALUES.indexOf(have) >= ACR_VALUES.indexOf(want));
+      }),
+    );
   });
 });
