@@ -65,7 +65,7 @@ describe('Client ID Metadata Document fetches', () => {
 
   it('audits the refusal with its reason', async () => {
     await authorize(strict, `https://private.test:${forbidden.port}/doc`);
-    const event = strict.audit.findLast((record) => record.event === 'client.metadata_document');
+    const event = strict.audit.filter((record) => record.event === 'client.metadata_document').at(-1);
     expect(event).toMatchObject({ outcome: 'failure', clientId: `https://private.test:${forbidden.port}/doc` });
     expect(event?.reason).toMatch(/private address/);
   });
