@@ -280,7 +280,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   samlRoutes(router, { broker, endSessions: endSessionsForUpstream(broker) });
   backchannelLogoutRoutes(router, broker);
   ssf.routes(router, provider);
-  if (demoAudit) demoRoutes(router, broker, demoAudit, (session) => checkSession(reverifyDeps, session));
+  if (demoAudit) demoRoutes(router, broker, demoAudit, (session) => checkSession(reverifyDeps, session, { force: true }));
 
   if (config.tracing) provider.use(tracingMiddleware());
   provider.use(authorizationServerMetadata());

@@ -5,7 +5,10 @@ import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import type { BrokerContext } from '../context.js';
 import { DEMO_CLIENT_ID } from '../config/development.js';
+import { csrfToken, csrfValid } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { readForm } from '../http/form.js';
+import type { FederatedSession } from '../session/federated-session.js';
 import type { AuditTail } from './audit-tail.js';
 import { sessionTimeline } from './timeline.js';
 
@@ -18,7 +21,12 @@ const TTL_MS = 3600_000;
 interface DemoSession {
   claims: Record<string, unknown>;
   idToken: string;
+  /** The app's access token: the page asks the broker's userinfo with it, so a newcomer sees it die with the session. */
+  accessToken?: string;
 }
+
+/** Runs a session's re-verification now (reverify.ts checkSession), whatever its due time: the demo's "check now". */
+export type CheckNow = (session: FederatedSession) => Promise<string>;
 
 const CARD_CLAIMS = ['name', 'email', 'email_verified', 'preferred_username', 'groups', 'acr', 'amr', 'auth_time', 'exp', 'iss', 'sub'];
 
@@ -32,7 +40,14 @@ function claimCard(claims: Record<string, unknown>): { key: string; value: strin
   });
 }
 
-export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTail): void {
+/** The account's newest live federated session (the one the timeline shows). */
+async function newestSession(broker: BrokerContext, accountId: string): Promise<FederatedSession | undefined> {
+  const ids = await broker.sessions.sessionsOf(accountId, broker.now());
+  const sessions = (await Promise.all(ids.map((id) => broker.sessions.get(accountId, id)))).filter((s) => s !== undefined);
+  return sessions.sort((a, b) => b.createdAt - a.createdAt)[0];
+}
+
+export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTail, checkNow: CheckNow): void {
   const client = broker.clients.get(DEMO_CLIENT_ID);
   if (!client?.clientSecret) return;
   const issuer = broker.config.issuer;
@@ -54,14 +69,31 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
     return id ? broker.store.get<DemoSession>(`demo:${id}`) : undefined;
   };
 
+  /** Whether the broker still accepts the app's access token (userinfo answers 200). */
+  const tokenStatus = async (session: DemoSession) => {
+    if (!session.accessToken) return undefined;
+    const answer = await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${session.accessToken}` }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    return answer?.status === 200 ? 'accepted' : 'refused';
+  };
+  // The demo OIDC upstream's user administration, where a newcomer revokes the user.
+  const upstreamUsersUrl = (() => {
+    const upstream = broker.config.providers.find((provider) => provider.id === 'demo-oidc')?.config as { issuer?: unknown } | undefined;
+    return typeof upstream?.issuer === 'string' ? `${upstream.issuer}/users` : undefined;
+  })();
+
   router.get('/demo', async (ctx) => {
     const session = await sessionOf(ctx);
+    const demoId = ctx.cookies.get(SESSION_COOKIE, { signed: true });
     const signedOut = !session && ctx.cookies.get(SIGNED_OUT_COOKIE, { signed: true }) === '1';
     if (ctx.cookies.get(SIGNED_OUT_COOKIE)) ctx.cookies.set(SIGNED_OUT_COOKIE, null, cookieOptions);
     broker.renderer.render(ctx, 'demo', {
       claims: session ? JSON.stringify(session.claims, null, 2) : undefined,
       card: session ? claimCard(session.claims) : undefined,
       timeline: session ? await sessionTimeline(broker, session.claims, Date.now(), audit) : undefined,
+      tokenStatus: session ? await tokenStatus(session) : undefined,
+      checkCsrf: session && demoId ? csrfToken(broker.config.cookieKeys[0]!, `demo-check:${demoId}`) : undefined,
+      checked: typeof ctx.query.checked === 'string' ? ctx.query.checked.slice(0, 20) : undefined,
+      upstreamUsersUrl,
       notice: signedOut ? 'signedOut' : ctx.query.outcome === 'cancelled' ? 'cancelled' : undefined,
       users: broker.config.demoCredentials?.users,
     });
@@ -104,9 +136,21 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
       throw new HttpError(400, 'access_denied', `demo: ${(error as Error).message}`);
     }
     const id = randomBytes(18).toString('base64url');
-    await broker.store.set(`demo:${id}`, { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '' }, TTL_MS);
+    await broker.store.set(`demo:${id}`, { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '', accessToken: tokens.access_token } satisfies DemoSession, TTL_MS);
     ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: TTL_MS });
     ctx.redirect('/demo');
+  });
+
+  // "Check now": re-verifies the signed-in user's newest session at once (what the sweep does when it is due).
+  router.post('/demo/check', async (ctx) => {
+    const demoId = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+    const form = await readForm(ctx, 4096);
+    if (!demoId || !csrfValid(broker.config.cookieKeys[0]!, `demo-check:${demoId}`, form.csrf)) throw new HttpError(400, 'csrf', 'demo: check without its form token');
+    const session = await sessionOf(ctx);
+    const sub = session?.claims.sub;
+    const federated = typeof sub === 'string' ? await newestSession(broker, sub) : undefined;
+    const outcome = federated ? await checkNow(federated) : 'gone';
+    ctx.redirect(`/demo?checked=${encodeURIComponent(outcome)}`);
   });
 
   router.get('/demo/logout', async (ctx) => {

@@ -104,7 +104,42 @@ function passwordMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function interactionRoutes(ctx: KoaContextWithOIDC, provider: Provider, options: UpstreamOpOptions, next: () => Promise<void>) {
+function usersPage(nonce: string, title: string, users: readonly UpstreamUser[], disabled: ReadonlySet<string>): string {
+  const rows = users
+    .map((user) => {
+      const off = disabled.has(user.sub);
+      const action = off ? 'restore' : 'revoke';
+      return `<li><strong>${escapeHtml(user.username)}</strong> (${escapeHtml(user.email)}): ${off ? 'revoked' : 'active'}
+<form method="post" action="/users/${encodeURIComponent(user.sub)}/${action}"><button type="submit">${off ? 'Restore' : 'Revoke'} ${escapeHtml(user.username)}</button></form></li>`;
+    })
+    .join('\n');
+  return `${head(title, nonce)}<body><main><h1>${escapeHtml(title)}: users</h1>
+<p>Revoking a user disables the account here: its refresh tokens stop working, so the broker ends the user's sessions at the next check.</p>
+<ul>${rows}</ul></main></body></html>`;
+}
+
+/**
+ * The upstream's user administration (demo): GET /users lists the users, POST /users/<sub>/revoke disables one (its
+ * refresh grants answer invalid_grant from then on), /restore enables it again. Forms only from this origin.
+ */
+async function userRoutes(ctx: KoaContextWithOIDC, issuer: string, options: UpstreamOpOptions, disabled: Set<string>, next: () => Promise<void>) {
+  if (ctx.path === '/users' && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = usersPage(pageCsp(ctx), options.title ?? 'Upstream IdP', options.users, disabled);
+    return;
+  }
+  const match = /^\/users\/([^/]+)\/(revoke|restore)$/.exec(ctx.path);
+  if (!match || ctx.method !== 'POST') return next();
+  if (ctx.get('origin') !== new URL(issuer).origin) ctx.throw(403, 'forms are accepted from this site only');
+  const sub = decodeURIComponent(match[1]!);
+  if (!options.users.some((user) => user.sub === sub)) ctx.throw(404, 'no such user');
+  if (match[2] === 'revoke') disabled.add(sub);
+  else disabled.delete(sub);
+  ctx.redirect('/users');
+}
+
+async function interactionRoutes(ctx: KoaContextWithOIDC, provider: Provider, options: UpstreamOpOptions, disabled: ReadonlySet<string>, next: () => Promise<void>) {
   const match = /^\/interaction\/([\w-]+)(\/login|\/abort)?$/.exec(ctx.path);
   if (!match) return next();
   const [, uid = '', action] = match;
@@ -140,7 +175,7 @@ async function interactionRoutes(ctx: KoaContextWithOIDC, provider: Provider, op
     const form = await readForm(ctx.req);
     const user = options.users.find((u) => u.username === form.get('username'));
     const ok = passwordMatches(form.get('password') ?? '', user?.password ?? randomBytes(16).toString('hex'));
-    if (!user || !ok) {
+    if (!user || !ok || disabled.has(user.sub)) {
       ctx.status = 401;
       ctx.type = 'html';
       ctx.body = loginPage(pageCsp(ctx), title, uid, form.get('username') ?? '', 'Wrong username or password.');
@@ -174,6 +209,8 @@ export async function startUpstreamOp(options: UpstreamOpOptions): Promise<Upstr
     jwks = [{ ...(await exportJWK(privateKey)), kid: `up-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' }];
   }
   const users = new Map(options.users.map((u) => [u.sub, u]));
+  /** Users an administrator revoked (GET /users): no sign-in, no account for their tokens. */
+  const disabled = new Set<string>();
   const ttl = options.ttl ?? {};
   const configuration: Configuration = {
     // Its own in-process store: the demo upstream keeps nothing across restarts, by design.
@@ -183,7 +220,7 @@ export async function startUpstreamOp(options: UpstreamOpOptions): Promise<Upstr
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     findAccount: async (_ctx, sub) => {
       const user = users.get(sub);
-      if (!user) return undefined;
+      if (!user || disabled.has(sub)) return undefined;
       return {
         accountId: sub,
         claims: async () => ({
@@ -236,7 +273,8 @@ export async function startUpstreamOp(options: UpstreamOpOptions): Promise<Upstr
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   };
   const provider = new Provider(issuer, configuration);
-  provider.use((ctx, next) => interactionRoutes(ctx as KoaContextWithOIDC, provider, options, next));
+  provider.use((ctx, next) => userRoutes(ctx as KoaContextWithOIDC, issuer, options, disabled, next));
+  provider.use((ctx, next) => interactionRoutes(ctx as KoaContextWithOIDC, provider, options, disabled, next));
   options.configure?.(provider);
   handler = provider.callback();
 

@@ -46,8 +46,13 @@ export type CheckOutcome = 'verified' | 'unchanged' | 'ended' | 'unreachable' | 
 
 type Verdict = { kind: 'verified'; identity?: Identity } | { kind: 'unchanged' } | { kind: 'refused'; reason: EndReason } | { kind: 'unreachable'; error: unknown };
 
+/** How a check asks: `force` asks the upstream even when its last answer is recent (the demo's "check now"). */
+export interface CheckOptions {
+  force?: boolean;
+}
+
 /** Asks what the session's connector can answer without the user. */
-async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, session: FederatedSession): Promise<Verdict> {
+async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, session: FederatedSession, options: CheckOptions): Promise<Verdict> {
   if (!connector) return { kind: 'refused', reason: 'connector_removed' };
   const { sessionNotOnOrAfter } = session.identity;
   if (sessionNotOnOrAfter !== undefined && deps.now() >= sessionNotOnOrAfter) return { kind: 'refused', reason: 'upstream_session_expired' };
@@ -56,14 +61,14 @@ async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, s
     return connector.accountStillValid({ ...session.identity }) ? { kind: 'verified' } : { kind: 'refused', reason: 'account_removed' };
   }
   if (!isRefreshableConnector(connector)) return { kind: 'unchanged' };
-  return refreshVerdict(deps, connector, session);
+  return refreshVerdict(deps, connector, session, options);
 }
 
 /** OIDC: a refresh_token grant upstream through the vault (single flight across instances), when the interval has passed. */
-async function refreshVerdict(deps: ReverifyDeps, connector: RefreshableConnector, session: FederatedSession): Promise<Verdict> {
+async function refreshVerdict(deps: ReverifyDeps, connector: RefreshableConnector, session: FederatedSession, options: CheckOptions): Promise<Verdict> {
   try {
     // Sessions without upstream tokens (no vault entry) have nothing to refresh: getFresh answers undefined.
-    const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: deps.intervalOf(session.connectorId) });
+    const fresh = await deps.vault.getFresh(session.id, connector, { ...session.identity }, { maxAgeMs: options.force ? 0 : deps.intervalOf(session.connectorId) });
     if (!fresh?.refreshed) return { kind: 'unchanged' };
     return { kind: 'verified', identity: fresh.identity };
   } catch (error) {
@@ -101,8 +106,8 @@ async function keepUnreachable(deps: ReverifyDeps, session: FederatedSession, er
  * interval), a refused one ends through terminate(), an unreachable one is kept within the grace. A session that was
  * not due and had nothing to ask is left untouched (no write): a refresh before the interval costs one vault read.
  */
-export async function checkSession(deps: ReverifyDeps, session: FederatedSession): Promise<CheckOutcome> {
-  const verdict = await verdictOf(deps, deps.connectors.get(session.connectorId), session);
+export async function checkSession(deps: ReverifyDeps, session: FederatedSession, options: CheckOptions = {}): Promise<CheckOutcome> {
+  const verdict = await verdictOf(deps, deps.connectors.get(session.connectorId), session, options);
   const now = deps.now();
   switch (verdict.kind) {
     case 'refused':
