@@ -6,7 +6,7 @@ import { processCpuMs } from './cpu.js';
 import { pinnedCommand, SERVER_CORE } from './pin.js';
 import type { ReadyLine, ServerSpec } from './spec.js';
 
-const SERVER_MAIN = fileURLToPath(new URL('./server-main.ts', import.meta.url));
+export const SERVER_MAIN = fileURLToPath(new URL('./server-main.ts', import.meta.url));
 
 export interface MemoryReport {
   rss: number;
@@ -21,6 +21,8 @@ export interface MemoryReport {
 export interface ServerEntry {
   file: string;
   specEnv: string;
+  /** 'node': the file is plain JavaScript (see compiled.ts), run without tsx. Default: TypeScript through tsx. */
+  runtime?: 'tsx' | 'node';
 }
 
 const DEFAULT_ENTRY: ServerEntry = { file: SERVER_MAIN, specEnv: 'BENCH_SERVER_SPEC' };
@@ -51,7 +53,8 @@ export class ServerChild<R extends ReadyLine = ReadyLine> {
 
   /** Spawns the server and waits for its ReadyLine. */
   static async start<R extends ReadyLine = ReadyLine>(name: string, spec: ServerSpec | object, timeoutMs = 60_000, entry: ServerEntry = DEFAULT_ENTRY): Promise<ServerChild<R>> {
-    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', '--import', 'tsx', entry.file]);
+    const loader = entry.runtime === 'node' ? [] : ['--import', 'tsx'];
+    const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--expose-gc', ...loader, entry.file]);
     const child = spawn(command!, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, [entry.specEnv]: JSON.stringify(spec), NODE_ENV: 'development' },
