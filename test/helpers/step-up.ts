@@ -16,6 +16,13 @@ export async function localAccounts(usernames: readonly string[]): Promise<Provi
 
 export const localAccountId = (username: string) => accountIdFor('local', username);
 
+const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+/** Working days that are neither today nor tomorrow (UTC): with these as risk.workingHours.days every sign-in of a test is off-hours. */
+export function daysOffToday(): string[] {
+  const today = new Date().getUTCDay();
+  return WEEKDAYS.filter((_, index) => index !== today && index !== (today + 1) % 7);
+}
+
 /** The RFC 6238 code of a base32 secret at a time (6 digits, 30 s, SHA-1: what authenticator apps compute). */
 export function totpCode(secret: string, at = Date.now()): string {
   return new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: at });

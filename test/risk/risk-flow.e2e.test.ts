@@ -9,7 +9,7 @@ import type { KeyValueStore } from '../../src/store/store.js';
 import { Browser, forms } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import type { RpClient } from '../helpers/rp.js';
-import { authorize, enrolTotp, exchange, hasForm, localAccountId, localAccounts, submitPassword, totpCode, untilClient } from '../helpers/step-up.js';
+import { authorize, daysOffToday, enrolTotp, exchange, hasForm, localAccountId, localAccounts, submitPassword, totpCode, untilClient } from '../helpers/step-up.js';
 import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 import { expectGrantRevoked } from '../helpers/token-endpoint.js';
 
@@ -20,13 +20,6 @@ const OFFICE = { 'x-forwarded-for': '10.20.30.40' };
 const ELSEWHERE = { 'x-forwarded-for': '198.51.100.7' };
 const BLOCKED = { 'x-forwarded-for': '203.0.113.9' };
 const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
-
-const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-/** Working days that are neither today nor tomorrow (UTC): every sign-in of the test is off-hours. */
-function daysOffToday(): string[] {
-  const today = new Date().getUTCDay();
-  return WEEKDAYS.filter((_, index) => index !== today && index !== (today + 1) % 7);
-}
 
 interface Delivery {
   body: string;

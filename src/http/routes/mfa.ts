@@ -1,4 +1,4 @@
-// Step-up routes bound to oidc-provider's interaction: the factor page, TOTP and recovery-code answers, a first enrolment (TOTP, then recovery codes shown once).
+// Step-up routes bound to oidc-provider's interaction: the factor page, TOTP, passkey and recovery-code answers, a first enrolment (TOTP or passkey, then recovery codes shown once).
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { BrokerContext } from '../../context.js';
@@ -6,6 +6,7 @@ import { finishStepUp, stepUpSession } from '../../federation/step-up.js';
 import type { StepUpReason } from '../../issuer/interaction-policy.js';
 import { mayEnrol } from '../../mfa/enrolment-gate.js';
 import type { FactorFailureReason, FactorSubject, FactorSuccess } from '../../mfa/factor.js';
+import { MAX_WEBAUTHN_RESPONSE_BYTES, webauthnAmr } from '../../mfa/webauthn.js';
 import type { FederatedSession } from '../../session/federated-session.js';
 import { csrfToken } from '../csrf.js';
 import { HttpError } from '../errors.js';
@@ -26,6 +27,16 @@ function failureCode(reason: FactorFailureReason | 'too_many_attempts'): string 
   if (reason === 'too_many_attempts') return 'too_many_attempts';
   if (reason === 'no_factor') return 'mfa_unavailable';
   return 'mfa_invalid';
+}
+
+/** The credential JSON the passkey script posted; anything unparsable reaches the factor as a value it refuses (malformed). */
+function parsedCredential(text: string): unknown {
+  if (text.length > MAX_WEBAUTHN_RESPONSE_BYTES) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function stepUpOf(details: Details): { reason: StepUpReason; level: 'low' | 'medium' | 'high' | undefined } {
@@ -60,7 +71,14 @@ export function mfaRoutes(router: Router, broker: BrokerContext): void {
     const factors = await mfa.credentials.list(session.accountId);
     const csrf = csrfToken(broker.config.cookieKeys[0]!, details.uid);
     if (factors.length > 0) {
-      broker.renderer.render(ctx, 'mfa', { uid: details.uid, csrf, clientName: view.clientName, reason, error, hasTotp: factors.some((f) => f.kind === 'totp'), hasRecovery: factors.some((f) => f.kind === 'recovery') }, status);
+      const subject = subjectOf(session, details.uid);
+      const webauthnOptions = factors.some((f) => f.kind === 'webauthn') ? JSON.stringify(await mfa.webauthn.startVerification(subject)) : undefined;
+      broker.renderer.render(
+        ctx,
+        'mfa',
+        { uid: details.uid, csrf, clientName: view.clientName, reason, error, hasTotp: factors.some((f) => f.kind === 'totp'), hasRecovery: factors.some((f) => f.kind === 'recovery'), webauthnOptions },
+        status,
+      );
       return;
     }
     const gate = mayEnrol({ riskLevel: level ?? session.risk?.level, upstreamMfa: session.risk?.upstreamMfa ?? false, hasFactors: false, now: broker.now(), freshForMs: mfa.freshForMs, ...(session.assurance?.mfaAt ? { factorVerifiedAt: session.assurance.mfaAt } : {}) });
@@ -68,11 +86,21 @@ export function mfaRoutes(router: Router, broker: BrokerContext): void {
       audit(ctx, 'mfa.enrolled', session, view.clientId, 'failure', 'any', gate.reason);
       throw new HttpError(403, 'mfa_enrolment_refused', `enrolment refused for ${session.accountId}: ${gate.reason}`);
     }
-    const start = await mfa.totp.startEnrolment(subjectOf(session, details.uid));
+    const subject = subjectOf(session, details.uid);
+    const [start, creation] = await Promise.all([mfa.totp.startEnrolment(subject), mfa.webauthn.startEnrolment(subject)]);
     broker.renderer.render(
       ctx,
       'mfa-enrol',
-      { uid: details.uid, csrf, clientName: view.clientName, reason, error, secret: start.secret, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(start.qrSvg).toString('base64')}` },
+      {
+        uid: details.uid,
+        csrf,
+        clientName: view.clientName,
+        reason,
+        error,
+        secret: start.secret,
+        qrDataUri: `data:image/svg+xml;base64,${Buffer.from(start.qrSvg).toString('base64')}`,
+        webauthnOptions: JSON.stringify(creation),
+      },
       status,
     );
   }
@@ -83,10 +111,10 @@ export function mfaRoutes(router: Router, broker: BrokerContext): void {
   });
 
   /** Verifies one answer with one factor; a refusal re-renders the factor page with a safe message (audited with the reason). */
-  async function verify(ctx: Context, kind: 'totp' | 'recovery', answer: { code: string }) {
+  async function verify(ctx: Context, kind: 'totp' | 'recovery' | 'webauthn', answer: string) {
     const { details, session, view, subject } = await stepUpContext(ctx);
-    const factor = kind === 'totp' ? mfa.totp : mfa.recovery;
-    const result = await factor.finishVerification(subject, answer);
+    const result =
+      kind === 'webauthn' ? await mfa.webauthn.finishVerification(subject, { response: parsedCredential(answer) }) : await (kind === 'totp' ? mfa.totp : mfa.recovery).finishVerification(subject, { code: answer });
     if (!result.ok) {
       audit(ctx, 'mfa.verified', session, view.clientId, 'failure', kind, result.reason);
       const status = (result.reason as string) === 'too_many_attempts' ? 429 : 401;
@@ -97,29 +125,48 @@ export function mfaRoutes(router: Router, broker: BrokerContext): void {
 
   router.post('/interaction/:uid/mfa/totp', async (ctx) => {
     const form = await postedForm(broker, ctx);
-    await verify(ctx, 'totp', { code: form.code ?? '' });
+    await verify(ctx, 'totp', form.code ?? '');
   });
 
   router.post('/interaction/:uid/mfa/recovery', async (ctx) => {
     const form = await postedForm(broker, ctx);
-    await verify(ctx, 'recovery', { code: form.code ?? '' });
+    await verify(ctx, 'recovery', form.code ?? '');
   });
 
-  /** A first TOTP factor: its first code proves the app holds the secret (a verified factor); recovery codes follow, shown once. */
-  router.post('/interaction/:uid/mfa/enrol/totp', async (ctx) => {
+  router.post('/interaction/:uid/mfa/webauthn', async (ctx) => {
     const form = await postedForm(broker, ctx);
+    await verify(ctx, 'webauthn', form.response ?? '');
+  });
+
+  /**
+   * A first factor: TOTP (its first code proves the app holds the secret) or a passkey (the registration is a signed
+   * ceremony with the authenticator). Enrolling is verifying it; recovery codes follow, shown once.
+   */
+  async function enrol(ctx: Context, kind: 'totp' | 'webauthn', answer: string) {
     const { details, session, view, subject } = await stepUpContext(ctx);
     if (await mfa.credentials.hasAny(session.accountId)) throw new HttpError(400, 'mfa_enrolment_refused', 'the account has factors already: verify one of them');
-    const enrolled = await mfa.totp.finishEnrolment(subject, { code: form.code ?? '' });
+    const enrolled = kind === 'totp' ? await mfa.totp.finishEnrolment(subject, { code: answer }) : await mfa.webauthn.finishEnrolment(subject, { response: parsedCredential(answer) });
     if (!enrolled.ok) {
-      audit(ctx, 'mfa.enrolled', session, view.clientId, 'failure', 'totp', enrolled.reason);
+      audit(ctx, 'mfa.enrolled', session, view.clientId, 'failure', kind, enrolled.reason);
       return showStepUp(ctx, details, session, broker.renderer.errorMessage(ctx, failureCode(enrolled.reason)), 401);
     }
-    audit(ctx, 'mfa.enrolled', session, view.clientId, 'success', 'totp');
-    const factor: FactorSuccess = { ok: true, factorId: enrolled.factorId, kind: 'totp', amr: [...mfa.totp.amr], phishingResistant: false };
+    audit(ctx, 'mfa.enrolled', session, view.clientId, 'success', kind);
+    const record = kind === 'webauthn' ? await mfa.credentials.get(session.accountId, enrolled.factorId) : undefined;
+    const amr = record?.kind === 'webauthn' ? [webauthnAmr(record)] : [...mfa.totp.amr];
+    const factor: FactorSuccess = { ok: true, factorId: enrolled.factorId, kind, amr, phishingResistant: kind === 'webauthn' };
     await broker.store.set(enrolledKey(details.uid), { sessionId: session.id, factor } satisfies EnrolledFactor, broker.config.mfa.enrolmentTtlSeconds * 1000);
     const { codes } = await mfa.recovery.startEnrolment(subject);
     broker.renderer.render(ctx, 'mfa-recovery-codes', { uid: details.uid, csrf: csrfToken(broker.config.cookieKeys[0]!, details.uid), codes });
+  }
+
+  router.post('/interaction/:uid/mfa/enrol/totp', async (ctx) => {
+    const form = await postedForm(broker, ctx);
+    await enrol(ctx, 'totp', form.code ?? '');
+  });
+
+  router.post('/interaction/:uid/mfa/enrol/webauthn', async (ctx) => {
+    const form = await postedForm(broker, ctx);
+    await enrol(ctx, 'webauthn', form.response ?? '');
   });
 
   /** The user saved the recovery codes: the set becomes active and the enrolled factor completes the step-up. */
