@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { Auditor } from '../audit/auditor.js';
 import { chainId } from '../audit/chain.js';
 import { createAuditSinks } from '../audit/sinks.js';
+import { StdoutSink } from '../audit/stdout.js';
 import { processEnv } from '../config/env.js';
 import { ConfigError } from '../config/issues.js';
 import { loadConfig, type BrokerConfig } from '../config/load.js';
@@ -39,10 +40,13 @@ export class NoDeploymentError extends Error {
 export async function openDeployment(): Promise<Deployment> {
   const config = await loadConfig({ env: processEnv() });
   if (config.store.type === 'memory') throw new NoDeploymentError('the configured store is "memory": there is no shared deployment state to administer (set REDIS_URL or BROKER_CONFIG)');
-  // Logs go to stderr; stdout carries the command's output, so the audit trail goes to the file, stream and webhook sinks only.
+  // Logs go to stderr; stdout carries the command's output (--json), so the stdout sink's records go to stderr: the
+  // terminal of whoever runs the command, and the log of a Kubernetes Job or CronJob that runs it (both streams are kept).
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const store = await createStore(config.store, logger);
-  const auditor = new Auditor(createAuditSinks({ ...config.audit, stdout: false }, logger, Date.now), logger, Date.now, chainId(`${config.audit.instance}-admin`));
+  const sinks = createAuditSinks({ ...config.audit, stdout: false }, logger, Date.now);
+  if (config.audit.stdout) sinks.push(new StdoutSink(process.stderr));
+  const auditor = new Auditor(sinks, logger, Date.now, chainId(`${config.audit.instance}-admin`));
   const intervalOf = () => config.session.reverifyIntervalSeconds * 1000;
   const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000, intervalOf);
   const bindings = new GrantBindings(store, bindingTtlMs(config.tokens));

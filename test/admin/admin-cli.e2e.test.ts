@@ -187,6 +187,19 @@ describe('keys with a jwksFile', () => {
   });
 });
 
+describe('audit records of admin commands with the stdout sink', () => {
+  it('go to stderr, so stdout stays the one --json answer', async () => {
+    const { auditLog: _legacy, ...base } = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    const withStdout = join(configFile, '..', 'with-stdout.json');
+    writeFileSync(withStdout, JSON.stringify({ ...base, audit: { stdout: true, instance: 'stdout-test' } }));
+    // Audited whether it publishes next keys or finds some already pending (exit 0 or 1).
+    const rotated = await vestibule(['keys', 'rotate', '--json'], withStdout);
+    expect(json(rotated)).toBeTypeOf('object');
+    const records = rotated.stderr.split('\n').filter((line) => line.startsWith('{"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toContainEqual(expect.objectContaining({ event: 'keys.rotated', instance: expect.stringMatching(/^stdout-test-admin\./) }));
+  });
+});
+
 describe('help, --json and usage errors', () => {
   it('--help at every level exits 0: the command list, a group, a command', async () => {
     const [top, group, command] = await Promise.all([vestibule(['--help']), vestibule(['sessions', '--help']), vestibule(['accounts', 'lock', '--help'])]);
