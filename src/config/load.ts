@@ -10,7 +10,7 @@ import { loadProviders, type ProviderDefinition } from './providers.js';
 import { configFileSchema, type ParsedConfigFile } from './schema.js';
 import { resolveSecretRefs } from './secret-refs.js';
 import { trustProxyFromEnv } from './trust-proxy.js';
-import { metricsProblems } from '../observability/config-checks.js';
+import { metricsProblems } from './metrics-checks.js';
 import { demoClient, developmentConfig, DEMO_CLIENT_ID, type DemoCredentials } from './development.js';
 import { resolveBranding, type Branding } from './branding.js';
 
