@@ -1,0 +1,72 @@
+// The demo's continuous verification in Chromium: a newcomer signs in through the demo OIDC upstream, checks the session, revokes the user at the upstream, checks again, and watches the session end and the app's token die.
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DESKTOP, launchChromium, newTestContext } from '../helpers/chromium.js';
+import { catalog, startDemoWorld, type DemoWorld } from './demo-world.js';
+import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
+
+let browser: Browser;
+let world: DemoWorld;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  world = await startDemoWorld();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await world?.close();
+});
+
+const { checkPage, checkUpstreamPage, openChoosePage, consentAndLand } = demoFlows(() => world.broker.url);
+
+interface VerifyTexts {
+  tokenAccepted: string;
+  tokenRefused: string;
+  checkNow: string;
+  revoke: string;
+  checked: string;
+  outcomes: Record<string, string>;
+}
+
+describe('continuous verification in the demo', () => {
+  for (const lang of ['en', 'zh-CN'] as const) {
+    it(`${lang}: check now confirms the session upstream; after "revoke" at the upstream, check now ends it and the app's token is refused`, async () => {
+      const t = catalog(lang);
+      const v = (t as unknown as { demoVerify: VerifyTexts }).demoVerify;
+      const tc = await newTestContext(browser, DESKTOP, lang);
+      const { page } = tc;
+      const user = lang === 'en' ? { name: 'alice', password: 'alice-password', email: 'alice@demo.example' } : { name: 'bob', password: 'bob-password', email: 'bob@demo.example' };
+      await openChoosePage(tc, t, `cv-${lang}`);
+      await page.getByRole('button', { name: continueWith(t, 'Demo OIDC IdP') }).click();
+      await page.getByLabel('Username').fill(user.name);
+      await page.getByLabel('Password').fill(user.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await consentAndLand(tc, t, `cv-${lang}`, user.email);
+      await expectLocator(page.locator('#token-status')).toHaveText(v.tokenAccepted);
+
+      // Check now: the upstream confirms the session (a refresh grant there), and the timeline shows it.
+      await page.getByRole('button', { name: v.checkNow }).click();
+      await expectLocator(page.getByRole('status')).toHaveText(`${v.checked} ${v.outcomes.verified}`);
+      expect(await page.locator('ol.timeline').textContent()).toContain('session.reverified · success');
+      await checkPage(tc, `cv-${lang}-checked`);
+
+      // The upstream's administrator revokes the user.
+      await page.getByRole('link', { name: v.revoke }).click();
+      await page.getByRole('button', { name: `Revoke ${user.name}` }).waitFor();
+      await checkUpstreamPage(tc, `cv-${lang}-upstream-users`);
+      await page.getByRole('button', { name: `Revoke ${user.name}` }).click();
+      await page.getByRole('button', { name: `Restore ${user.name}` }).waitFor();
+
+      // Back in the app: check now ends the session, and the app's access token is refused from then on.
+      await page.goto(`${world.broker.url}/demo`);
+      await page.getByRole('button', { name: v.checkNow }).click();
+      await expectLocator(page.getByRole('status')).toHaveText(`${v.checked} ${v.outcomes.ended}`);
+      await expectLocator(page.locator('#token-status')).toHaveText(v.tokenRefused);
+      expect(await page.locator('#token-status').getAttribute('role')).toBe('alert');
+      await checkPage(tc, `cv-${lang}-ended`);
+      expect(world.broker.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.connectorId === 'demo-oidc')).toBe(true);
+      await expectClean(tc);
+    });
+  }
+});
