@@ -2,7 +2,7 @@
 import type { Thresholds } from '../config/risk.js';
 import { ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT, acrRank, acrSatisfies } from '../mfa/assurance.js';
 import type { PolicyOutcome } from './access-policy.js';
-import type { DenyReason, LockoutState, RiskAction, RiskLevel, StepUpCause } from './types.js';
+import type { DenyReason, LockoutState, RiskDecision, RiskLevel, StepUpCause } from './types.js';
 
 /** At or above `high` is high, at or above `medium` is medium, anything lower is low. */
 export function levelOf(score: number, thresholds: Thresholds): RiskLevel {
@@ -27,14 +27,8 @@ export interface DecisionInput {
   mfaFresh: boolean;
 }
 
-export interface DecisionOutcome {
-  action: RiskAction;
-  rule: string;
-  reason?: DenyReason;
-  requiredAcr?: string;
-  mfaRequired: boolean;
-  stepUpCauses: StepUpCause[];
-}
+/** The part of a RiskDecision that the decision makes. */
+export type DecisionOutcome = Pick<RiskDecision, 'action' | 'rule' | 'reason' | 'requiredAcr' | 'mfaRequired' | 'stepUpCauses'>;
 
 /** The stronger of two acr values (the broker's order). */
 const strongerAcr = (a: string | undefined, b: string): string => (acrRank(a) >= acrRank(b) ? (a as string) : b);

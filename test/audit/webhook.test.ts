@@ -1,7 +1,5 @@
 // The audit webhook: HMAC-signed deliveries at or above a level, retried on 5xx, bounded queue, and a hanging receiver never delays a sign-in.
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditWebhookSchema, type AuditWebhookConfig } from '../../src/audit/config.js';
 import { verifySignature } from '../../src/audit/webhook-signature.js';
@@ -9,41 +7,24 @@ import { WebhookSink } from '../../src/audit/webhook.js';
 import { startBroker } from '../helpers/broker.js';
 import { loginAndExchange } from '../helpers/rp.js';
 import { recordEvents, silent } from './helpers.js';
+import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import type { ServerResponse } from 'node:http';
 import { Auditor } from '../../src/audit/auditor.js';
 
 const SECRET = 'webhook-test-secret-0123456789abcdefghij';
 
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-  res: ServerResponse;
-}
-
 /** A receiver on loopback; `answer` decides each response (undefined: hold it, never answer). */
-async function receiver(answer: (index: number) => number | undefined): Promise<{ url: string; received: Received[]; server: Server }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const status = answer(received.length);
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), res });
-      if (status !== undefined) res.writeHead(status).end('ignored body');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, server };
+async function receiver(answer: (index: number) => number | undefined): Promise<WebhookReceiver> {
+  const created = await webhookReceiver(answer);
+  receivers.push(created);
+  return created;
 }
 
-const servers: Server[] = [];
+const receivers: WebhookReceiver[] = [];
 const sinks: WebhookSink[] = [];
 afterEach(async () => {
   await Promise.all(sinks.splice(0).map((sink) => sink.close()));
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    server.close();
-  }
+  for (const created of receivers.splice(0)) created.close();
 });
 
 function sink(url: string, overrides: Partial<AuditWebhookConfig> = {}, closeGraceMs = 0): WebhookSink {
@@ -171,7 +152,8 @@ describe('audit webhook sink', () => {
       expect(broker.audit.map((event) => event.event)).toEqual(expect.arrayContaining(['login.success', 'token.issued']));
       await until(() => hook.received.length >= 1);
       expect(hook.received.every((r) => !r.res.headersSent)).toBe(true);
-      expect(JSON.parse(hook.received[0]!.body).event).toBe('login.success');
+      // The sign-in's first record is its risk decision, made before the session exists.
+      expect(JSON.parse(hook.received[0]!.body).event).toBe('risk.evaluated');
     } finally {
       await broker.close();
     }

@@ -1,6 +1,4 @@
 // The SOAR webhook: risk.lockout and risk.high reach a real loopback receiver signed with HMAC-SHA256, retried, never blocking, each delivery's outcome audited.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Auditor } from '../../src/audit/auditor.js';
 import type { AuditRecord, AuditSink } from '../../src/audit/events.js';
@@ -12,39 +10,21 @@ import { AccountLocks } from '../../src/session/account-locks.js';
 import { SessionRepository } from '../../src/session/federated-session.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { silent } from '../audit/helpers.js';
+import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'soar-webhook-secret-0123456789abcdefghij';
 
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-  res: ServerResponse;
-}
-
-const servers: Server[] = [];
+const receivers: WebhookReceiver[] = [];
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    server.close();
-  }
+  for (const receiver of receivers.splice(0)) receiver.close();
 });
 
-async function receiver(answer: (index: number) => number | undefined) {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const status = answer(received.length);
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), res });
-      if (status !== undefined) res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/soar`, received };
+async function receiver(answer: (index: number) => number | undefined): Promise<WebhookReceiver> {
+  const created = await webhookReceiver(answer, '/soar');
+  receivers.push(created);
+  return created;
 }
 
 class Collect implements AuditSink {
