@@ -6,6 +6,13 @@ import { accountsShow } from './admin/accounts-show.js';
 import { accountsUnlock } from './admin/accounts-unlock.js';
 import { AUDIT_VERIFY_USAGE, auditVerify } from './admin/audit-verify.js';
 import { checkConfig } from './admin/check-config.js';
+import { clientsAdd } from './admin/clients-add.js';
+import { clientsDisable } from './admin/clients-disable.js';
+import { clientsIatCreate, clientsIatList, clientsIatRevoke } from './admin/clients-iat.js';
+import { clientsList } from './admin/clients-list.js';
+import { clientsRemove } from './admin/clients-remove.js';
+import { clientsRotateSecret } from './admin/clients-rotate-secret.js';
+import { clientsShow } from './admin/clients-show.js';
 import { UsageError, type AdminCommand } from './admin/command.js';
 import { configSchema } from './admin/config-schema.js';
 import { generateJwks } from './admin/generate-jwks.js';
@@ -30,6 +37,15 @@ const COMMANDS: readonly AdminCommand[] = [
   accountsShow,
   accountsLock,
   accountsUnlock,
+  clientsList,
+  clientsShow,
+  clientsAdd,
+  clientsDisable,
+  clientsRemove,
+  clientsRotateSecret,
+  clientsIatCreate,
+  clientsIatList,
+  clientsIatRevoke,
   accountsFactors,
   accountsResetFactors,
   { path: 'audit verify', summary: 'check audit files or a Redis stream against their hash chains; exit 1 names the first broken record', usage: AUDIT_VERIFY_USAGE, run: auditVerify },
