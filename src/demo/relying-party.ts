@@ -1,4 +1,4 @@
-// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card; cancel and sign-out land back here with a message.
+// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card, the sign-in's risk and a sensitive action that asks for MFA; cancel and sign-out land back here with a message.
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -7,6 +7,7 @@ import type { BrokerContext } from '../context.js';
 import { DEMO_CLIENT_ID } from '../config/development.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { ACR_MFA } from '../mfa/assurance.js';
 import { readForm } from '../http/form.js';
 import type { FederatedSession } from '../session/federated-session.js';
 import type { AuditTail } from './audit-tail.js';
@@ -81,6 +82,13 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
     return typeof upstream?.issuer === 'string' ? `${upstream.issuer}/users` : undefined;
   })();
 
+  /** The risk decision of the signed-in user's newest session: level, score and the signals behind it (no secrets). */
+  const riskOf = async (session: DemoSession | undefined) => {
+    const sub = session?.claims.sub;
+    const federated = typeof sub === 'string' ? await newestSession(broker, sub) : undefined;
+    return federated?.risk ? { level: federated.risk.level, score: federated.risk.score, signals: federated.risk.signals } : undefined;
+  };
+
   router.get('/demo', async (ctx) => {
     const session = await sessionOf(ctx);
     const demoId = ctx.cookies.get(SESSION_COOKIE, { signed: true });
@@ -94,6 +102,8 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
       checkCsrf: session && demoId ? csrfToken(broker.config.cookieKeys[0]!, `demo-check:${demoId}`) : undefined,
       checked: typeof ctx.query.checked === 'string' ? ctx.query.checked.slice(0, 20) : undefined,
       upstreamUsersUrl,
+      risk: await riskOf(session),
+      mfaAcr: ACR_MFA,
       notice: signedOut ? 'signedOut' : ctx.query.outcome === 'cancelled' ? 'cancelled' : undefined,
       users: broker.config.demoCredentials?.users,
     });
@@ -112,6 +122,8 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
       code_challenge_method: 'S256',
       state,
       nonce,
+      // The sensitive action asks for the MFA acr: enrolment or a factor prompt, then acr/amr show the second factor.
+      ...(ctx.query.sensitive === '1' ? { acr_values: ACR_MFA } : {}),
     });
     ctx.redirect(url.href);
   });
