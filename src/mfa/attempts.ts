@@ -6,14 +6,14 @@ const keyOf = (accountId: string) => `mfa-failures:${accountId}`;
 export class FactorAttempts {
   constructor(
     private readonly store: KeyValueStore,
-    /** Wrong answers allowed in one window; the next answer, right or wrong, is refused until the window ends. */
+    /** Wrong answers allowed in one window; once that many are counted, every answer is refused until the window ends. */
     readonly maxFailures: number,
     readonly windowMs: number,
   ) {}
 
-  /** True when the account has used up its wrong answers for this window. */
-  async exhausted(accountId: string): Promise<boolean> {
-    return ((await this.store.get<number>(keyOf(accountId))) ?? 0) >= this.maxFailures;
+  /** Wrong answers of the account in the current window (0 when none). */
+  async failures(accountId: string): Promise<number> {
+    return (await this.store.get<number>(keyOf(accountId))) ?? 0;
   }
 
   /** Counts one wrong answer (atomically, across instances); answers the count in this window. */

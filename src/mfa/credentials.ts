@@ -58,7 +58,9 @@ export const totpSecretBinding = (accountId: string, factorId: string) => `mfa-t
 
 /** setIfAbsent needs a TTL: a user handle lives a hundred years. */
 export const FOREVER_MS = 100 * 365 * 86_400_000;
-const factorsKey = (accountId: string) => `mfa-factors:${accountId}`;
+/** The account's factor ids (a map: factor id -> enrolment time); each record is a key of its own, so a use can update it in place. */
+const indexKey = (accountId: string) => `mfa-factors:${accountId}`;
+export const factorKey = (accountId: string, factorId: string) => `mfa-factor:${accountId}:${factorId}`;
 const userHandleKey = (accountId: string) => `mfa-user-handle:${accountId}`;
 /** Which account a WebAuthn credential id belongs to: one credential is registered to one account only (WebAuthn 7.1 step 26). */
 export const webauthnCredentialKey = (credentialId: string) => `mfa-webauthn-credential:${credentialId}`;
@@ -87,8 +89,10 @@ export class CredentialRepository {
 
   /** Every enrolled factor of the account, oldest first. */
   async records(accountId: string): Promise<FactorRecord[]> {
-    const all = await this.store.mapGetAll<FactorRecord>(factorsKey(accountId));
-    return Object.values(all).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    const ids = Object.keys(await this.store.mapGetAll(indexKey(accountId)));
+    if (ids.length === 0) return [];
+    const records = await this.store.getMany<FactorRecord>(ids.map((id) => factorKey(accountId, id)));
+    return records.filter((record) => record !== undefined).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
   /** The account's factors without their secrets, oldest first. */
@@ -102,29 +106,30 @@ export class CredentialRepository {
   }
 
   async get(accountId: string, factorId: string): Promise<FactorRecord | undefined> {
-    return (await this.store.mapGetAll<FactorRecord>(factorsKey(accountId)))[factorId];
+    return this.store.get<FactorRecord>(factorKey(accountId, factorId));
   }
 
   /** True when the account has at least one second factor (recovery codes alone count: they stand in for a lost one). */
   async hasAny(accountId: string): Promise<boolean> {
-    return Object.keys(await this.store.mapGetAll(factorsKey(accountId))).length > 0;
+    return (await this.records(accountId)).length > 0;
   }
 
-  /** Stores a new factor (or replaces the one with the same id). */
+  /** Stores a new factor (or replaces the one with the same id): the record first, then its place in the index. */
   async add(accountId: string, record: FactorRecord): Promise<void> {
-    await this.store.batch([{ op: 'mapSet', key: factorsKey(accountId), field: record.id, value: record }]);
-  }
-
-  /** Records that a factor was just used, with its new state (TOTP lastStep, WebAuthn counter); false when it is gone. */
-  async touch(accountId: string, factorId: string, fields: Partial<Pick<TotpRecord, 'lastStep'> & Pick<WebAuthnRecord, 'counter' | 'backedUp'>> = {}): Promise<boolean> {
-    const record = await this.get(accountId, factorId);
-    if (!record) return false;
-    await this.store.batch([{ op: 'mapSet', key: factorsKey(accountId), field: factorId, value: { ...record, ...fields, lastUsedAt: this.now() } }]);
-    return true;
+    await this.store.set(factorKey(accountId, record.id), record);
+    await this.store.batch([{ op: 'mapSet', key: indexKey(accountId), field: record.id, value: record.createdAt }]);
   }
 
   /**
-   * The account's WebAuthn user handle (64 random bits and more, base64url): made once, the same on every instance, and
+   * Records that a factor was just used, with its new state (TOTP lastStep, WebAuthn counter), in place and in one step:
+   * false when the factor is gone, and a factor removed meanwhile (admin reset) is never written back.
+   */
+  async touch(accountId: string, factorId: string, fields: Partial<Pick<TotpRecord, 'lastStep'> & Pick<WebAuthnRecord, 'counter' | 'backedUp'>> = {}): Promise<boolean> {
+    return this.store.assign(factorKey(accountId, factorId), { ...fields, lastUsedAt: this.now() });
+  }
+
+  /**
+   * The account's WebAuthn user handle (256 random bits, base64url): made once, the same on every instance, and
    * never derived from the account id (WebAuthn section 14.6.1: no personal data in the handle).
    */
   async userHandle(accountId: string): Promise<string> {
@@ -139,7 +144,8 @@ export class CredentialRepository {
   async remove(accountId: string, factorId: string): Promise<boolean> {
     const record = await this.get(accountId, factorId);
     if (!record) return false;
-    await this.store.batch([{ op: 'mapDelete', key: factorsKey(accountId), field: factorId }]);
+    await this.store.delete(factorKey(accountId, factorId));
+    await this.store.batch([{ op: 'mapDelete', key: indexKey(accountId), field: factorId }]);
     await companionCleanup(this.store, accountId, record);
     return true;
   }
@@ -147,7 +153,8 @@ export class CredentialRepository {
   /** Removes every factor of the account (admin reset); answers how many there were. */
   async removeAll(accountId: string): Promise<number> {
     const records = await this.records(accountId);
-    await this.store.delete(factorsKey(accountId));
+    if (records.length > 0) await this.store.delete(...records.map((record) => factorKey(accountId, record.id)));
+    await this.store.delete(indexKey(accountId));
     for (const record of records) await companionCleanup(this.store, accountId, record);
     return records.length;
   }

@@ -87,7 +87,8 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
   async finishEnrolment(subject: FactorSubject, answer: TotpEnrolAnswer): Promise<FactorEnrolment> {
     const code = normaliseTotpCode(answer?.code);
     if (!code) return fail('malformed');
-    if (await this.options.attempts.exhausted(subject.accountId)) return fail('too_many_attempts');
+    const failures = await this.options.attempts.failures(subject.accountId);
+    if (failures >= this.options.attempts.maxFailures) return fail('too_many_attempts');
     const pending = await this.options.store.get<PendingEnrolment>(pendingKey(subject));
     const secret = pending && this.options.credentials.keyRing.open(pendingBinding(subject), pending.secret);
     if (!secret) return fail('no_challenge');
@@ -110,7 +111,7 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
       lastStep: step,
     };
     await this.options.credentials.add(subject.accountId, record);
-    await this.options.attempts.clear(subject.accountId);
+    if (failures > 0) await this.options.attempts.clear(subject.accountId);
     return { ok: true, factorId: id, kind: 'totp' };
   }
 
@@ -125,15 +126,17 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
     if (!code) return fail('malformed');
     const records = await this.options.credentials.ofKind(subject.accountId, 'totp');
     if (records.length === 0) return fail('no_factor');
-    if (await this.options.attempts.exhausted(subject.accountId)) return fail('too_many_attempts');
+    const failures = await this.options.attempts.failures(subject.accountId);
+    if (failures >= this.options.attempts.maxFailures) return fail('too_many_attempts');
     for (const record of records) {
       const secret = this.options.credentials.keyRing.open(totpSecretBinding(subject.accountId, record.id), record.secret);
       const step = secret === undefined ? undefined : this.matchingStep(secret, code);
       if (step === undefined) continue;
       // RFC 6238 section 5.2: a code is accepted once; a step older than the newest accepted one is spent too.
       if ((record.lastStep !== undefined && step <= record.lastStep) || !(await this.spendStep(subject.accountId, record.id, step))) return fail('replayed');
-      await this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) });
-      await this.options.attempts.clear(subject.accountId);
+      // A factor removed meanwhile (admin reset) is not brought back, and its code does not count.
+      if (!(await this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) }))) return fail('no_factor');
+      if (failures > 0) await this.options.attempts.clear(subject.accountId);
       return { ok: true, factorId: record.id, kind: 'totp', amr: ['otp'], phishingResistant: false };
     }
     await this.options.attempts.fail(subject.accountId);

@@ -212,7 +212,7 @@ export class WebAuthnFactor implements Factor<PublicKeyCredentialCreationOptions
     } catch (error) {
       return refusal(error);
     }
-    await this.options.credentials.touch(subject.accountId, record.id, { counter: info.newCounter, backedUp: info.credentialBackedUp });
+    if (!(await this.options.credentials.touch(subject.accountId, record.id, { counter: info.newCounter, backedUp: info.credentialBackedUp }))) return { ok: false, reason: 'no_factor' };
     return { ok: true, factorId: record.id, kind: 'webauthn', amr: [webauthnAmr(record)], phishingResistant: true };
   }
 

@@ -43,7 +43,8 @@ afterAll(async () => {
 
 const adminAudit = () => readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 
-describe('accounts factors / reset-factors', () => {
+// Each command is a child process that loads tsx and the configuration: seconds apiece on a loaded machine.
+describe('accounts factors / reset-factors', { timeout: 180_000 }, () => {
   it('lists the factors by kind and name, with no secret in the output', async () => {
     const listed = await vestibule(['accounts', 'factors', accountId, '--json'], configFile);
     expect(listed.status).toBe(0);

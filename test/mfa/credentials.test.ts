@@ -53,6 +53,34 @@ describe.each(STORE_BACKENDS)('credential repository on the %s store', (_name, o
     expect(await store.get(`mfa-webauthn-credential:${authenticator.credentialIds[0]}`)).toBeUndefined();
   });
 
+  it('never writes back a factor removed while one of its codes was being verified (admin reset during a step-up)', async () => {
+    store = await open();
+    const backing = store;
+    let raceArmed = false;
+    // The store the verification uses: its in-place update of the factor comes right after the admin removed it.
+    const racing = new Proxy(backing, {
+      get(target, property, receiver) {
+        if (property === 'assign') {
+          return async (key: string, fields: Record<string, unknown>) => {
+            if (raceArmed) await mfa.credentials.removeAll(alice.accountId);
+            return target.assign(key, fields);
+          };
+        }
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const mfa = mfaFixture(racing);
+    const { secret } = await mfa.totp.startEnrolment(alice);
+    await mfa.totp.finishEnrolment(alice, { code: totpCode(secret, mfa.clock.now) });
+    mfa.clock.now += 30_000;
+    raceArmed = true;
+    expect(await mfa.totp.finishVerification(alice, { code: totpCode(secret, mfa.clock.now) })).toEqual({ ok: false, reason: 'no_factor' });
+    raceArmed = false;
+    expect(await mfa.credentials.list(alice.accountId)).toEqual([]);
+    expect(await backing.mapGetAll(`mfa-factors:${alice.accountId}`)).toEqual({});
+  });
+
   it('gives an account one random user handle, the same under concurrent first use', async () => {
     store = await open();
     const mfa = mfaFixture(store);

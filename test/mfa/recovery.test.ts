@@ -43,7 +43,7 @@ describe.each(STORE_BACKENDS)('recovery codes on the %s store', (_name, open) =>
     expect(codes).toHaveLength(12);
     expect(new Set(codes).size).toBe(12);
     for (const code of codes) expect(code).toMatch(/^([0-9A-HJKMNP-TV-Z]{4}-){6}[0-9A-HJKMNP-TV-Z]{4}$/);
-    const raw = JSON.stringify(await store!.mapGetAll(`mfa-factors:${alice.accountId}`));
+    const raw = JSON.stringify(await mfa.credentials.records(alice.accountId));
     for (const code of codes) {
       expect(raw).not.toContain(code);
       expect(raw).not.toContain(normaliseRecoveryCode(code)!);

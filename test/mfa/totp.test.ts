@@ -117,8 +117,10 @@ describe.each(STORE_BACKENDS)('TOTP on the %s store', (_name, open) => {
 
   it('keeps the secret sealed in the store: not in clear, and a sealed secret copied to another account does not open', async () => {
     const { mfa, secret, factorId } = await enrolled();
-    const raw = store instanceof RedisStore ? JSON.stringify(await store.client.hgetall(`${store.prefix}mfa-factors:${alice.accountId}`)) : JSON.stringify(await store!.mapGetAll(`mfa-factors:${alice.accountId}`));
+    const key = `mfa-factor:${alice.accountId}:${factorId}`;
+    const raw = store instanceof RedisStore ? String(await store.client.get(`${store.prefix}${key}`)) : JSON.stringify(await store!.get(key));
     expect(raw).toContain(factorId);
+    expect(raw).toContain('"secret":{"v":1');
     expect(raw).not.toContain(secret);
     expect(raw).not.toContain(Buffer.from(Secret.fromBase32(secret).bytes).toString('base64'));
     expect(raw).not.toContain(Buffer.from(Secret.fromBase32(secret).bytes).toString('hex'));
