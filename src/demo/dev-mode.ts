@@ -5,9 +5,12 @@ import type { BrokerConfig } from '../config/load.js';
 import { ConfigError } from '../config/issues.js';
 import { startDemoUpstreamOidc } from './upstream-oidc.js';
 import { DEMO_SAML_USERS, startDemoUpstreamSaml } from './upstream-saml.js';
+import { startDemoResources } from './mcp-resources.js';
 
 export interface DemoUpstreams {
   upstreams: { name: string; url: string; accounts: string }[];
+  /** MCP-style protected resources (RFC 9728 metadata, JWT access tokens for their audience only). */
+  resources: { name: string; resource: string; metadataUrl: string }[];
   close(): Promise<void>;
 }
 
@@ -24,13 +27,15 @@ export async function startDemoUpstreams(config: BrokerConfig, logger: Logger): 
   }
   if (errors.length) throw new ConfigError(errors);
   logger.info({ oidc: oidc.issuer, saml: saml.url }, 'demo upstreams started');
+  const resources = await startDemoResources(config, logger);
   return {
     upstreams: [
       { name: 'Demo OIDC IdP', url: oidc.issuer, accounts: 'alice / alice-password, bob / bob-password' },
       { name: 'Demo SAML IdP', url: saml.url, accounts: `${DEMO_SAML_USERS.map((u) => `${u.username} / ${u.password}`).join(', ')} (or type sam@saml.demo as the work email)` },
     ],
+    resources: resources.resources,
     async close() {
-      await Promise.all([oidc.close(), saml.close()]);
+      await Promise.all([oidc.close(), saml.close(), resources.close()]);
     },
   };
 }
@@ -49,6 +54,13 @@ export function printDemoBanner(config: BrokerConfig, demo?: DemoUpstreams): voi
     '',
     ...(demo?.upstreams.length
       ? ['  Sample upstream IdPs (choose them on the sign-in page):', ...demo.upstreams.flatMap((u) => [`    ${u.name.padEnd(15)} ${u.url}`, `    ${''.padEnd(15)} ${u.accounts}`]), '']
+      : []),
+    ...(demo?.resources.length
+      ? [
+          '  MCP-style resources (an agent discovers the broker from their metadata; open registration is on in development):',
+          ...demo.resources.flatMap((r) => [`    ${r.name.padEnd(15)} ${r.resource}`, `    ${''.padEnd(15)} ${r.metadataUrl}`]),
+          '',
+        ]
       : []),
   ];
   console.log(lines.join('\n'));
