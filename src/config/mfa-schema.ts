@@ -13,7 +13,7 @@ export const mfaConfigSchema = z
       .describe('Name authenticator apps show beside the account (default: branding.productName).'),
     maxFactorsPerAccount: z.number().int().min(1).max(50).default(10).describe('Most second factors one account may hold (TOTP, passkeys and the recovery-code set together).'),
     enrolmentTtlSeconds: z.number().int().min(60).max(3600).default(600).describe('How long a started enrolment (TOTP secret shown, passkey options issued) may be finished, seconds.'),
-    maxFailedAttempts: z.number().int().min(3).max(100).default(10).describe('Wrong second-factor answers (TOTP or recovery codes) an account may give in the window before every answer is refused.'),
+    maxFailedAttempts: z.number().int().min(3).max(100).default(10).describe('Second-factor answers (TOTP or recovery codes) an account may give in the window, counted before they are checked (a right answer gives them back); beyond it every answer is refused.'),
     failedAttemptsWindowSeconds: z.number().int().min(60).max(86_400).default(900).describe('Window of mfa.maxFailedAttempts, seconds (it starts at the first wrong answer).'),
     totp: z
       .strictObject({

@@ -1,4 +1,4 @@
-// Wrong second-factor answers per account, counted in the store: a 6-digit code cannot be guessed by trying them all.
+// Second-factor answers per account, counted in the store before they are checked: a 6-digit code cannot be guessed by trying them all.
 import type { KeyValueStore } from '../store/store.js';
 
 const keyOf = (accountId: string) => `mfa-failures:${accountId}`;
@@ -6,23 +6,21 @@ const keyOf = (accountId: string) => `mfa-failures:${accountId}`;
 export class FactorAttempts {
   constructor(
     private readonly store: KeyValueStore,
-    /** Wrong answers allowed in one window; once that many are counted, every answer is refused until the window ends. */
+    /** Answers allowed in one window (a right answer gives them all back); beyond that every answer is refused until the window ends. */
     readonly maxFailures: number,
     readonly windowMs: number,
   ) {}
 
-  /** Wrong answers of the account in the current window (0 when none). */
-  async failures(accountId: string): Promise<number> {
-    return (await this.store.get<number>(keyOf(accountId))) ?? 0;
+  /**
+   * Counts one answer, atomically across instances, before it is checked: true while the window's budget holds. Counting
+   * first means parallel guesses cannot all read "still allowed" and overtake the limit.
+   */
+  async begin(accountId: string): Promise<boolean> {
+    return (await this.store.increment(keyOf(accountId), this.windowMs)) <= this.maxFailures;
   }
 
-  /** Counts one wrong answer (atomically, across instances); answers the count in this window. */
-  async fail(accountId: string): Promise<number> {
-    return this.store.increment(keyOf(accountId), this.windowMs);
-  }
-
-  /** A right answer forgets the wrong ones. */
-  async clear(accountId: string): Promise<void> {
+  /** A right answer gives the window's count back. */
+  async succeeded(accountId: string): Promise<void> {
     await this.store.delete(keyOf(accountId));
   }
 }

@@ -103,18 +103,14 @@ export class RecoveryCodesFactor implements Factor<RecoveryEnrolmentStart, Recor
     if (!code) return fail('malformed');
     const sets = await this.options.credentials.ofKind(subject.accountId, 'recovery');
     if (sets.length === 0) return fail('no_factor');
-    const failures = await this.options.attempts.failures(subject.accountId);
-    if (failures >= this.options.attempts.maxFailures) return fail('too_many_attempts');
+    if (!(await this.options.attempts.begin(subject.accountId))) return fail('too_many_attempts');
     const hash = hashRecoveryCode(subject.accountId, code);
     const set = sets.find((record) => record.hashes.includes(hash));
-    if (!set) {
-      await this.options.attempts.fail(subject.accountId);
-      return fail('invalid');
-    }
+    if (!set) return fail('invalid');
     const claim = await this.options.store.claim(recoverySpentKey(subject.accountId, set.id), hash, this.now());
     if (claim !== 'won') return fail(claim === 'taken' ? 'replayed' : 'no_factor');
     if (!(await this.options.credentials.touch(subject.accountId, set.id))) return fail('no_factor');
-    if (failures > 0) await this.options.attempts.clear(subject.accountId);
+    await this.options.attempts.succeeded(subject.accountId);
     return { ok: true, factorId: set.id, kind: 'recovery', amr: ['otp'], phishingResistant: false };
   }
 

@@ -87,16 +87,12 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
   async finishEnrolment(subject: FactorSubject, answer: TotpEnrolAnswer): Promise<FactorEnrolment> {
     const code = normaliseTotpCode(answer?.code);
     if (!code) return fail('malformed');
-    const failures = await this.options.attempts.failures(subject.accountId);
-    if (failures >= this.options.attempts.maxFailures) return fail('too_many_attempts');
     const pending = await this.options.store.get<PendingEnrolment>(pendingKey(subject));
     const secret = pending && this.options.credentials.keyRing.open(pendingBinding(subject), pending.secret);
     if (!secret) return fail('no_challenge');
+    if (!(await this.options.attempts.begin(subject.accountId))) return fail('too_many_attempts');
     const step = this.matchingStep(secret, code);
-    if (step === undefined) {
-      await this.options.attempts.fail(subject.accountId);
-      return fail('invalid');
-    }
+    if (step === undefined) return fail('invalid');
     if ((await this.options.credentials.records(subject.accountId)).length >= this.options.maxFactorsPerAccount) return fail('limit_reached');
     // Of two concurrent finishes of one enrolment, one takes the pending secret; the other finds nothing.
     if (!(await this.options.store.take(pendingKey(subject)))) return fail('no_challenge');
@@ -111,7 +107,7 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
       lastStep: step,
     };
     await this.options.credentials.add(subject.accountId, record);
-    if (failures > 0) await this.options.attempts.clear(subject.accountId);
+    await this.options.attempts.succeeded(subject.accountId);
     return { ok: true, factorId: id, kind: 'totp' };
   }
 
@@ -126,8 +122,7 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
     if (!code) return fail('malformed');
     const records = await this.options.credentials.ofKind(subject.accountId, 'totp');
     if (records.length === 0) return fail('no_factor');
-    const failures = await this.options.attempts.failures(subject.accountId);
-    if (failures >= this.options.attempts.maxFailures) return fail('too_many_attempts');
+    if (!(await this.options.attempts.begin(subject.accountId))) return fail('too_many_attempts');
     for (const record of records) {
       const secret = this.options.credentials.keyRing.open(totpSecretBinding(subject.accountId, record.id), record.secret);
       const step = secret === undefined ? undefined : this.matchingStep(secret, code);
@@ -136,10 +131,9 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
       if ((record.lastStep !== undefined && step <= record.lastStep) || !(await this.spendStep(subject.accountId, record.id, step))) return fail('replayed');
       // A factor removed meanwhile (admin reset) is not brought back, and its code does not count.
       if (!(await this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) }))) return fail('no_factor');
-      if (failures > 0) await this.options.attempts.clear(subject.accountId);
+      await this.options.attempts.succeeded(subject.accountId);
       return { ok: true, factorId: record.id, kind: 'totp', amr: ['otp'], phishingResistant: false };
     }
-    await this.options.attempts.fail(subject.accountId);
     return fail('invalid');
   }
 

@@ -115,6 +115,14 @@ describe.each(STORE_BACKENDS)('TOTP on the %s store', (_name, open) => {
     expect(await mfa.totp.finishVerification({ ...alice, accountId: 'local:bob' }, { code: '123456' })).toEqual({ ok: false, reason: 'no_factor' });
   });
 
+  it('counts answers before checking them: of many wrong answers at the same moment only the budget is checked', async () => {
+    const { mfa, secret } = await enrolled({ maxFailedAttempts: 3 });
+    const wrong = totpCode(secret, mfa.clock.now) === '000000' ? '111111' : '000000';
+    const results = await Promise.all(Array.from({ length: 10 }, () => mfa.totp.finishVerification(alice, { code: wrong })));
+    expect(results.filter((r) => !r.ok && r.reason === 'invalid')).toHaveLength(3);
+    expect(results.filter((r) => !r.ok && r.reason === 'too_many_attempts')).toHaveLength(7);
+  });
+
   it('keeps the secret sealed in the store: not in clear, and a sealed secret copied to another account does not open', async () => {
     const { mfa, secret, factorId } = await enrolled();
     const key = `mfa-factor:${alice.accountId}:${factorId}`;
