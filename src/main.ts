@@ -6,7 +6,6 @@ import { buildApp } from './app.js';
 import { processEnv } from './config/env.js';
 import { ConfigError } from './config/issues.js';
 import { loadConfig } from './config/load.js';
-import { printDemoBanner, startDemoUpstreams } from './demo/dev-mode.js';
 import { reloadConfig, type Running } from './reload.js';
 import { watchConfigFiles } from './config-watch.js';
 import { trackInFlight } from './in-flight.js';
@@ -28,7 +27,9 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: config.logLevel });
   for (const warning of config.warnings) logger.warn(`development default in use: ${warning}`);
-  const demo = config.demo ? await startDemoUpstreams(config, logger) : undefined;
+  // The development demo (an OIDC and a samlify upstream) is loaded only in development mode: a deployed broker never needs it.
+  const devMode = config.demo ? await import('./demo/dev-mode.js') : undefined;
+  const demo = devMode ? await devMode.startDemoUpstreams(config, logger) : undefined;
   const store = await createStore(config.store, logger);
   let running: Running = { config, broker: await buildApp(config, { logger, store }) };
   let tracked = trackInFlight(running.broker.app.callback());
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
       })
     : undefined;
   if (metricsServer) logger.info({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token !== undefined }, 'metrics listening at /metrics');
-  if (config.demo) printDemoBanner(config, demo);
+  if (devMode) devMode.printDemoBanner(config, demo);
   const keyWatch = config.jwksFile
     ? undefined
     : await reloadOnKeyChange({
