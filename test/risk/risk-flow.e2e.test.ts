@@ -14,6 +14,7 @@ import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 import { expectGrantRevoked } from '../helpers/token-endpoint.js';
 
 const MFA_CLIENT: RpClient = { clientId: 'payroll', clientSecret: 'payroll-secret-0123456789abcdefghijklmnop', redirectUri: 'http://127.0.0.1:1/payroll-cb' };
+const ADMIN_CLIENT: RpClient = { clientId: 'admin-console', clientSecret: 'admin-console-secret-0123456789abcdefghijk', redirectUri: 'http://127.0.0.1:1/admin-cb' };
 const WEBHOOK_SECRET = 'soar-webhook-secret-0123456789abcdefghijklmnop';
 /** Addresses the test's trusted proxy (127.0.0.1) forwards for: an office network, somewhere else, a blocked network. */
 const OFFICE = { 'x-forwarded-for': '10.20.30.40' };
@@ -74,10 +75,14 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     receiver = await webhookReceiver();
     broker = await startBroker({
       store,
-      providers: [await localAccounts(['low', 'medium', 'payroll', 'twice', 'victim', 'target', 'racer', 'second', 'again'])],
+      providers: [await localAccounts(['low', 'medium', 'payroll', 'twice', 'victim', 'target', 'racer', 'second', 'again', 'outsider'])],
       config: {
         trustProxy: ['127.0.0.1'],
-        clients: [confidential(TEST_CLIENT, { name: 'Test RP' }), confidential(MFA_CLIENT, { name: 'Payroll', risk: { minAcr: ACR_MFA } })],
+        clients: [
+          confidential(TEST_CLIENT, { name: 'Test RP' }),
+          confidential(MFA_CLIENT, { name: 'Payroll', risk: { minAcr: ACR_MFA } }),
+          confidential(ADMIN_CLIENT, { name: 'Admin console', skipConsent: true, risk: { accessPolicy: { rules: [{ name: 'admins-only', source: { groups: ['admins'] }, action: 'allow' }] } } }),
+        ],
         risk: {
           networks: { trusted: ['10.0.0.0/8'], blocked: ['203.0.113.0/24'] },
           workingHours: { timeZone: 'UTC', days: daysOffToday(), start: '08:00', end: '19:00' },
@@ -270,5 +275,29 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     const second = await authorize(broker.issuer, browser, TEST_CLIENT, { prompt: 'login' });
     const tokens = await exchange(second, await untilClient(second, await submitPassword(second, second.page, 'again')));
     expect(tokens.claims()).toMatchObject({ sub: accountId, acr: ACR_PASSWORD, amr: ['pwd'] });
+  });
+
+  it("a client's access policy refuses: a clear page at sign-in, access_denied under prompt=none, and the page's way back tells the application", async () => {
+    const accountId = localAccountId('outsider');
+    const direct = await authorize(broker.issuer, new Browser({ headers: OFFICE }), ADMIN_CLIENT);
+    const refused = await submitPassword(direct, direct.page, 'outsider');
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('access policy does not allow');
+    expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'login.failure', reason: 'access_denied', accountId, details: { rule: 'policy:default_deny' } }));
+
+    // With a session from another application: prompt=none answers access_denied; interactively the refusal page, whose link ends the request.
+    const browser = new Browser({ headers: OFFICE });
+    const other = await authorize(broker.issuer, browser, TEST_CLIENT);
+    await untilClient(other, await submitPassword(other, other.page, 'outsider'));
+    const silent = await authorize(broker.issuer, browser, ADMIN_CLIENT, { prompt: 'none' });
+    expect(new URL(silent.page.url).searchParams.get('error')).toBe('access_denied');
+    const interactive = await authorize(broker.issuer, browser, ADMIN_CLIENT);
+    expect(interactive.page.status).toBe(403);
+    expect(interactive.page.body).toContain('role="alert"');
+    const back = /href="(\/interaction\/[\w-]+\/abort)"/.exec(interactive.page.body)?.[1];
+    expect(back).toBeDefined();
+    const answered = await browser.follow(new URL(back!, broker.issuer).href, {}, ADMIN_CLIENT.redirectUri);
+    expect(new URL(answered.url).searchParams.get('error')).toBe('access_denied');
+    expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'login.failure', reason: 'access_refused', accountId }));
   });
 });
