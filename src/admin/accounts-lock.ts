@@ -1,7 +1,7 @@
 // `vestibule accounts lock <accountId> --reason <text> [--for <duration>]`: no more sign-ins or tokens; its sessions end through terminate().
 import { isoDate, output, parseOptions, UsageError, type AdminCommand } from './command.js';
 import { withDeployment } from './deployment.js';
-import { endAccountSessions } from './sessions-revoke.js';
+import { endAccountSessions } from '../session/terminate.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

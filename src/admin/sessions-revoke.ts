@@ -1,19 +1,7 @@
 // `vestibule sessions revoke`: ends one session, or every session of an account, through terminate() (grants revoked, vault emptied, audited).
 import { output, parseOptions, problem, UsageError, type AdminCommand } from './command.js';
-import { withDeployment, type Deployment } from './deployment.js';
-
-/** Ends every live session of the account; returns their ids. */
-export async function endAccountSessions({ sessions, terminate }: Deployment, accountId: string, reason: 'admin_revoked' | 'account_locked'): Promise<string[]> {
-  const ids = await sessions.sessionsOf(accountId);
-  const ended: string[] = [];
-  for (const id of ids) {
-    const session = await sessions.get(accountId, id);
-    if (!session) continue;
-    await terminate(session, reason);
-    ended.push(id);
-  }
-  return ended;
-}
+import { endAccountSessions } from '../session/terminate.js';
+import { withDeployment } from './deployment.js';
 
 export const sessionsRevoke: AdminCommand = {
   path: 'sessions revoke',

@@ -2,7 +2,7 @@
 import type { Auditor } from '../audit/auditor.js';
 import type { AccountLocks } from '../session/account-locks.js';
 import type { SessionRepository } from '../session/federated-session.js';
-import type { TerminateSession } from '../session/terminate.js';
+import { endAccountSessions, type TerminateSession } from '../session/terminate.js';
 import { signalList } from './risk-audit.js';
 import type { RiskDecision, RiskInput } from './types.js';
 
@@ -26,13 +26,7 @@ export function createHighRiskAction(deps: HighRiskDeps): (input: RiskInput, dec
     // Lock first: a sign-in finishing meanwhile is refused, so no session escapes the ending below.
     const lock = await deps.locks.lock(input.accountId, HIGH_RISK_REASON, deps.lockMs);
     const context = { ip: input.ip, ...(input.requestId ? { requestId: input.requestId } : {}) };
-    let sessionsEnded = 0;
-    for (const id of await deps.sessions.sessionsOf(input.accountId)) {
-      const session = await deps.sessions.get(input.accountId, id);
-      if (!session) continue;
-      await deps.terminate(session, 'high_risk', context);
-      sessionsEnded += 1;
-    }
+    const sessionsEnded = (await endAccountSessions(deps, input.accountId, 'high_risk', context)).length;
     const lockedUntil = lock.expiresAt as number;
     deps.auditor.record({
       event: 'risk.high',

@@ -73,3 +73,20 @@ export function createTerminator(deps: TerminateDeps): TerminateSession {
     await deps.notifyClients?.(session, grantIds, reason);
   };
 }
+
+/** Ends every live session of the account through terminate() (admin revoke and lock, high risk); returns their ids. */
+export async function endAccountSessions(
+  deps: { sessions: Pick<SessionRepository, 'sessionsOf' | 'get'>; terminate: TerminateSession },
+  accountId: string,
+  reason: EndReason,
+  context?: EndContext,
+): Promise<string[]> {
+  const ended: string[] = [];
+  for (const id of await deps.sessions.sessionsOf(accountId)) {
+    const session = await deps.sessions.get(accountId, id);
+    if (!session) continue;
+    await deps.terminate(session, reason, context);
+    ended.push(id);
+  }
+  return ended;
+}
