@@ -65,6 +65,7 @@ import { createClientRegistration } from './clients/setup.js';
 import type { Resolver } from './clients/metadata-fetch.js';
 import { auditClientEvents } from './issuer/client-audit-events.js';
 import { deviceFlowPages } from './issuer/device-pages.js';
+import { cacheDocumentClients } from './issuer/document-client-cache.js';
 import { registrationGate } from './http/registration-gate.js';
 import { authorizationServerMetadata } from './http/routes/as-metadata.js';
 
@@ -238,6 +239,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   });
   auditProviderEvents(provider, auditor);
   auditClientEvents(provider, auditor);
+  if (config.authorizationServer.clientIdMetadataDocument.enabled) cacheDocumentClients(provider, config.authorizationServer.clientIdMetadataDocument.cacheMinSeconds, now);
   backchannel = new BackchannelLogout({
     provider,
     store,

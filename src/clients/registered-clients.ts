@@ -130,6 +130,8 @@ export function withRegisteredClients(Adapter: OidcAdapterClass, registered: Reg
     }
 
     override async find(id: string): Promise<OidcPayload | undefined> {
+      // An https client_id is a metadata document: never a stored client (registration and the CLI never choose one).
+      if (this.model === 'Client' && id.startsWith('https://')) return undefined;
       const payload = await super.find(id);
       if (this.model !== 'Client' || !payload) return payload;
       return (await registered.usable(id, payload)) ? payload : undefined;
