@@ -50,9 +50,9 @@ export const clientSchema = z
       .describe('Resource server: client ids whose tokens this client may introspect besides its own ("*" for every client).'),
     idTokenSignedResponseAlg: z.enum(['ES256', 'RS256']).default('ES256'),
     scopes: z.array(z.string()).default(['openid', 'profile', 'email', 'groups', 'offline_access']),
-    requirePushedAuthorizationRequests: z.boolean().default(false).describe('This client must push its authorization requests (RFC 9126; needs authorizationServer.pushedAuthorizationRequests.enabled).'),
-    dpopBoundAccessTokens: z.boolean().default(false).describe('This client\'s access tokens are DPoP-bound: every token request needs a DPoP proof (RFC 9449; needs authorizationServer.dpop.enabled).'),
-    deviceFlow: z.boolean().default(false).describe('This client may use the device authorization grant (RFC 8628; needs authorizationServer.deviceFlow.enabled).'),
+    requirePushedAuthorizationRequests: z.boolean().optional().describe('This client must push its authorization requests (RFC 9126; needs authorizationServer.pushedAuthorizationRequests.enabled).'),
+    dpopBoundAccessTokens: z.boolean().optional().describe('This client\'s access tokens are DPoP-bound: every token request needs a DPoP proof (RFC 9449; needs authorizationServer.dpop.enabled).'),
+    deviceFlow: z.boolean().optional().describe('This client may use the device authorization grant (RFC 8628; needs authorizationServer.deviceFlow.enabled).'),
   })
   .superRefine((client, ctx) => {
     if (client.public && client.clientSecret) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a public client must not have a secret' });
