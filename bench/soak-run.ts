@@ -213,15 +213,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 export function soakMarkdown(report: SoakReport): string {
   const ops = [...new Set(report.windows.flatMap((w) => Object.keys(w.operations)))];
   const percent = (m: { slopeBytesPerMin: number; meanBytes: number }) => ((m.slopeBytesPerMin * 10 * 100) / m.meanBytes).toFixed(2);
+  // The heap's floor (its lowest sample) per window: used-heap samples land anywhere on the GC sawtooth, the floor is what survives collection.
+  const perWindow = report.windows.map((w) => {
+    const inside = report.samples.filter((sample) => sample.atS <= w.endS && sample.atS > w.endS - report.options.windowMs / 1000);
+    const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
+    const heapFloor = report.memory.heap.map((_, i) => mib(Math.min(...inside.map((sample) => sample.heap[i]!))));
+    const redisMean = inside.length ? mib(inside.reduce((sum, sample) => sum + sample.redis, 0) / inside.length) : '–';
+    return `${heapFloor.join(' / ')} | ${redisMean}`;
+  });
   const lines = [
     `Soak: ${report.options.durationMs / 60_000} min, ${report.options.concurrency} clients, lifetimes ${report.options.lifetimeSeconds} s, windows ${report.options.windowMs / 1000} s, warm-up ${report.options.warmupMs / 1000} s`,
     `Requests ${report.total.requests}, 5xx ${report.total.errors5xx}, wrong answers ${report.total.wrong}, no answer ${report.total.noAnswer}`,
     ...report.memory.heap.map((m, i) => `Heap of instance ${i + 1}: ${Math.round(m.slopeBytesPerMin)} B/min after warm-up (mean ${(m.meanBytes / 1048576).toFixed(1)} MiB; ${percent(m)}% per 10 min)`),
     `Redis used_memory: ${Math.round(report.memory.redis.slopeBytesPerMin)} B/min after warm-up (mean ${(report.memory.redis.meanBytes / 1048576).toFixed(2)} MiB; ${percent(report.memory.redis)}% per 10 min)`,
     '',
-    `| Window end (s) | ${ops.map((op) => `${op} p50 / p99 ms (n)`).join(' | ')} | 5xx |`,
-    `|---|${ops.map(() => '---').join('|')}|---|`,
-    ...report.windows.map((w) => `| ${w.endS} | ${ops.map((op) => (w.operations[op] ? `${w.operations[op]!.p50Ms} / ${w.operations[op]!.p99Ms} (${w.operations[op]!.count})` : '–')).join(' | ')} | ${w.errors5xx} |`),
+    `| Window end (s) | ${ops.map((op) => `${op} p50 / p99 ms (n)`).join(' | ')} | 5xx | heap floor per instance (MiB) | Redis mean (MiB) |`,
+    `|---|${ops.map(() => '---').join('|')}|---|---|---|`,
+    ...report.windows.map((w, i) => `| ${w.endS} | ${ops.map((op) => (w.operations[op] ? `${w.operations[op]!.p50Ms} / ${w.operations[op]!.p99Ms} (${w.operations[op]!.count})` : '–')).join(' | ')} | ${w.errors5xx} | ${perWindow[i]} |`),
   ];
   const first = report.windows[0];
   const last = report.windows.at(-1);
