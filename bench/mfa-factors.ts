@@ -138,8 +138,8 @@ await runScenario(async () => {
       if (repeat % 2 === 1) samples.password.push(await perPassword(hash, PASSWORD_CHECKS));
       samples.totpMemory.push(await perTotp(benches.memory, MEMORY_OPS));
       samples.totpRedis.push(await perTotp(benches.redis, REDIS_OPS));
-      samples.recoveryMemory.push(await perRecovery(benches.memory, Math.min(MEMORY_OPS, (ACCOUNTS * 20) / REPEATS)));
-      samples.recoveryRedis.push(await perRecovery(benches.redis, Math.min(REDIS_OPS, (ACCOUNTS * 20) / REPEATS)));
+      samples.recoveryMemory.push(await perRecovery(benches.memory, Math.min(MEMORY_OPS, Math.floor((ACCOUNTS * 20) / REPEATS))));
+      samples.recoveryRedis.push(await perRecovery(benches.redis, Math.min(REDIS_OPS, Math.floor((ACCOUNTS * 20) / REPEATS))));
       samples.webauthnMemory.push(await perWebAuthn(benches.memory, MEMORY_OPS));
       samples.webauthnRedis.push(await perWebAuthn(benches.redis, REDIS_OPS));
       if (repeat % 2 === 0) samples.password.push(await perPassword(hash, PASSWORD_CHECKS));
