@@ -1,5 +1,6 @@
-// `vestibule accounts show <accountId>`: the account's record (connector, claims), its live sessions and its lock.
+// `vestibule accounts show <accountId>`: the account's record (connector, claims), its live sessions, its lock and its smart-lockout sign-in locks.
 import { isoDate, output, parseOptions, problem, type AdminCommand } from './command.js';
+import { SIGN_IN_ORIGINS } from '../session/account-locks.js';
 import { withDeployment } from './deployment.js';
 import { sessionViews } from './sessions-list.js';
 
@@ -12,13 +13,20 @@ export const accountsShow: AdminCommand = {
     const json = values.json === true;
     const accountId = positionals[0] as string;
     return withDeployment(json, async (deployment) => {
-      const [record, lock, sessions] = await Promise.all([deployment.sessions.account(accountId), deployment.locks.get(accountId), sessionViews(deployment, accountId)]);
-      if (!record && !lock) return problem(json, 'no_such_account', `no account ${accountId} in the store`);
+      const [record, held, sessions] = await Promise.all([deployment.sessions.account(accountId), deployment.locks.held(accountId), sessionViews(deployment, accountId)]);
+      const lock = held.account;
+      if (!record && !lock && !held.familiar && !held.unfamiliar) return problem(json, 'no_such_account', `no account ${accountId} in the store`);
       const lockView = lock && { reason: lock.reason, lockedAt: isoDate(lock.lockedAt), expiresAt: isoDate(lock.expiresAt) };
-      output(json, { accountId, connectorId: record?.connectorId, claims: record?.claims, updatedAt: isoDate(record?.updatedAt), locked: lockView ?? false, sessions }, () => [
+      // Smart lockout: sign-in refused from one origin only (unlock lifts these too).
+      const signInLocks = SIGN_IN_ORIGINS.flatMap((origin) => {
+        const originLock = held[origin];
+        return originLock ? [{ origin, reason: originLock.reason, lockedAt: isoDate(originLock.lockedAt), expiresAt: isoDate(originLock.expiresAt) }] : [];
+      });
+      output(json, { accountId, connectorId: record?.connectorId, claims: record?.claims, updatedAt: isoDate(record?.updatedAt), locked: lockView ?? false, signInLocks, sessions }, () => [
         `account ${accountId}${record ? ` (connector ${record.connectorId}, last sign-in ${isoDate(record.updatedAt)})` : ''}`,
         ...(record ? [`claims: ${JSON.stringify(record.claims)}`] : []),
         lockView ? `LOCKED since ${lockView.lockedAt}${lockView.expiresAt ? ` until ${lockView.expiresAt}` : ''}: ${lock?.reason}` : 'not locked',
+        ...signInLocks.map((view) => `sign-in from ${view.origin} devices locked since ${view.lockedAt} until ${view.expiresAt}: ${view.reason}`),
         `${sessions.length} live session(s)${sessions.map((s) => `\n  ${s.sessionId}  ${s.connectorId}  created ${s.createdAt}`).join('')}`,
       ]);
       return 0;
