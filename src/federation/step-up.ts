@@ -5,6 +5,7 @@ import { HttpError } from '../http/errors.js';
 import { acrFor, ACR_MFA, ACR_PHISHING_RESISTANT, mergeAmr } from '../mfa/assurance.js';
 import type { FactorSuccess } from '../mfa/factor.js';
 import type { FederatedSession, SessionAssurance } from '../session/federated-session.js';
+import { requestFacts } from './risk-facts.js';
 import { readSessionCookie } from './session-cookie.js';
 
 /**
@@ -30,10 +31,16 @@ export function raisedAssurance(session: FederatedSession, factor: Pick<FactorSu
   return { acr, amr, authTime: before.authTime, mfaAt: now };
 }
 
-/** Records the verified factor on the session, audits it and resumes oidc-provider with the raised acr/amr. */
+/**
+ * Records the verified factor on the session, audits it and resumes oidc-provider with the raised acr/amr. The sign-in
+ * has now passed: this browser's device is remembered for the account (and its origin's failed sign-ins forgotten).
+ */
 export async function finishStepUp(broker: BrokerContext, ctx: Context, session: FederatedSession, factor: FactorSuccess, clientId: string): Promise<void> {
-  const assurance = raisedAssurance(session, factor, broker.now());
+  const now = broker.now();
+  const assurance = raisedAssurance(session, factor, now);
   if (!(await broker.sessions.raiseAssurance(session, assurance))) throw new HttpError(400, 'interaction_expired', 'the federated session has ended');
+  const { deviceId, userAgent } = requestFacts(broker, ctx);
+  if (deviceId) await broker.risk.recordSuccessfulSignIn({ accountId: session.accountId, deviceId, ip: ctx.ip, now, ...(userAgent ? { userAgent } : {}) });
   broker.auditor.record({
     event: 'mfa.verified',
     outcome: 'success',

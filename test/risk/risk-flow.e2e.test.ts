@@ -128,6 +128,11 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     expect(tokens.claims()?.amr).toEqual(expect.arrayContaining(['pwd', 'otp', 'mfa']));
     expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'mfa.verified', outcome: 'failure', reason: 'invalid', accountId: localAccountId('medium') }));
     expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'mfa.verified', outcome: 'success', accountId: localAccountId('medium') }));
+    // The sign-in passed: this browser is now a known device, and the fresh factor covers the next authorization.
+    const silent = await authorize(broker.issuer, auth.browser, TEST_CLIENT, { prompt: 'none' });
+    expect(new URL(silent.page.url).searchParams.get('code')).toBeTruthy();
+    expect(riskOf('medium').at(-1)?.details).toMatchObject({ phase: 'authorization', action: 'allow' });
+    expect(riskOf('medium').at(-1)?.details?.signals).not.toContain('device.new');
   });
 
   it('a client that requires MFA steps up even at low risk (enrolment with a QR code, then recovery codes); prompt=none on a password session answers interaction_required', async () => {
