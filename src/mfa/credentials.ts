@@ -60,7 +60,7 @@ export const totpSecretBinding = (accountId: string, factorId: string) => `mfa-t
 export const FOREVER_MS = 100 * 365 * 86_400_000;
 /** The account's factor ids (a map: factor id -> enrolment time); each record is a key of its own, so a use can update it in place. */
 const indexKey = (accountId: string) => `mfa-factors:${accountId}`;
-export const factorKey = (accountId: string, factorId: string) => `mfa-factor:${accountId}:${factorId}`;
+const factorKey = (accountId: string, factorId: string) => `mfa-factor:${accountId}:${factorId}`;
 const userHandleKey = (accountId: string) => `mfa-user-handle:${accountId}`;
 /** Which account a WebAuthn credential id belongs to: one credential is registered to one account only (WebAuthn 7.1 step 26). */
 export const webauthnCredentialKey = (credentialId: string) => `mfa-webauthn-credential:${credentialId}`;
