@@ -110,6 +110,7 @@ export function registrationGate(deps: RegistrationGateDeps): Middleware {
       ctx.set('Cache-Control', 'no-store');
       if (error.status === 401) ctx.set('WWW-Authenticate', `Bearer error="invalid_token"`);
       ctx.body = { error: error.error, error_description: error.description };
+      (ctx.state.log as { warn?: (fields: object, message: string) => void } | undefined)?.warn?.({ code: error.error, reason: error.reason, detail: error.description }, 'client registration refused');
       deps.auditor.record({ event: create ? 'client.registered' : 'client.updated', outcome: 'failure', reason: error.reason, ...audit, details: { origin: state.registrationOrigin ?? 'none' } });
       return;
     }

@@ -76,6 +76,14 @@ describe('Client ID Metadata Document fetches', () => {
     expect(response.headers.get('location')).toMatch(/\/interaction\//);
   });
 
+  it('fetches a new document once when two authorizations for it arrive at the same moment', async () => {
+    forbidden.routes.set('/together', (req, res) => void setTimeout(() => json(documentFor(`https://agent.test:${forbidden.port}/together`))(req, res), 100));
+    const id = `https://agent.test:${forbidden.port}/together`;
+    const [first, second] = await Promise.all([authorize(loopbackAllowed, id), authorize(loopbackAllowed, id)]);
+    expect([first.status, second.status]).toEqual([303, 303]);
+    expect(forbidden.hits.filter((path) => path === '/together')).toHaveLength(1);
+  });
+
   it('does not follow a redirect, not even to an allowed address', async () => {
     forbidden.routes.set('/moved', (_req, res) => {
       res.writeHead(302, { location: `https://internal.test:${internal.port}/doc` }).end();
