@@ -77,7 +77,7 @@ describe('Redis killed under load, then restarted', () => {
     await sleep(2000);
     running = false;
     await Promise.all(workers);
-  }, 180_000);
+  }, 300_000);
 
   it('while Redis is down, every answer is right or a 503 with Retry-After: no 500, no false "not found"', () => {
     const wrong = outcomes.filter((result) => !result.ok && !result.unavailable);

@@ -59,7 +59,7 @@ describe('rolling restart under load', () => {
     await sleep(1000);
     running = false;
     await Promise.all(workers);
-  }, 180_000);
+  }, 300_000);
 
   it('answers every request correctly while each instance in turn drains and restarts', () => {
     expect(outcomes.filter((result) => !result.ok).map((result) => `${result.op} ${result.status} ${result.detail}`)).toEqual([]);

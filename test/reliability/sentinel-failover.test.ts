@@ -79,7 +79,7 @@ describe('Redis Sentinel failover under load', () => {
     await sleep(2000);
     running = false;
     await Promise.all(workers);
-  }, 240_000);
+  }, 300_000);
 
   it('the sentinels promoted the replica, and on SENTINEL FAILOVER the old primary again', () => {
     expect(promotedPort).toBe(group.replica.port);
