@@ -34,7 +34,11 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
 
   /** Creates this browser's session and hands the result to the interaction, which the same browser resumes. */
   async function complete(ctx: Context, transaction: Pick<Transaction, 'uid' | 'clientId'>, identity: Identity): Promise<void> {
-    const pending = await finalizeLogin(broker, ctx, identity, { clientId: transaction.clientId });
+    // The scopes the authorization asks for: the client's access policy may depend on them (its rules' destinations).
+    const interaction = await broker.provider.Interaction.find(transaction.uid);
+    const scope = interaction?.params?.scope;
+    const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : undefined;
+    const pending = await finalizeLogin(broker, ctx, identity, { clientId: transaction.clientId, ...(scopes ? { scopes } : {}) });
     await broker.transactions.saveResult(transaction.uid, pending);
     ctx.status = 303;
     ctx.redirect(`/interaction/${transaction.uid}/finish`);
