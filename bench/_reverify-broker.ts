@@ -1,0 +1,96 @@
+// bench/reverify-signins' broker, in its own process: the real buildApp on Redis with the local connector (sign-ins) and the upstream (re-verified sessions); on command it sweeps back to back or idles for a while and reports its CPU.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config/load.js';
+import { RedisStore } from '../src/store/redis.js';
+import { BENCH_CLIENT_CONFIG, benchUser, COOKIE_KEYS, USER_COUNT } from './lib/settings.js';
+
+const upstream = JSON.parse(process.env.BENCH_UPSTREAM!) as { issuer: string; clientId: string; clientSecret: string; refreshToken: string; sub: string };
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 2000);
+const INTERVAL_MS = 15 * 60_000;
+const ROOMY = { burst: 1_000_000, perSecond: 1_000_000 };
+
+let clock = Date.now();
+const now = () => clock;
+const prefix = `vbench:reverify-signins:${process.pid}:`;
+const store = new RedisStore({ connection: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, prefix });
+await store.ready();
+const server = createServer();
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const users = Array.from({ length: USER_COUNT }, (_, i) => ({ ...benchUser(i), passwordHash: process.env.BENCH_PASSWORD_HASH! }));
+const config = await loadConfig({
+  env: {},
+  cwd: process.cwd(),
+  file: {
+    issuer,
+    providersDir: 'bench/lib/no-providers',
+    auditLog: '/dev/null',
+    logLevel: 'silent',
+    cookieKeys: COOKIE_KEYS,
+    jwksFile: process.env.BENCH_JWKS!,
+    // Sign-ins go straight to the local form (one provider for this client: no choose page).
+    clients: [{ ...BENCH_CLIENT_CONFIG, allowedProviders: ['local'] }],
+    rateLimits: { routes: Object.fromEntries(['authorization', 'interaction', 'callback', 'token'].map((route) => [route, { perIp: ROOMY, perClient: ROOMY }])) },
+    loginThrottle: { perIp: 100_000 },
+    // The fake clock moves 15 minutes per sweep: sessions must outlive the run's fake hours.
+    tokens: { sessionTtl: 30 * 86400 },
+    providers: [
+      { id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } },
+      { id: 'up', type: 'oidc', name: 'Upstream', config: { issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, allowInsecureRequests: true, scopes: ['openid', 'email', 'profile', 'offline_access'] } },
+    ],
+  },
+});
+const app = await buildApp(config, { store, now, logger: pino({ level: 'silent' }), sweep: false });
+server.on('request', app.app.callback());
+const { sessions, vault } = app.broker;
+for (let i = 0; i < SESSIONS; i += 1) {
+  const accountId = `bench-up-${i}`;
+  const identity = { connectorId: 'up', subject: upstream.sub, groups: [], amr: ['pwd'], rawClaims: { sub: upstream.sub } };
+  await sessions.save({ id: `s${i}`, accountId, connectorId: 'up', identity, createdAt: clock, lastVerifiedAt: clock }, { accountId, connectorId: 'up', claims: {}, updatedAt: clock });
+  await vault.save(`s${i}`, 'up', { accessToken: 'at', refreshToken: upstream.refreshToken, expiresAt: clock + 365 * 86400_000 });
+}
+process.stdout.write(`${JSON.stringify({ url: issuer })}\n`);
+
+const cpuMsSince = (start: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+};
+
+/**
+ * `sweep`: sweeps back to back (each a 15-minute step of the clock) until `stop`; `idle`: does nothing until `stop`.
+ * `stop` reports the CPU this process used since the command, so it covers every sign-in of the phase too.
+ */
+let phase: { sweeping: boolean; cpu: NodeJS.CpuUsage; started: number; checks: number; verified: number; loop?: Promise<void> } | undefined;
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = line.trim();
+  if (command === 'sweep' || command === 'idle') {
+    phase = { sweeping: command === 'sweep', cpu: process.cpuUsage(), started: performance.now(), checks: 0, verified: 0 };
+    const current = phase;
+    if (current.sweeping) {
+      current.loop = (async () => {
+        while (current.sweeping) {
+          clock += INTERVAL_MS;
+          const report = await app.scheduler.sweepOnce();
+          current.checks += report.taken;
+          current.verified += report.outcomes.verified;
+        }
+      })();
+    }
+  } else if (command === 'stop' && phase) {
+    phase.sweeping = false;
+    await phase.loop;
+    process.stdout.write(`${JSON.stringify({ checks: phase.checks, verified: phase.verified, cpuMs: cpuMsSince(phase.cpu), wallMs: performance.now() - phase.started })}\n`);
+  } else if (command === 'exit') break;
+}
+await app.close();
+server.closeAllConnections();
+server.close();
+const keys = await store.client.keys(`${prefix}*`);
+if (keys.length > 0) await store.client.del(...keys);
+await store.close();
+// Connectors and pools may keep handles open: this process has nothing more to do.
+process.exit(0);

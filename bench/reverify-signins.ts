@@ -1,0 +1,101 @@
+// Re-verification while sign-ins continue: local sign-ins at a fixed rate against the broker (own process, Redis), alternately alone and with the sweep re-verifying sessions back to back against a 10 ms upstream; sign-in p99 of both, and the sweep's rate and CPU per re-verification.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
+import { loginFlow, pool, runOpenLoop } from './lib/flow.js';
+import { benchPasswordHash, count, prepare, REPEATS } from './lib/harness.js';
+import { emitResult } from './lib/report.js';
+import { writeBenchJwks } from './lib/settings.js';
+import { median, percentile } from './lib/stats.js';
+
+const RATE = Number(process.env.SIGNIN_RATE ?? 8);
+/** Sign-ins per phase: 15 seconds' worth at RATE (scaled by BENCH_SCALE). */
+const SIGNINS = count(RATE * 15, 20);
+const SESSIONS = count(2000, 200);
+
+function lines(child: ChildProcess): Interface {
+  return createInterface({ input: child.stdout! });
+}
+const nextLine = <T>(reader: Interface, child: ChildProcess) =>
+  new Promise<T>((resolve, reject) => {
+    reader.once('line', (line) => resolve(JSON.parse(line) as T));
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+  });
+
+const method = prepare();
+const upstreamChild = spawn(process.execPath, ['--import', 'tsx', 'bench/_reverify-upstream.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const upstream = await nextLine<Record<string, string>>(lines(upstreamChild), upstreamChild);
+const brokerChild = spawn(process.execPath, ['--import', 'tsx', 'bench/_reverify-broker.ts'], {
+  stdio: ['pipe', 'pipe', 'inherit'],
+  env: { ...process.env, BENCH_UPSTREAM: JSON.stringify(upstream), BENCH_SESSIONS: String(SESSIONS), BENCH_JWKS: await writeBenchJwks(), BENCH_PASSWORD_HASH: await benchPasswordHash() },
+});
+// The children never outlive this process, even when a sign-in fails.
+process.on('exit', () => {
+  upstreamChild.kill();
+  brokerChild.kill();
+});
+const brokerLines = lines(brokerChild);
+const { url } = await nextLine<{ url: string }>(brokerLines, brokerChild);
+const target = { name: 'broker', url };
+const agent = pool(16);
+
+interface PhaseReport {
+  checks: number;
+  verified: number;
+  cpuMs: number;
+  wallMs: number;
+}
+
+/** Sign-ins at RATE for the phase while the broker sweeps (or idles); the sign-ins' latencies and the broker's report. */
+async function phase(command: 'sweep' | 'idle'): Promise<{ latencies: number[]; report: PhaseReport }> {
+  brokerChild.stdin!.write(`${command}\n`);
+  const latencies = await runOpenLoop(SIGNINS, RATE, () => loginFlow(agent, target));
+  // The broker's CPU of the whole phase: from the command until the last sign-in answered (and the sweep in progress ended).
+  const reported = nextLine<PhaseReport>(brokerLines, brokerChild);
+  brokerChild.stdin!.write('stop\n');
+  return { latencies, report: await reported };
+}
+
+await runOpenLoop(count(40, 10), RATE, () => loginFlow(agent, target));
+const alone: number[][] = [];
+const swept: number[][] = [];
+const idleCpu: number[] = [];
+const sweepReports: PhaseReport[] = [];
+for (let repeat = 0; repeat < REPEATS; repeat += 1) {
+  // Alternate the order so drift (Redis growing, JIT warming) does not favour one side.
+  for (const command of repeat % 2 === 0 ? (['idle', 'sweep'] as const) : (['sweep', 'idle'] as const)) {
+    const { latencies, report } = await phase(command);
+    if (command === 'idle') {
+      alone.push(latencies);
+      idleCpu.push(report.cpuMs);
+    } else {
+      swept.push(latencies);
+      sweepReports.push(report);
+    }
+  }
+}
+await agent.close();
+brokerChild.stdin!.write('exit\n');
+await new Promise((resolve) => brokerChild.once('exit', resolve));
+upstreamChild.kill();
+
+const p99Alone = median(alone.map((l) => percentile(l, 99)));
+const p99Swept = median(swept.map((l) => percentile(l, 99)));
+const p50Alone = median(alone.map((l) => percentile(l, 50)));
+const p50Swept = median(swept.map((l) => percentile(l, 50)));
+// The sweep's own CPU: the phase's CPU minus what the same sign-ins cost alone (the idle phase of the same repeat).
+const sweepCpuMs = median(sweepReports.map((r, i) => (r.cpuMs - idleCpu[i]!) / r.checks));
+const wallRate = median(sweepReports.map((r) => (r.checks * 1000) / r.wallMs));
+const perCore = 1000 / sweepCpuMs;
+const ratioP99 = p99Swept / p99Alone;
+emitResult({
+  scenario: 'reverify-signins',
+  title: 'Re-verification sweeps while sign-ins continue (local sign-ins at a fixed rate; upstream with 10 ms latency; Redis)',
+  rows: [
+    { metric: 'sign-in latency p99, with sweeps vs alone', unit: 'ms', broker: Math.round(p99Swept), peer: Math.round(p99Alone), ratio: ratioP99, target: '<= 1.2x', met: ratioP99 <= 1.2 },
+    { metric: 'sign-in latency p50, with sweeps vs alone', unit: 'ms', broker: Math.round(p50Swept), peer: Math.round(p50Alone), ratio: p50Swept / p50Alone },
+    { metric: 're-verifications per broker CPU-second (sweep CPU beyond the sign-ins)', unit: '/s', broker: Math.round(perCore), peer: null, ratio: null, target: '>= 112/s per core', met: perCore >= 112 },
+    { metric: 'broker CPU per re-verification', unit: 'ms', broker: Math.round(sweepCpuMs * 100) / 100, peer: null, ratio: null },
+    { metric: 're-verifications per second (wall) during sign-ins', unit: '/s', broker: Math.round(wallRate), peer: null, ratio: null },
+  ],
+  method: { ...method, signinRatePerSec: RATE, signinsPerPhase: SIGNINS, sessions: SESSIONS, upstreamLatencyMs: Number(process.env.UPSTREAM_LATENCY_MS ?? 10), peer: 'the same sign-in load on the same broker process with the sweep idle (alternating phases)' },
+});
