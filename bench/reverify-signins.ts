@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { loginFlow, pool, runOpenLoop } from './lib/flow.js';
 import { benchPasswordHash, count, prepare, REPEATS } from './lib/harness.js';
+import { pinnedCommand, SERVER_CORE } from './lib/pin.js';
 import { emitResult } from './lib/report.js';
 import { writeBenchJwks } from './lib/settings.js';
 import { median, percentile } from './lib/stats.js';
@@ -24,7 +25,9 @@ const nextLine = <T>(reader: Interface, child: ChildProcess) =>
 const method = prepare();
 const upstreamChild = spawn(process.execPath, ['--import', 'tsx', 'bench/_reverify-upstream.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const upstream = await nextLine<Record<string, string>>(lines(upstreamChild), upstreamChild);
-const brokerChild = spawn(process.execPath, ['--import', 'tsx', 'bench/_reverify-broker.ts'], {
+// The broker on the server core; this process (the sign-ins) and the upstream on the load-generator core.
+const [command, ...args] = pinnedCommand(SERVER_CORE, [process.execPath, '--import', 'tsx', 'bench/_reverify-broker.ts']);
+const brokerChild = spawn(command!, args, {
   stdio: ['pipe', 'pipe', 'inherit'],
   env: { ...process.env, BENCH_UPSTREAM: JSON.stringify(upstream), BENCH_SESSIONS: String(SESSIONS), BENCH_JWKS: await writeBenchJwks(), BENCH_PASSWORD_HASH: await benchPasswordHash() },
 });
