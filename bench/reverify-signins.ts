@@ -36,6 +36,7 @@ process.on('exit', () => {
   upstreamChild.kill();
   brokerChild.kill();
 });
+process.once('SIGTERM', () => process.exit(143));
 const brokerLines = lines(brokerChild);
 const { url } = await nextLine<{ url: string }>(brokerLines, brokerChild);
 const target = { name: 'broker', url };
