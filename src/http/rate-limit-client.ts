@@ -6,20 +6,20 @@ import type { Context } from 'koa';
 /** oidc-provider reads at most this much of a body (lib/shared/selective_body.js); a larger one it refuses itself. */
 const OIDC_BODY_LIMIT = 56 * 1024;
 
-/** Configured confidential clients: client id -> secret. */
-export type ClientSecrets = ReadonlyMap<string, string>;
-
-/** The confidential clients' secrets, from the configured clients. */
-export function clientSecrets(clients: readonly { clientId: string; clientSecret?: string }[]): ClientSecrets {
-  return new Map(clients.flatMap((client) => (client.clientSecret ? [[client.clientId, client.clientSecret] as const] : [])));
-}
+/** Configured confidential clients: client id -> SHA-256 of the secret (computed once, not per request). */
+export type ClientSecrets = ReadonlyMap<string, Buffer>;
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** The confidential clients' secret digests, from the configured clients. */
+export function clientSecrets(clients: readonly { clientId: string; clientSecret?: string }[]): ClientSecrets {
+  return new Map(clients.flatMap((client) => (client.clientSecret ? [[client.clientId, digest(client.clientSecret)] as const] : [])));
+}
 
 function secretMatches(secrets: ClientSecrets, clientId: string, secret: string): boolean {
   const expected = secrets.get(clientId);
   // Compared as digests: equal lengths, and the time taken says nothing about the secret.
-  return expected !== undefined && timingSafeEqual(digest(expected), digest(secret));
+  return expected !== undefined && timingSafeEqual(expected, digest(secret));
 }
 
 /** RFC 6749 section 2.3.1: the Basic credentials are each form-urlencoded before being joined with ":". */
