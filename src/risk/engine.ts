@@ -1,7 +1,7 @@
 // The risk engine the login flow calls: collect the signals, score, match the client's access policy, decide, audit, and act on high risk.
 import type { Auditor } from '../audit/auditor.js';
 import type { ClientRiskConfig, RiskConfig, Thresholds, Weights } from '../config/risk.js';
-import type { AccountLocks, SignInOrigin } from '../session/account-locks.js';
+import { lockKeys, type AccountLock, type AccountLocks, type SignInOrigin } from '../session/account-locks.js';
 import type { SessionRepository } from '../session/federated-session.js';
 import type { TerminateSession } from '../session/terminate.js';
 import type { KeyValueStore } from '../store/store.js';
@@ -19,7 +19,7 @@ import { cidrMatcher, loadReputationList, networkSignal, type CidrMatcher, type 
 import { postureScore, postureSignal } from './signals/posture.js';
 import { timeSignal, workingHoursClock } from './signals/time.js';
 import { upstreamAssurance, upstreamSignal } from './signals/upstream-assurance.js';
-import { ipFailuresKey, SlidingWindowCounter, velocitySignal } from './signals/velocity.js';
+import { AddressFailures, velocitySignal } from './signals/velocity.js';
 import type { FailureOutcome, LockoutState, RiskDecision, RiskInput, SignalHit } from './types.js';
 
 /** Files the risk section names, read once at start (and on reload). */
@@ -41,7 +41,7 @@ export interface RiskEngineDeps extends RiskResources {
   /** The client's `risk` settings (clients[].risk), if any. */
   clientRisk(clientId: string): ClientRiskConfig | undefined;
   store: KeyValueStore;
-  locks: Pick<AccountLocks, 'get' | 'held' | 'lock' | 'lockSignIn'>;
+  locks: Pick<AccountLocks, 'get' | 'held' | 'heldFrom' | 'lock' | 'lockSignIn'>;
   sessions: Pick<SessionRepository, 'sessionsOf' | 'get'>;
   terminate: TerminateSession;
   auditor: Pick<Auditor, 'record'>;
@@ -99,10 +99,10 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
   const clock = deps.now ?? Date.now;
   const networks: NetworkLists = { trusted: cidrMatcher(config.networks.trusted), blocked: cidrMatcher(config.networks.blocked), ...(deps.reputation ? { reputation: deps.reputation } : {}) };
   const hours = config.workingHours ? workingHoursClock(config.workingHours) : undefined;
-  const ipCounter = new SlidingWindowCounter(deps.store);
+  const addressFailures = new AddressFailures(deps.store, config.velocity.windowSeconds * 1000);
   const keepMs = config.device.maxAgeDays * 86_400_000;
   const records = new AccountRiskRecords(deps.store, keepMs);
-  const lockout = new SmartLockout(deps.locks, records, ipCounter, config);
+  const lockout = new SmartLockout(deps.locks, records, addressFailures, config);
   const originOf = async (accountId: string, deviceId: string | undefined, now: number): Promise<SignInOrigin> =>
     deviceId !== undefined && (await records.read(accountId)).device(deviceId, now, keepMs) ? 'familiar' : 'unfamiliar';
   const onHighRisk = createHighRiskAction({ locks: deps.locks, sessions: deps.sessions, terminate: deps.terminate, auditor: deps.auditor, lockMs: config.highRiskLockSeconds * 1000 });
@@ -152,12 +152,10 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
     const rules = rulesOf(input.clientId);
     const family = userAgentFamily(input.userAgent);
     const here = deps.geo?.(input.ip);
-    // Three reads: the account's risk record, its locks, the address's failures.
-    const [record, held, ipFailures] = await Promise.all([
-      records.read(input.accountId),
-      deps.locks.held(input.accountId),
-      config.enabled ? ipCounter.count(ipFailuresKey(input.ip), now) : 0,
-    ]);
+    // Two reads: the account's risk record, and its locks together with the address's failure counters.
+    const [record, values] = await Promise.all([records.read(input.accountId), deps.store.getMany([...lockKeys(input.accountId), ...addressFailures.keys(input.ip, now)])]);
+    const held = deps.locks.heldFrom(values.slice(0, 3) as (AccountLock | undefined)[]);
+    const ipFailures = addressFailures.estimate(values[3] as number | undefined, values[4] as number | undefined, now);
     const known = record.device(input.deviceId, now, keepMs);
     const origin: SignInOrigin = known ? 'familiar' : 'unfamiliar';
     const network = networkSignal(input.ip, networks);

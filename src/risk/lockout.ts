@@ -1,19 +1,13 @@
 // Smart lockout (after Entra's): failed sign-ins counted per account and origin in a sliding window; too many lock sign-in from that origin only.
 import type { RiskConfig } from '../config/risk.js';
-import type { AccountLock, AccountLocks, SignInOrigin } from '../session/account-locks.js';
+import type { AccountLocks, HeldLocks, SignInOrigin } from '../session/account-locks.js';
 import type { AccountRiskRecords } from './account-record.js';
-import { ipFailuresKey, type SlidingWindowCounter } from './signals/velocity.js';
+import type { AddressFailures } from './signals/velocity.js';
 import type { FailureOutcome, LockoutState } from './types.js';
 
 export const LOCKOUT_REASON = 'failed_sign_ins';
 
 const other = (origin: SignInOrigin): SignInOrigin => (origin === 'familiar' ? 'unfamiliar' : 'familiar');
-
-export interface HeldLocks {
-  account?: AccountLock;
-  familiar?: AccountLock;
-  unfamiliar?: AccountLock;
-}
 
 /** The account lock refuses every origin; a sign-in lock refuses its origin and asks the other for a second factor. */
 export function lockoutStateFor(held: HeldLocks, origin: SignInOrigin): LockoutState {
@@ -31,7 +25,7 @@ export class SmartLockout {
   constructor(
     private readonly locks: Pick<AccountLocks, 'held' | 'lockSignIn'>,
     private readonly records: AccountRiskRecords,
-    private readonly ipCounter: SlidingWindowCounter,
+    private readonly addressFailures: AddressFailures,
     private readonly settings: Pick<RiskConfig, 'lockout' | 'velocity'>,
   ) {}
 
@@ -43,7 +37,7 @@ export class SmartLockout {
   async recordFailure(accountId: string, ip: string, origin: SignInOrigin, now: number): Promise<FailureOutcome> {
     const [failures] = await Promise.all([
       this.records.addFailure(accountId, origin, this.settings.lockout.windowSeconds * 1000, now),
-      this.ipCounter.add(ipFailuresKey(ip), this.settings.velocity.windowSeconds * 1000, now),
+      this.addressFailures.add(ip, now),
     ]);
     let lockedNow = false;
     if (failures > this.settings.lockout.maxFailures) {

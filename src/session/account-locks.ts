@@ -16,6 +16,15 @@ export const SIGN_IN_ORIGINS: readonly SignInOrigin[] = ['familiar', 'unfamiliar
 const keyOf = (accountId: string) => `account-lock:${accountId}`;
 const signInKeyOf = (accountId: string, origin: SignInOrigin) => `sign-in-lock:${origin}:${accountId}`;
 
+/** The keys of an account's locks, in HeldLocks order: the account lock, then the familiar and unfamiliar sign-in locks. */
+export const lockKeys = (accountId: string): string[] => [keyOf(accountId), signInKeyOf(accountId, 'familiar'), signInKeyOf(accountId, 'unfamiliar')];
+
+export interface HeldLocks {
+  account?: AccountLock;
+  familiar?: AccountLock;
+  unfamiliar?: AccountLock;
+}
+
 export class AccountLocks {
   constructor(
     private readonly store: KeyValueStore,
@@ -57,10 +66,15 @@ export class AccountLocks {
   }
 
   /** The account lock and both sign-in locks, read in one step (those that hold). */
-  async held(accountId: string): Promise<{ account?: AccountLock; familiar?: AccountLock; unfamiliar?: AccountLock }> {
+  async held(accountId: string): Promise<HeldLocks> {
+    return this.heldFrom(await this.store.getMany<AccountLock>(lockKeys(accountId)));
+  }
+
+  /** The locks that hold among values read at lockKeys() (a caller may read them together with other keys). */
+  heldFrom(values: readonly (AccountLock | undefined)[]): HeldLocks {
     const now = this.now();
     const live = (lock: AccountLock | undefined) => (lock && (lock.expiresAt === undefined || lock.expiresAt > now) ? lock : undefined);
-    const [account, familiar, unfamiliar] = (await this.store.getMany<AccountLock>([keyOf(accountId), signInKeyOf(accountId, 'familiar'), signInKeyOf(accountId, 'unfamiliar')])).map(live);
+    const [account, familiar, unfamiliar] = values.map(live);
     return { ...(account ? { account } : {}), ...(familiar ? { familiar } : {}), ...(unfamiliar ? { unfamiliar } : {}) };
   }
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { riskConfigSchema } from '../../src/config/risk.js';
 import { AccountRiskRecords } from '../../src/risk/account-record.js';
 import { LOCKOUT_REASON, SmartLockout } from '../../src/risk/lockout.js';
-import { SlidingWindowCounter } from '../../src/risk/signals/velocity.js';
+import { AddressFailures } from '../../src/risk/signals/velocity.js';
 import { AccountLocks } from '../../src/session/account-locks.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
@@ -17,31 +17,46 @@ afterEach(async () => {
 });
 
 describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
-  it('a sliding window: each event leaves it on its own, not all at once', async () => {
+  it('the account\'s failures: a sliding window where each failure leaves on its own, not all at once', async () => {
     store = await open();
-    const counter = new SlidingWindowCounter(store);
+    const records = new AccountRiskRecords(store, KEEP);
     const t0 = Date.now();
-    expect(await counter.add('w', 300_000, t0)).toBe(1);
-    expect(await counter.add('w', 300_000, t0 + 100_000)).toBe(2);
-    expect(await counter.add('w', 300_000, t0 + 200_000)).toBe(3);
-    expect(await counter.count('w', t0 + 299_999)).toBe(3);
-    expect(await counter.count('w', t0 + 300_000)).toBe(2);
-    expect(await counter.add('w', 300_000, t0 + 400_000)).toBe(2);
-    expect(await counter.count('w', t0 + 600_000)).toBe(1);
+    expect(await records.addFailure('acct-1', 'unfamiliar', 300_000, t0)).toBe(1);
+    expect(await records.addFailure('acct-1', 'unfamiliar', 300_000, t0 + 100_000)).toBe(2);
+    expect(await records.addFailure('acct-1', 'unfamiliar', 300_000, t0 + 200_000)).toBe(3);
+    expect((await records.read('acct-1')).failures('unfamiliar', t0 + 299_999)).toBe(3);
+    expect((await records.read('acct-1')).failures('unfamiliar', t0 + 300_000)).toBe(2);
+    expect(await records.addFailure('acct-1', 'unfamiliar', 300_000, t0 + 400_000)).toBe(2);
+    expect((await records.read('acct-1')).failures('unfamiliar', t0 + 600_000)).toBe(1);
+    expect((await records.read('acct-1')).failures('familiar', t0)).toBe(0);
   });
 
-  it('concurrent failures, on any instance, are all counted', async () => {
+  it('concurrent failures, on any instance, are all counted (account and address)', async () => {
     store = await open();
-    const counter = new SlidingWindowCounter(store);
-    const now = Date.now();
-    await Promise.all(Array.from({ length: 25 }, () => counter.add('c', 300_000, now)));
-    expect(await counter.count('c', now)).toBe(25);
+    const records = new AccountRiskRecords(store, KEEP);
+    const address = new AddressFailures(store, 300_000);
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    await Promise.all(Array.from({ length: 25 }, () => Promise.all([records.addFailure('acct-1', 'familiar', 300_000, now), address.add('192.0.2.1', now)])));
+    expect((await records.read('acct-1')).failures('familiar', now)).toBe(25);
+    expect(await address.count('192.0.2.1', now)).toBe(25);
+  });
+
+  it('the address\'s failures: the previous window counts for the part the sliding window still covers', async () => {
+    store = await open();
+    const address = new AddressFailures(store, 300_000);
+    const start = Date.parse('2026-12-01T10:00:00Z'); // a window boundary (a multiple of 5 minutes)
+    for (let i = 0; i < 10; i++) await address.add('192.0.2.9', start + 1000);
+    expect(await address.count('192.0.2.9', start + 299_000)).toBe(10);
+    expect(await address.count('192.0.2.9', start + 300_000)).toBe(10); // next window begins: all of the previous still covered
+    expect(await address.count('192.0.2.9', start + 450_000)).toBe(5); // half of it
+    expect(await address.count('192.0.2.9', start + 600_000)).toBe(0); // two windows on: gone
+    expect(await address.count('192.0.2.10', start)).toBe(0);
   });
 
   it('six unfamiliar failures in five minutes lock the unfamiliar origin; the owner on a known device signs in with step-up', async () => {
     store = await open();
     const locks = new AccountLocks(store);
-    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new AddressFailures(store, 300_000), settings);
     const now = Date.now();
     for (let i = 1; i <= 5; i++) {
       const outcome = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + i * 1000);
@@ -59,7 +74,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
 
   it('failures spread over more than the window never lock', async () => {
     store = await open();
-    const lockout = new SmartLockout(new AccountLocks(store), new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(new AccountLocks(store), new AccountRiskRecords(store, KEEP), new AddressFailures(store, 300_000), settings);
     const now = Date.now();
     for (let i = 0; i < 12; i++) {
       const outcome = await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now + i * 61_000);
@@ -70,7 +85,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
   it('familiar failures count separately: an attacker cannot use them up, nor the owner the attacker\'s', async () => {
     store = await open();
     const records = new AccountRiskRecords(store, KEEP);
-    const lockout = new SmartLockout(new AccountLocks(store), records, new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(new AccountLocks(store), records, new AddressFailures(store, 300_000), settings);
     const now = Date.now();
     for (let i = 0; i < 5; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
     for (let i = 0; i < 5; i++) await lockout.recordFailure('acct-1', '10.0.0.5', 'familiar', now);
@@ -78,7 +93,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
     expect(await lockout.state('acct-1', 'unfamiliar')).toEqual({ locked: false, stepUp: false });
     const before = await records.read('acct-1');
     expect([before.failures('familiar', now), before.failures('unfamiliar', now)]).toEqual([5, 5]);
-    expect(await new SlidingWindowCounter(store).count('risk-failures:ip:198.51.100.7', now)).toBe(5);
+    expect(await new AddressFailures(store, 300_000).count('198.51.100.7', now)).toBe(5);
     // The owner's success clears only the familiar count.
     await records.signedIn('acct-1', { deviceId: 'd'.repeat(22), family: 'firefox/linux', origin: 'familiar', maxDevices: 20, now }, before);
     const after = await records.read('acct-1');
@@ -102,7 +117,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
 
   it('of concurrent failures past the limit exactly one reports the lock (one SOAR event)', async () => {
     store = await open();
-    const lockout = new SmartLockout(new AccountLocks(store), new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(new AccountLocks(store), new AccountRiskRecords(store, KEEP), new AddressFailures(store, 300_000), settings);
     const now = Date.now();
     const outcomes = await Promise.all(Array.from({ length: 12 }, () => lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now)));
     expect(outcomes.filter((outcome) => outcome.lockedNow)).toHaveLength(1);
@@ -112,7 +127,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
   it('an admin unlock (vestibule accounts unlock) lifts sign-in locks, and the count starts again', async () => {
     store = await open();
     const locks = new AccountLocks(store);
-    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new AddressFailures(store, 300_000), settings);
     const now = Date.now();
     for (let i = 0; i < 6; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
     expect(await locks.unlock('acct-1')).toBe(true);
@@ -124,7 +139,7 @@ describe.each(STORE_BACKENDS)('risk counters on %s', (_name, open) => {
   it('an account lock refuses every origin', async () => {
     store = await open();
     const locks = new AccountLocks(store);
-    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new SlidingWindowCounter(store), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(store, KEEP), new AddressFailures(store, 300_000), settings);
     await locks.lock('acct-1', 'high_risk', 60_000);
     expect(await lockout.state('acct-1', 'familiar')).toMatchObject({ locked: true, kind: 'account', reason: 'high_risk' });
     expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true, kind: 'account' });
@@ -137,7 +152,7 @@ describe('smart lockout timing (injected clock)', () => {
     let now = Date.parse('2026-12-01T10:00:00Z');
     const memory = new MemoryStore();
     const locks = new AccountLocks(memory, () => now);
-    const lockout = new SmartLockout(locks, new AccountRiskRecords(memory, KEEP), new SlidingWindowCounter(memory), settings);
+    const lockout = new SmartLockout(locks, new AccountRiskRecords(memory, KEEP), new AddressFailures(memory, 300_000), settings);
     for (let i = 0; i < 6; i++) await lockout.recordFailure('acct-1', '198.51.100.7', 'unfamiliar', now);
     expect(await lockout.state('acct-1', 'unfamiliar')).toMatchObject({ locked: true, until: now + 900_000 });
     now += 900_000;

@@ -1,32 +1,41 @@
-// Velocity signal: failed sign-ins of the account (account-record.ts) and from the address in a sliding window, counted atomically in the store.
-import { randomBytes } from 'node:crypto';
+// Velocity signal: failed sign-ins of the account (account-record.ts, exact) and from the address (a sliding-window estimate from two atomic store counters).
 import type { KeyValueStore } from '../../store/store.js';
 import type { SignalHit } from '../types.js';
 
 /**
- * A sliding-window counter: a map of one field per event holding when it leaves the window. Adding is one atomic batch
- * (the new field, and the expired ones pruned inside the store), so concurrent adds on any instance are all counted.
+ * Failures per address in a sliding window, estimated from fixed windows as rate limiters do: the current window's
+ * count plus the previous one's weighted by how much of it the sliding window still covers. Each failure is one atomic
+ * increment (concurrent failures on any instance all count); the two counters are plain values, so an evaluation reads
+ * them in the same step as the account's locks.
  */
-export class SlidingWindowCounter {
-  constructor(private readonly store: KeyValueStore) {}
+export class AddressFailures {
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly windowMs: number,
+  ) {}
 
-  /** Adds one event at `now`; answers the events within the window, this one included. */
-  async add(key: string, windowMs: number, now: number): Promise<number> {
-    await this.store.batch([
-      { op: 'mapSet', key, field: randomBytes(9).toString('base64url'), value: now + windowMs, ttlMs: windowMs },
-      { op: 'mapPrune', key, upTo: now },
-    ]);
-    return this.count(key, now);
+  /** The counters to read at `now`: the current window's, then the previous one's. */
+  keys(ip: string, now: number): [string, string] {
+    const window = Math.floor(now / this.windowMs);
+    return [`risk-ip-failures:${ip}:${window}`, `risk-ip-failures:${ip}:${window - 1}`];
   }
 
-  async count(key: string, now: number): Promise<number> {
-    let count = 0;
-    for (const leavesAt of Object.values(await this.store.mapGetAll<number>(key))) if (leavesAt > now) count += 1;
-    return count;
+  async add(ip: string, now: number): Promise<void> {
+    // Kept two windows: it is the previous window while the next one runs.
+    await this.store.increment(this.keys(ip, now)[0], 2 * this.windowMs);
+  }
+
+  /** The estimate from the counters read at `now` (absent: 0). */
+  estimate(current: number | undefined, previous: number | undefined, now: number): number {
+    const covered = 1 - (now % this.windowMs) / this.windowMs;
+    return (current ?? 0) + Math.floor((previous ?? 0) * covered);
+  }
+
+  async count(ip: string, now: number): Promise<number> {
+    const [current, previous] = await this.store.getMany<number>(this.keys(ip, now));
+    return this.estimate(current, previous, now);
   }
 }
-
-export const ipFailuresKey = (ip: string) => `risk-failures:ip:${ip}`;
 
 export function velocitySignal(accountFailures: number, ipFailures: number, limits: { accountFailures: number; ipFailures: number }): SignalHit[] {
   const hits: SignalHit[] = [];
