@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_MFA, ACR_PASSWORD } from '../../src/mfa/assurance.js';
+import { AccountLocks } from '../../src/session/account-locks.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 import { Browser, forms } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
@@ -75,7 +76,7 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     receiver = await webhookReceiver();
     broker = await startBroker({
       store,
-      providers: [await localAccounts(['low', 'medium', 'payroll', 'twice', 'victim', 'target', 'racer', 'second', 'again', 'outsider'])],
+      providers: [await localAccounts(['low', 'medium', 'payroll', 'twice', 'victim', 'target', 'racer', 'second', 'again', 'outsider', 'locked'])],
       config: {
         trustProxy: ['127.0.0.1'],
         clients: [
@@ -304,5 +305,21 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     const answered = await browser.follow(new URL(back!, broker.issuer).href, {}, ADMIN_CLIENT.redirectUri);
     expect(new URL(answered.url).searchParams.get('error')).toBe('access_denied');
     expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'login.failure', reason: 'access_refused', accountId }));
+  });
+
+  it('an account lock (admin or high risk) refuses sign-in on every device before the password is checked, without its reason; unlock lets the owner in', async () => {
+    const accountId = localAccountId('locked');
+    const locks = new AccountLocks(store);
+    await locks.lock(accountId, 'stolen laptop (ticket 42)', 60_000);
+    const auth = await authorize(broker.issuer, new Browser({ headers: OFFICE }), TEST_CLIENT);
+    const refused = await submitPassword(auth, auth.page, 'locked');
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('This account is locked');
+    expect(refused.body).not.toContain('stolen laptop');
+    expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'login.failure', reason: 'account_locked', accountId }));
+    await locks.unlock(accountId);
+    const again = await submitPassword(auth, refused, 'locked');
+    const tokens = await exchange(auth, await untilClient(auth, again));
+    expect(tokens.claims()?.sub).toBe(accountId);
   });
 });
