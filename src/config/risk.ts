@@ -105,7 +105,7 @@ export const riskConfigSchema = z
     workingHours: workingHoursSchema.optional().describe('Outside these hours a sign-in raises time.off_hours (absent: never).'),
     velocity: z
       .strictObject({
-        windowSeconds: z.number().int().min(10).max(86_400).default(300).describe("Sliding window of the address's failed-sign-in count (the account's failures count within lockout.windowSeconds)."),
+        windowSeconds: z.number().int().min(10).max(86_400).default(300).describe("Sliding window of the address's failed-sign-in count, estimated from two fixed windows (the account's failures count exactly within lockout.windowSeconds)."),
         accountFailures: z.number().int().min(1).max(1000).default(3).describe('Failed sign-ins of the account (both origins) within lockout.windowSeconds that raise velocity.account.'),
         ipFailures: z.number().int().min(1).max(100_000).default(10).describe('Failed sign-ins from the address within the window that raise velocity.ip.'),
       })
