@@ -1,4 +1,5 @@
 // The lazy check over real HTTP with a real upstream oidc-provider and a fake clock: a userinfo call on an overdue session checks it first, once across concurrent calls and instances.
+import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderFile } from '../../src/config/schema.js';
@@ -110,8 +111,10 @@ describe('two instances on one Redis', () => {
     const second = new RedisStore({ connection: { url: REDIS_URL }, prefix: first.prefix });
     await second.ready();
     stores.push(first, second);
-    brokers.push(await startBroker({ port, now, store: first, providers: [acme(upstream)], config: { session: SESSION } }));
-    brokers.push(await startBroker({ now, store: second, providers: [acme(upstream)], config: { session: SESSION } }));
+    // Instances of one deployment share the vault key (each would otherwise generate its own and not read the other's entries).
+    const vaultKeys = [randomBytes(32).toString('base64url')];
+    brokers.push(await startBroker({ port, now, store: first, providers: [acme(upstream)], config: { session: SESSION, vaultKeys } }));
+    brokers.push(await startBroker({ now, store: second, providers: [acme(upstream)], config: { session: SESSION, vaultKeys } }));
   });
   afterAll(async () => {
     for (const broker of brokers) await broker.close();
