@@ -2,7 +2,8 @@
 // sign-in's CPU measured in the same run (broker child pinned to the server core, as in local-login.ts).
 import { pino } from 'pino';
 import { Auditor, type AuditInput } from '../src/audit/auditor.js';
-import type { AuditEvent, AuditSink } from '../src/audit/events.js';
+import type { AuditEvent } from '../src/audit/events.js';
+import { Discard } from './lib/discard-sink.js';
 import { measureCpu, ServerChild } from './lib/child.js';
 import { loginFlow, pool, runPool } from './lib/flow.js';
 import { benchPasswordHash, count, prepare, REPEATS, runScenario } from './lib/harness.js';
@@ -17,13 +18,6 @@ const CONCURRENCY = 4;
 const RECORDS_PER_SIGN_IN = 3;
 const logger = pino({ level: 'silent' });
 
-/** A sink that counts the bytes (so the work is not optimised away) and writes nothing. */
-class Discard implements AuditSink {
-  bytes = 0;
-  write(_record: AuditEvent, line: string): void {
-    this.bytes += line.length;
-  }
-}
 
 /** The Auditor before the chain: timestamp and level filled in, the event serialised with JSON.stringify. */
 function unchained(sink: Discard) {

@@ -2,7 +2,7 @@
 // against an empty engine (risk.enabled false: locks and policy only) on the same input in the same run; target: at most 0.3 ms per sign-in.
 import { pino } from 'pino';
 import { Auditor } from '../src/audit/auditor.js';
-import type { AuditEvent, AuditSink } from '../src/audit/events.js';
+import { Discard } from './lib/discard-sink.js';
 import { clientRiskSchema, riskConfigSchema } from '../src/config/risk.js';
 import { createRiskEngine, type RiskEngine } from '../src/risk/engine.js';
 import { parseReputationList } from '../src/risk/signals/network.js';
@@ -24,13 +24,6 @@ const ACCOUNTS = 1000;
 const TARGET_MS = 0.3;
 const logger = pino({ level: 'silent' });
 
-/** A sink that counts the bytes (so the work is not optimised away) and writes nothing. */
-class Discard implements AuditSink {
-  bytes = 0;
-  write(_record: AuditEvent, line: string): void {
-    this.bytes += line.length;
-  }
-}
 
 /** A reputation list of 10,000 addresses, as a threat feed might hold. */
 const reputation = parseReputationList(Array.from({ length: 10_000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`).join('\n'), 'bench');
