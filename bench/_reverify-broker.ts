@@ -11,6 +11,10 @@ import { BENCH_CLIENT_CONFIG, benchUser, COOKIE_KEYS, USER_COUNT } from './lib/s
 const upstream = JSON.parse(process.env.BENCH_UPSTREAM!) as { issuer: string; clientId: string; clientSecret: string; refreshToken: string; sub: string };
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 2000);
 const INTERVAL_MS = 15 * 60_000;
+/** Re-verifications per second the sweep is paced at: the target's 100,000 sessions per 15-minute interval. */
+const TARGET_RATE = Number(process.env.BENCH_REVERIFY_RATE ?? 112);
+/** Fake ms the clock moves per real ms, so that TARGET_RATE of the seeded sessions fall due each second. */
+const FAKE_PER_REAL = INTERVAL_MS / SESSIONS * TARGET_RATE / 1000;
 const ROOMY = { burst: 1_000_000, perSecond: 1_000_000 };
 
 let clock = Date.now();
@@ -36,7 +40,7 @@ const config = await loadConfig({
     clients: [{ ...BENCH_CLIENT_CONFIG, allowedProviders: ['local'] }],
     rateLimits: { routes: Object.fromEntries(['authorization', 'interaction', 'callback', 'token'].map((route) => [route, { perIp: ROOMY, perClient: ROOMY }])) },
     loginThrottle: { perIp: 100_000 },
-    // The fake clock moves 15 minutes per sweep: sessions must outlive the run's fake hours.
+    // The fake clock runs faster than real time: sessions must outlive the run's fake hours.
     tokens: { sessionTtl: 30 * 86400 },
     providers: [
       { id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } },
@@ -50,7 +54,9 @@ const { sessions, vault } = app.broker;
 for (let i = 0; i < SESSIONS; i += 1) {
   const accountId = `bench-up-${i}`;
   const identity = { connectorId: 'up', subject: upstream.sub, groups: [], amr: ['pwd'], rawClaims: { sub: upstream.sub } };
-  await sessions.save({ id: `s${i}`, accountId, connectorId: 'up', identity, createdAt: clock, lastVerifiedAt: clock }, { accountId, connectorId: 'up', claims: {}, updatedAt: clock });
+  // Due times spread evenly over one interval, as a steady population of sessions has them.
+  const verifiedAt = clock - INTERVAL_MS + Math.round((i * INTERVAL_MS) / SESSIONS);
+  await sessions.save({ id: `s${i}`, accountId, connectorId: 'up', identity, createdAt: verifiedAt, lastVerifiedAt: verifiedAt }, { accountId, connectorId: 'up', claims: {}, updatedAt: clock });
   await vault.save(`s${i}`, 'up', { accessToken: 'at', refreshToken: upstream.refreshToken, expiresAt: clock + 365 * 86400_000 });
 }
 process.stdout.write(`${JSON.stringify({ url: issuer })}\n`);
@@ -61,7 +67,8 @@ const cpuMsSince = (start: NodeJS.CpuUsage) => {
 };
 
 /**
- * `sweep`: sweeps back to back (each a 15-minute step of the clock) until `stop`; `idle`: does nothing until `stop`.
+ * `sweep`: every second (as an instance's sweep timer), moves the clock so that TARGET_RATE sessions fall due and
+ * sweeps them, until `stop`; `idle`: does nothing until `stop`.
  * `stop` reports the CPU this process used since the command, so it covers every sign-in of the phase too.
  */
 let phase: { sweeping: boolean; cpu: NodeJS.CpuUsage; started: number; checks: number; verified: number; loop?: Promise<void> } | undefined;
@@ -73,10 +80,13 @@ for await (const line of createInterface({ input: process.stdin })) {
     if (current.sweeping) {
       current.loop = (async () => {
         while (current.sweeping) {
-          clock += INTERVAL_MS;
+          const tick = performance.now();
+          clock += 1000 * FAKE_PER_REAL;
           const report = await app.scheduler.sweepOnce();
           current.checks += report.taken;
           current.verified += report.outcomes.verified;
+          const rest = 1000 - (performance.now() - tick);
+          if (rest > 0 && current.sweeping) await new Promise((resolve) => setTimeout(resolve, rest));
         }
       })();
     }

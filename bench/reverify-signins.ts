@@ -1,4 +1,4 @@
-// Re-verification while sign-ins continue: local sign-ins at a fixed rate against the broker (own process, Redis), alternately alone and with the sweep re-verifying sessions back to back against a 10 ms upstream; sign-in p99 of both, and the sweep's rate and CPU per re-verification.
+// Re-verification while sign-ins continue: local sign-ins at a fixed rate against the broker (own process, Redis), alternately alone and with the sweep re-verifying 112 sessions a second (100,000 per 15 minutes) against a 10 ms upstream; sign-in p99 of both, and the sweep's rate and CPU per re-verification.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { loginFlow, pool, runOpenLoop } from './lib/flow.js';
@@ -93,7 +93,7 @@ const perCore = 1000 / sweepCpuMs;
 const ratioP99 = p99Swept / p99Alone;
 emitResult({
   scenario: 'reverify-signins',
-  title: 'Re-verification sweeps while sign-ins continue (local sign-ins at a fixed rate; upstream with 10 ms latency; Redis)',
+  title: 'Re-verification at 112 sessions/s while sign-ins continue (local sign-ins at a fixed rate; upstream with 10 ms latency; Redis)',
   rows: [
     { metric: 'sign-in latency p99, with sweeps vs alone', unit: 'ms', broker: Math.round(p99Swept), peer: Math.round(p99Alone), ratio: ratioP99, target: '<= 1.2x', met: ratioP99 <= 1.2 },
     { metric: 'sign-in latency p50, with sweeps vs alone', unit: 'ms', broker: Math.round(p50Swept), peer: Math.round(p50Alone), ratio: p50Swept / p50Alone },
