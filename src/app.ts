@@ -205,6 +205,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   });
   if (deps.sweep !== false) scheduler.start();
   // Bound after terminate (the receiver ends sessions; terminate tells the transmitter).
+  const stepUps = new StepUpDemands(store, config.tokens.sessionTtl * 1000);
   const ssf = createSsf({
     config: config.ssf,
     issuer: config.issuer,
@@ -213,7 +214,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     store,
     sessions,
     terminate,
-    stepUps: new StepUpDemands(store, config.tokens.sessionTtl * 1000),
+    stepUps,
     auditor,
     logger,
     now,
@@ -235,6 +236,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     now,
     providersAllowed,
     judgeAuthorization: (ctx, session) => judgeAuthorization!(ctx, session),
+    sessionUsable: async (session) => (session.nextCheckAt ?? 0) > now() || (await lazyCheck(session.accountId, session.id)) === 'live',
     reverify: (account, sessionIds, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessionIds) : liveAfterLazyCheck(lazyCheck, account.accountId, sessionIds)),
   });
   auditProviderEvents(provider, auditor);
@@ -269,6 +271,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     risk,
     mfa: createMfaServices(config, store, now),
     proxies,
+    stepUpDemands: config.ssf.receivers.length > 0 ? stepUps : undefined,
   };
   judgeAuthorization = createAuthorizationJudge(broker);
 

@@ -17,6 +17,7 @@ import type { SessionRepository } from './session/federated-session.js';
 import type { TerminateSession } from './session/terminate.js';
 import type { TokenVault } from './session/vault.js';
 import type { KeyValueStore } from './store/store.js';
+import type { StepUpDemands } from './session/step-up-demand.js';
 
 
 export interface BrokerContext {
@@ -45,4 +46,6 @@ export interface BrokerContext {
   mfa: MfaServices;
   /** Which peers are trusted proxies (the device-posture header is believed only from them). */
   proxies: ProxyTrust;
+  /** Step-up demands set by upstreams' CAEP events (only when Shared Signals receivers are configured). */
+  stepUpDemands?: Pick<StepUpDemands, 'demanded'>;
 }

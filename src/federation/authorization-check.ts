@@ -31,6 +31,9 @@ export function createAuthorizationJudge(broker: BrokerContext): JudgeAuthorizat
   return async function judgeAuthorization(ctx: KoaContextWithOIDC, session: FederatedSession): Promise<AuthorizationJudgement> {
     const sessionAcr = session.assurance?.acr;
     const wanted = requestedAcr(ctx);
+    // An upstream's CAEP event (assurance or device compliance lowered) asks for a second factor newer than the event.
+    const demand = await broker.stepUpDemands?.demanded(session.accountId, session.id);
+    if (demand && (session.assurance?.mfaAt ?? 0) < demand.at) return { kind: 'step_up', reason: 'upstream_signal', level: session.risk?.level ?? 'medium' };
     if (ctx.oidc.result?.login && !ctx.oidc.result.mfa && session.risk) {
       const required = session.risk.requiredAcr;
       const level = session.risk.level;

@@ -10,10 +10,13 @@ const { base, Check, Prompt } = interactionPolicy;
 export type ProvidersAllowed = (clientId: string, connectorId: string) => boolean;
 
 /** Why an authorization that reuses a session needs a second factor first. */
-export type StepUpReason = 'acr_requested' | 'client_requires_mfa' | 'risk_medium';
+export type StepUpReason = 'acr_requested' | 'client_requires_mfa' | 'risk_medium' | 'upstream_signal';
 
 /** What the broker decides about one authorization on a live session: refuse it, ask for a second factor, or let it pass. */
 export type AuthorizationJudgement = { kind: 'allow' } | { kind: 'deny'; reason: string } | { kind: 'step_up'; reason: StepUpReason; level: 'low' | 'medium' | 'high' };
+
+/** Whether the browser's federated session may still be used: an overdue one is re-verified first (session/lazy-check.ts). */
+export type SessionUsable = (session: FederatedSession) => Promise<boolean>;
 
 /** Judges an authorization on the browser's live federated session (access policy, risk, acr); called once per request. */
 export type JudgeAuthorization = (ctx: KoaContextWithOIDC, session: FederatedSession) => Promise<AuthorizationJudgement>;
@@ -53,23 +56,30 @@ function memoized(judge: JudgeAuthorization) {
 
 /**
  * Adds to the login prompt: sign in again when the browser's federated session has ended (logout elsewhere, SAML
- * SLO, refused by its upstream, expired), when the cookie names another account's session, or when this client does
- * not allow the session's upstream. Under prompt=none that answers login_required, as the spec says.
+ * SLO, refused by its upstream, expired, or refused by the re-verification an overdue session gets first), when the
+ * cookie names another account's session, or when this client does not allow the session's upstream. Under
+ * prompt=none that answers login_required, as the spec says.
  *
  * Then two prompts of the broker's own, after login and before consent:
  * - access: the client's access policy or a high risk refuses the authorization (prompt=none: access_denied);
  * - mfa: a second factor is due (a higher acr asked for, the client requires MFA, a medium risk): the factor page, never
  *   a new password prompt (prompt=none: interaction_required). The essential-acr checks of the login prompt move here.
  */
-export function createInteractionPolicy(providersAllowed: ProvidersAllowed, judge: JudgeAuthorization = async () => ({ kind: 'allow' })) {
+export function createInteractionPolicy(
+  providersAllowed: ProvidersAllowed,
+  judge: JudgeAuthorization = async () => ({ kind: 'allow' }),
+  sessionUsable: SessionUsable = async () => true,
+) {
   const policy = base();
   const login = policy.get('login')!;
   login.checks.add(
-    new Check('federated_session', 'the broker session is not usable for this client', 'login_required', (ctx: KoaContextWithOIDC) => {
+    new Check('federated_session', 'the broker session is not usable for this client', 'login_required', async (ctx: KoaContextWithOIDC) => {
       if (!ctx.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT; // no_session asks already
       const account = ctx.oidc.account as BrowserAccount | undefined;
       if (!account || browserSessionId(ctx) === undefined) return Check.REQUEST_PROMPT;
-      return providersAllowed(ctx.oidc.client!.clientId, account.connectorId) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      if (!providersAllowed(ctx.oidc.client!.clientId, account.connectorId)) return Check.REQUEST_PROMPT;
+      const session = browserSession(ctx);
+      return session && !(await sessionUsable(session)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   login.checks.remove('essential_acr');

@@ -13,7 +13,7 @@ import { clientMetadata } from './clients.js';
 import { createBoundLoadExistingGrant } from './grants.js';
 import { ACR_PASSWORD, ACR_VALUES } from '../mfa/assurance.js';
 import { withBrowserSession } from './account-state.js';
-import { createInteractionPolicy, type JudgeAuthorization } from './interaction-policy.js';
+import { createInteractionPolicy, type JudgeAuthorization, type SessionUsable } from './interaction-policy.js';
 import { providerPages } from './pages.js';
 import { createTokenPolicies } from './token-policy.js';
 import { withClientFeatures, type ClientFeatures } from './client-features.js';
@@ -38,6 +38,8 @@ export interface IssuerDeps {
   clientFeatures?: ClientFeatures;
   /** Access policy, risk and step-up for an authorization on a live session (the access and mfa prompts); default: allow. */
   judgeAuthorization?: JudgeAuthorization;
+  /** Whether an authorization may reuse the browser's federated session (an overdue one is re-verified first). */
+  sessionUsable?: SessionUsable;
 }
 
 /** oidc-provider lifetimes (seconds) from the `tokens` settings; a grant lives as long as its refresh tokens. */
@@ -115,7 +117,7 @@ export function createIssuer(deps: IssuerDeps): Provider {
     findAccount: withBrowserSession(createFindAccount({ sessions, bindings, locks: deps.locks, now, reverify }), sessions) as Configuration['findAccount'],
     extraParams: ['idp_hint'],
     loadExistingGrant: createBoundLoadExistingGrant(skipConsent, bindings),
-    interactions: { ...settings.interactions, policy: createInteractionPolicy(deps.providersAllowed, deps.judgeAuthorization) },
+    interactions: { ...settings.interactions, policy: createInteractionPolicy(deps.providersAllowed, deps.judgeAuthorization, deps.sessionUsable) },
     renderError: pages.renderError as Configuration['renderError'],
     features: {
       ...settings.features,

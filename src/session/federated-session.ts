@@ -41,7 +41,7 @@ export interface SessionRisk {
   /** The acr the sign-in's decision asked for (a second factor before the session is used); absent: none. */
   requiredAcr?: string;
   /** Why, for the factor page. */
-  stepUpReason?: 'acr_requested' | 'client_requires_mfa' | 'risk_medium';
+  stepUpReason?: 'acr_requested' | 'client_requires_mfa' | 'risk_medium' | 'upstream_signal';
   /** The upstream did MFA in this sign-in. */
   upstreamMfa: boolean;
 }

@@ -6,7 +6,8 @@ import type { ProviderFile } from '../../src/config/schema.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, REDIS_URL } from '../helpers/redis.js';
-import { offlineUpstreamSignIn } from '../helpers/rp.js';
+import { authorizationRequest, offlineUpstreamSignIn } from '../helpers/rp.js';
+import { TEST_CLIENT } from '../helpers/broker.js';
 import { freeLoopbackPort, startCountingUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const MINUTE = 60_000;
@@ -20,6 +21,13 @@ async function federatedLogin(broker: TestBroker) {
   const sub = tokens.claims()!.sub;
   const [sessionId] = (await broker.app.broker.sessions.sessionsOf(sub)).slice(-1);
   return { config, tokens, sub, sessionId: sessionId! };
+}
+
+async function federatedLoginWithBrowser(broker: TestBroker) {
+  const { config, tokens, browser } = await offlineUpstreamSignIn(broker.issuer);
+  const sub = tokens.claims()!.sub;
+  const [sessionId] = (await broker.app.broker.sessions.sessionsOf(sub)).slice(-1);
+  return { config, tokens, browser, sub, sessionId: sessionId! };
 }
 
 /** GET /me with the access token, on any instance: the status and, when 200, the subject. */
@@ -78,6 +86,24 @@ describe('one broker', () => {
     // Verified: the next call is answered without asking again, and the sweep finds nothing of it due.
     expect((await userinfo(broker, tokens.access_token)).status).toBe(200);
     expect(state.refreshes).toBe(before + 1);
+  });
+
+  it('an authorization (prompt=none) on an overdue session is checked first: revoked upstream -> login_required, the session ended once', async () => {
+    const { config, tokens, sub, sessionId, browser } = await federatedLoginWithBrowser(broker);
+    const silent = async () => new URL((await browser.follow((await authorizationRequest(config, TEST_CLIENT, { prompt: 'none', scope: 'openid email' })).url.href, {}, TEST_CLIENT.redirectUri)).url);
+    offset += INTERVAL;
+    // A healthy upstream: the overdue session is re-verified first and the silent authorization still gets a code.
+    const first = await silent();
+    expect(first.searchParams.get('error_description') ?? first.searchParams.get('error') ?? 'ok').toBe('ok');
+    expect((await broker.app.broker.sessions.get(sub, sessionId))!.lastVerifiedAt).toBeGreaterThan(now() - MINUTE);
+    await upstream.revokeRefreshToken((await broker.app.broker.vault.get(sessionId))!.tokens.refreshToken!);
+    offset += INTERVAL;
+    const ended = () => broker.audit.filter((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.accountId === sub).length;
+    const endedBefore = ended();
+    expect((await silent()).searchParams.get('error')).toBe('login_required');
+    expect(await broker.app.broker.sessions.sessionsOf(sub, now())).not.toContain(sessionId);
+    expect(ended() - endedBefore).toBe(1);
+    expect((await userinfo(broker, tokens.access_token)).status).toBe(401);
   });
 
   it('an upstream down at the lazy check keeps the session within the grace (audited), retried later', async () => {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StepUpDemands } from '../../src/session/step-up-demand.js';
 import { EVENT } from '../../src/ssf/set.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { offlineUpstreamSignIn } from '../helpers/rp.js';
+import { authorizationRequest, offlineUpstreamSignIn } from '../helpers/rp.js';
+import { TEST_CLIENT } from '../helpers/broker.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 import { startTestTransmitter } from './helpers.js';
 
@@ -42,11 +43,11 @@ describe('SSF receiver', () => {
 
   /** A fresh federated session of alice (upstream sub `sub-alice`). */
   async function signIn() {
-    const { config, tokens } = await offlineUpstreamSignIn(broker.issuer);
+    const { config, tokens, browser } = await offlineUpstreamSignIn(broker.issuer);
     const sub = tokens.claims()!.sub;
     const [sessionId] = (await broker.app.broker.sessions.sessionsOf(sub)).slice(-1);
     const session = (await broker.app.broker.sessions.get(sub, sessionId!))!;
-    return { config, tokens, sub, sessionId: sessionId!, upstreamSid: session.identity.connectorData?.sid as string };
+    return { config, tokens, browser, sub, sessionId: sessionId!, upstreamSid: session.identity.connectorData?.sid as string };
   }
 
   const live = async (sub: string, sessionId: string) => (await broker.app.broker.sessions.sessionsOf(sub)).includes(sessionId);
@@ -102,6 +103,22 @@ describe('SSF receiver', () => {
     const up = await transmitter.sign(EVENT.assuranceLevelChange, alice, { namespace: 'NIST-AAL', current_level: 'aal2', previous_level: 'aal1', change_direction: 'increase' });
     expect((await push(up.token)).status).toBe(202);
     expect(await demands.demanded(sub, sessionId)).toBeUndefined();
+  });
+
+  it('a step-up demand reaches the next authorization: prompt=none answers interaction_required until the level is back', async () => {
+    const { config, browser } = await signIn();
+    const silent = async () => {
+      const request = await authorizationRequest(config, TEST_CLIENT, { prompt: 'none', scope: 'openid email' });
+      const answer = new URL((await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri)).url).searchParams;
+      return answer.get('error') ?? (answer.get('code') ? 'code' : 'nothing');
+    };
+    expect(await silent()).toBe('code');
+    const down = await transmitter.sign(EVENT.assuranceLevelChange, alice, { namespace: 'NIST-AAL', current_level: 'aal1', previous_level: 'aal2', change_direction: 'decrease' });
+    expect((await push(down.token)).status).toBe(202);
+    expect(await silent()).toBe('interaction_required');
+    const up = await transmitter.sign(EVENT.assuranceLevelChange, alice, { namespace: 'NIST-AAL', current_level: 'aal2', previous_level: 'aal1', change_direction: 'increase' });
+    expect((await push(up.token)).status).toBe(202);
+    expect(await silent()).toBe('code');
   });
 
   it('device-compliance-change to not-compliant ends the session when policy says end', async () => {
