@@ -14,6 +14,8 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(BENCH_DIR, 'results', 'latest.json');
 /** Scenario order of the issue's table; files not listed run afterwards, alphabetically. */
 const ORDER = ['local-login', 'refresh-rate', 'endpoints', 'federated-oidc', 'saml-acs', 'latency', 'memory', 'store-bytes'];
+/** Run only when named: the 30-minute soak. */
+const ON_DEMAND = ['soak'];
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 30 * 60_000);
 
 type StoredResult = BenchResult & { ranAt: string; seconds: number };
@@ -26,7 +28,7 @@ function scenarios(filter: string[]): string[] {
   const sorted = all.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const unknown = filter.filter((name) => !all.includes(name));
   if (unknown.length) throw new Error(`no scenario named ${unknown.join(', ')} (have: ${sorted.join(', ')})`);
-  return filter.length ? sorted.filter((name) => filter.includes(name)) : sorted;
+  return filter.length ? sorted.filter((name) => filter.includes(name)) : sorted.filter((name) => !ON_DEMAND.includes(name));
 }
 
 /** Runs one scenario pinned to the load-generator core; passes its output through and returns its result lines. */

@@ -1,6 +1,6 @@
 // On-demand soak (not part of `npm run bench`): `npx tsx bench/soak.ts [minutes]` (default 30; SOAK_WINDOW_SECONDS, SOAK_CONCURRENCY); writes bench/results/soak-<date>.{json,md}.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { runSoak, soakMarkdown } from './soak-run.js';
+import { runSoak, soakMarkdown } from './lib/soak-run.js';
 
 const minutes = Number(process.argv[2] ?? process.env.SOAK_MINUTES ?? 30);
 const windowSeconds = Number(process.env.SOAK_WINDOW_SECONDS ?? (minutes >= 10 ? 300 : 10));

@@ -1,6 +1,6 @@
 // The 60-second soak: two broker processes on one Redis under mixed sign-ins, refreshes, userinfo and introspection; no 5xx, no wrong answer (no session lost); figures printed (bench/soak.ts runs the 30-minute one).
 import { describe, expect, it } from 'vitest';
-import { runSoak, soakMarkdown, type SoakReport } from '../../bench/soak-run.js';
+import { runSoak, soakMarkdown, type SoakReport } from '../../bench/lib/soak-run.js';
 
 describe('60-second soak', () => {
   let report: SoakReport;

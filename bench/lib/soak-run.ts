@@ -1,16 +1,16 @@
 // The soak engine: two broker processes on one private Redis behind a test load balancer, a mixed load (local and federated sign-ins, refresh, userinfo, introspection), figures per window.
 import { spawnSync } from 'node:child_process';
 import * as oidc from 'openid-client';
-import { Browser } from '../test/helpers/browser.js';
-import { TEST_CLIENT } from '../test/helpers/broker.js';
-import { startRedisServer } from '../test/helpers/redis.js';
-import { authorizationRequest, completeLogin, discoverRp, loginAndExchange } from '../test/helpers/rp.js';
-import { freeLoopbackPort, startTestUpstream } from '../test/helpers/upstream-oidc.js';
-import { localProvider } from '../test/helpers/broker.js';
-import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from '../test/reliability/broker-process.js';
-import { startFrontProxy } from '../test/reliability/front-proxy.js';
-import { keepAliveAgent, NoAnswer } from '../test/reliability/keep-alive-client.js';
-import { callOnce, type Held, type Operation } from '../test/reliability/token-load.js';
+import { Browser } from '../../test/helpers/browser.js';
+import { TEST_CLIENT } from '../../test/helpers/broker.js';
+import { startRedisServer } from '../../test/helpers/redis.js';
+import { authorizationRequest, completeLogin, discoverRp, loginAndExchange } from '../../test/helpers/rp.js';
+import { freeLoopbackPort, startTestUpstream } from '../../test/helpers/upstream-oidc.js';
+import { localProvider } from '../../test/helpers/broker.js';
+import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from '../../test/reliability/broker-process.js';
+import { startFrontProxy } from '../../test/reliability/front-proxy.js';
+import { keepAliveAgent, NoAnswer } from '../../test/reliability/keep-alive-client.js';
+import { callOnce, type Held, type Operation } from '../../test/reliability/token-load.js';
 
 export type SoakOperation = Operation | 'local-sign-in' | 'federated-sign-in';
 
