@@ -1,7 +1,7 @@
 // `vestibule clients add`: registers a client in the store (every instance sees it at once), held to the registration policy; prints its secret once.
 import { randomBytes } from 'node:crypto';
 import { applyRegistrationPolicy } from '../clients/registration-policy.js';
-import { resourceScopes } from '../clients/resource-servers.js';
+import { resourceScopes } from '../clients/config.js';
 import { output, parseOptions, problem, UsageError, type AdminCommand } from './command.js';
 import { clientAdmin } from './clients-context.js';
 import { withDeployment } from './deployment.js';

@@ -89,3 +89,6 @@ export const authorizationServerSchema = z
 export type AuthorizationServerConfig = z.output<typeof authorizationServerSchema>;
 export type RegistrationConfig = AuthorizationServerConfig['registration'];
 export type MetadataDocumentConfig = AuthorizationServerConfig['clientIdMetadataDocument'];
+
+/** Every scope of every resource server: registration accepts them (an MCP client registers the resource's scopes_supported). */
+export const resourceScopes = (servers: readonly ResourceServerConfig[]) => [...new Set(servers.flatMap((server) => server.scopes))];

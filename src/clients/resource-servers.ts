@@ -25,5 +25,3 @@ export function resourceIndicatorsFeature(servers: readonly ResourceServerConfig
   };
 }
 
-/** Every scope of every resource server: registration accepts them (an MCP client registers the resource's scopes_supported). */
-export const resourceScopes = (servers: readonly ResourceServerConfig[]) => [...new Set(servers.flatMap((server) => server.scopes))];

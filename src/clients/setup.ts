@@ -6,7 +6,7 @@ import type { KeyValueStore } from '../store/store.js';
 import { InitialAccessTokens } from './initial-access-tokens.js';
 import { guardedFetch, type Resolver } from './metadata-fetch.js';
 import { RegisteredClients, withRegisteredClients } from './registered-clients.js';
-import { resourceScopes } from './resource-servers.js';
+import { resourceScopes } from './config.js';
 import { softwareStatementVerifier, type SoftwareStatementVerifier } from './software-statement.js';
 
 export interface ClientRegistrationDeps {

@@ -4,7 +4,8 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { AuthorizationServerConfig } from '../clients/config.js';
 import type { ProviderFetch } from '../clients/metadata-fetch.js';
 import { applyRegistrationPolicy } from '../clients/registration-policy.js';
-import { resourceIndicatorsFeature, resourceScopes } from '../clients/resource-servers.js';
+import { resourceScopes } from '../clients/config.js';
+import { resourceIndicatorsFeature } from '../clients/resource-servers.js';
 
 /** The token endpoint authentication methods the broker supports and tests (no private_key_jwt, no client_secret_jwt). */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;

@@ -120,13 +120,6 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     if (!username || !password || username.length > MAX_FIELD || password.length > MAX_FIELD) {
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'missing_fields'), username: username.slice(0, MAX_FIELD), status: 400 });
     }
-    // Counted before the password is checked, so parallel guesses cannot overtake the limit; a username and its email count as one.
-    const throttleKey = connector.loginKey?.(username) ?? username;
-    if (!(await broker.throttle.reserve(connector.id, throttleKey, ctx.ip))) {
-      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'throttled', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId });
-      ctx.set('Retry-After', String(broker.throttle.retryAfterSeconds));
-      return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'too_many_attempts'), username, status: 429 });
-    }
     // Smart lockout: a sign-in locked for this browser's origin (an unfamiliar device after many failures) is refused before the password is checked.
     const subject = connector.subjectOf?.(username);
     const accountId = subject === undefined ? undefined : accountIdFor(connector.id, subject);
@@ -136,6 +129,14 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       const reason = lockout.kind === 'account' ? 'account_locked' : 'sign_in_locked';
       broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason, accountId, clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId, details: { origin: lockout.origin } });
       return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, DENY_CODES[reason]), username, status: 403 });
+    }
+    // Counted before the password is checked, so parallel guesses cannot overtake the limit; a username and its email count as one.
+    // The username's budget is kept per origin, as the smart lockout's: guesses from unfamiliar devices never spend the owner's known device's budget.
+    const throttleKey = `${connector.loginKey?.(username) ?? username}\u0000${lockout?.origin ?? 'unfamiliar'}`;
+    if (!(await broker.throttle.reserve(connector.id, throttleKey, ctx.ip))) {
+      broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: 'throttled', clientId: view.clientId, connectorId: connector.id, ip: ctx.ip, requestId: ctx.state.requestId });
+      ctx.set('Retry-After', String(broker.throttle.retryAfterSeconds));
+      return renderLoginForm(broker, ctx, connector, view, { error: broker.renderer.errorMessage(ctx, 'too_many_attempts'), username, status: 429 });
     }
     const identity = await connector.login(username, password);
     if (!identity) {
