@@ -5,6 +5,7 @@ import type { Auditor } from '../audit/auditor.js';
 import type { FederatedSession } from '../session/federated-session.js';
 import type { EndReason } from '../session/terminate.js';
 import type { KeyValueStore } from '../store/store.js';
+import { waitUnlessAborted } from '../retry-wait.js';
 
 /** Which client a grant belongs to and the `sid` its ID tokens carry; kept under the account's hash tag, like the grant bindings. */
 interface LogoutTarget {
@@ -108,7 +109,7 @@ export class BackchannelLogout {
   private async deliver(accountId: string, target: LogoutTarget): Promise<void> {
     let detail = '';
     for (let attempt = 1; attempt <= this.retryDelaysMs.length + 1; attempt += 1) {
-      if (attempt > 1 && !(await this.wait(this.retryDelaysMs[attempt - 2]!))) {
+      if (attempt > 1 && !(await waitUnlessAborted(this.retryDelaysMs[attempt - 2]!, this.stop.signal))) {
         this.audit('failure', accountId, target.clientId, 'shutdown', { attempts: attempt - 1, detail });
         return;
       }
@@ -124,22 +125,6 @@ export class BackchannelLogout {
       }
     }
     this.audit('failure', accountId, target.clientId, 'delivery_failed', { attempts: this.retryDelaysMs.length + 1, detail });
-  }
-
-  /** Sleeps `ms`; false when close() interrupted it. */
-  private wait(ms: number): Promise<boolean> {
-    if (this.stop.signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.stop.signal.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      this.stop.signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   private audit(outcome: 'success' | 'failure', accountId: string, clientId: string, reason?: string, details: Record<string, string | number> = {}): void {

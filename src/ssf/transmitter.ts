@@ -10,6 +10,7 @@ import type { KeyValueStore } from '../store/store.js';
 import type { PushClient } from './push-endpoint.js';
 import { EVENT, type SubjectId } from './set.js';
 import { POLL_METHOD, type StreamRecord, type StreamRepository } from './streams.js';
+import { waitUnlessAborted } from '../retry-wait.js';
 
 /** Which client a grant belongs to and the `sid` its ID tokens carry (recorded when its first code is saved). */
 interface GrantTarget {
@@ -154,7 +155,7 @@ export class SsfTransmitter {
     const delays = this.options.retryDelaysMs;
     let detail = '';
     for (let attempt = 1; attempt <= delays.length + 1; attempt += 1) {
-      if (attempt > 1 && !(await this.wait(delays[attempt - 2]!))) {
+      if (attempt > 1 && !(await waitUnlessAborted(delays[attempt - 2]!, this.stop.signal))) {
         this.audit('failure', stream, type, accountId, { attempts: attempt - 1, detail }, 'shutdown');
         return;
       }
@@ -175,21 +176,6 @@ export class SsfTransmitter {
       this.options.logger.warn({ streamId: stream.stream_id, clientId: stream.clientId, attempt, detail }, 'SSF push failed');
     }
     this.audit('failure', stream, type, accountId, { detail }, 'delivery_failed');
-  }
-
-  private wait(ms: number): Promise<boolean> {
-    if (this.stop.signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.stop.signal.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      this.stop.signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   private audit(outcome: 'success' | 'failure', stream: StreamRecord, type: string, accountId: string | undefined, details: Record<string, string | number>, reason?: string): void {
