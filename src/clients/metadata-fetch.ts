@@ -1,7 +1,8 @@
 // The outbound fetch of Client ID Metadata Documents (and any GET oidc-provider makes): https only, the resolved address checked and then connected to, no redirects, time-limited.
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
+import { undiciLibrary } from '../undici-library.js';
 import { addressClass, type AddressClass } from './address-class.js';
 
 /** Resolves a host name to its addresses (tests inject one that maps their names to 127.0.0.1). */
@@ -50,20 +51,22 @@ export type ProviderFetch = (url: URL | string, options: RequestInit & { dispatc
  */
 export function guardedFetch(options: GuardedFetchOptions): ProviderFetch & { close(): Promise<void> } {
   const allowed = new Set(options.allowed);
-  const agent = new Agent({
-    connect: { lookup: guardedLookup(options.resolver ?? systemResolver, allowed), ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs },
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-    maxRedirections: 0,
-  } as ConstructorParameters<typeof Agent>[0]);
+  let agent: Agent | undefined;
   const fetchGuarded = async (input: URL | string, init: RequestInit & { dispatcher?: unknown }) => {
     const url = new URL(input);
     if (url.protocol !== 'https:') throw new FetchRefused('only https URLs are fetched');
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host)) assertAllowed(host, allowed);
     const { dispatcher: _providerGuard, signal: _providerTimeout, ...rest } = init;
-    const response = await undiciFetch(url, { ...(rest as object), redirect: 'manual', dispatcher: agent, signal: AbortSignal.timeout(options.timeoutMs) });
+    const undici = await undiciLibrary();
+    agent ??= new undici.Agent({
+    connect: { lookup: guardedLookup(options.resolver ?? systemResolver, allowed), ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs },
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    maxRedirections: 0,
+  } as ConstructorParameters<typeof undici.Agent>[0]);;
+    const response = await undici.fetch(url, { ...(rest as object), redirect: 'manual', dispatcher: agent, signal: AbortSignal.timeout(options.timeoutMs) });
     return response as unknown as Response;
   };
-  return Object.assign(fetchGuarded, { close: () => agent.close() });
+  return Object.assign(fetchGuarded, { close: async () => agent?.close() });
 }

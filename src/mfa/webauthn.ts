@@ -1,19 +1,19 @@
 // WebAuthn / passkeys with @simplewebauthn/server: rpID and origin from the issuer URL, single-use challenges bound to account and sign-in.
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { KeyValueStore } from '../store/store.js';
 import type { AmrValue } from './assurance.js';
 import { cleanLabel, FOREVER_MS, webauthnCredentialKey, type CredentialRepository, type WebAuthnRecord } from './credentials.js';
 import type { Factor, FactorEnrolment, FactorFailure, FactorSubject, FactorVerification } from './factor.js';
+
+/** The library, loaded at the first passkey ceremony: a broker whose users never use one does not carry it (about 20 MB resident). */
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthnLibrary = () => (library ??= import('@simplewebauthn/server'));
 
 /** ES256 and RS256: what every platform authenticator and security key offers, and what node:crypto verifies. */
 const ALGORITHMS = [-7, -257];
@@ -108,7 +108,7 @@ export class WebAuthnFactor implements Factor<PublicKeyCredentialCreationOptions
   /** Options for navigator.credentials.create(): the account's passkeys excluded, user verification as configured. */
   async startEnrolment(subject: FactorSubject): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.options.credentials.ofKind(subject.accountId, 'webauthn');
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthnLibrary()).generateRegistrationOptions({
       rpName: this.options.rpName,
       rpID: this.rpId,
       userID: Buffer.from(await this.options.credentials.userHandle(subject.accountId), 'base64url'),
@@ -133,7 +133,7 @@ export class WebAuthnFactor implements Factor<PublicKeyCredentialCreationOptions
     if ((await this.options.credentials.records(subject.accountId)).length >= this.options.maxFactorsPerAccount) return { ok: false, reason: 'limit_reached' };
     let info;
     try {
-      const verified = await verifyRegistrationResponse({
+      const verified = await (await webauthnLibrary()).verifyRegistrationResponse({
         response,
         expectedChallenge: challenge.challenge,
         expectedOrigin: this.origin,
@@ -171,7 +171,7 @@ export class WebAuthnFactor implements Factor<PublicKeyCredentialCreationOptions
   /** Options for navigator.credentials.get(), limited to the account's passkeys; the challenge is kept for this sign-in. */
   async startVerification(subject: FactorSubject): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const existing = await this.options.credentials.ofKind(subject.accountId, 'webauthn');
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthnLibrary()).generateAuthenticationOptions({
       rpID: this.rpId,
       allowCredentials: existing.map((record) => ({ id: record.credentialId, ...(record.transports ? { transports: record.transports } : {}) })),
       userVerification: this.options.userVerification,
@@ -194,7 +194,7 @@ export class WebAuthnFactor implements Factor<PublicKeyCredentialCreationOptions
     }
     let info;
     try {
-      const verified = await verifyAuthenticationResponse({
+      const verified = await (await webauthnLibrary()).verifyAuthenticationResponse({
         response,
         expectedChallenge: challenge.challenge,
         expectedOrigin: this.origin,

@@ -1,7 +1,8 @@
 // A receiver-supplied push endpoint is a request the broker makes on someone else's behalf: https only, public addresses only (unless configured), pinned at connect time, time and size limits.
 import { BlockList, isIP } from 'node:net';
 import { promises as dns } from 'node:dns';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
+import { undiciLibrary } from '../undici-library.js';
 
 export interface EndpointRules {
   allowHttp: boolean;
@@ -92,13 +93,15 @@ export function createPushClient(options: PushClientOptions) {
       })
       .catch((error: Error) => callback(error, ''));
   };
-  const agent = new Agent({ connect: { lookup: lookup as never, timeout: options.timeoutMs }, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+  let agent: Agent | undefined;
 
   return {
     async post(url: string, body: string, headers: Record<string, string>): Promise<PushResult> {
       const problem = endpointProblem(url, options);
       if (problem) throw new EndpointRefused(problem);
-      const response = await undiciFetch(url, { method: 'POST', body, headers, redirect: 'manual', dispatcher: agent, signal: AbortSignal.timeout(options.timeoutMs) });
+      const undici = await undiciLibrary();
+      agent ??= new undici.Agent({ connect: { lookup: lookup as never, timeout: options.timeoutMs }, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+      const response = await undici.fetch(url, { method: 'POST', body, headers, redirect: 'manual', dispatcher: agent, signal: AbortSignal.timeout(options.timeoutMs) });
       // Read at most the limit, then drop the rest.
       let read = 0;
       const reader = response.body?.getReader();
@@ -113,7 +116,7 @@ export function createPushClient(options: PushClientOptions) {
       }
       return { status: response.status };
     },
-    close: () => agent.close(),
+    close: async () => agent?.close(),
   };
 }
 
