@@ -65,6 +65,8 @@ interface AuthorizationCodeLike {
 
 export class SsfTransmitter {
   private readonly pending = new Set<Promise<void>>();
+  /** Per push stream, the last delivery queued: a stream's SETs reach its receiver one at a time, in the order they happened. */
+  private readonly streamTails = new Map<string, Promise<void>>();
   private readonly stop = new AbortController();
 
   constructor(private readonly options: TransmitterOptions) {
@@ -146,7 +148,12 @@ export class SsfTransmitter {
       this.audit('success', stream, type, accountId, { delivery: 'poll_queued' });
       return;
     }
-    const delivery = this.deliver(stream, token, type, accountId).finally(() => this.pending.delete(delivery));
+    const previous = this.streamTails.get(stream.stream_id) ?? Promise.resolve();
+    const delivery: Promise<void> = previous.then(() => this.deliver(stream, token, type, accountId)).finally(() => {
+      this.pending.delete(delivery);
+      if (this.streamTails.get(stream.stream_id) === delivery) this.streamTails.delete(stream.stream_id);
+    });
+    this.streamTails.set(stream.stream_id, delivery);
     this.pending.add(delivery);
   }
 
