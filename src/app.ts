@@ -60,6 +60,8 @@ import { metricsRoute } from './observability/main-port.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { instrumentStore } from './observability/store-metrics.js';
 import { connectorFetch } from './observability/upstream-fetch.js';
+import { circuitBreakers } from './connectors/circuit-report.js';
+import type { CircuitState } from './connectors/circuit-breaker.js';
 import { tracingMiddleware } from './observability/tracing.js';
 import { createClientRegistration } from './clients/setup.js';
 import type { Resolver } from './clients/metadata-fetch.js';
@@ -101,8 +103,18 @@ export interface BrokerApp {
   close(): Promise<void>;
 }
 
-async function createConnectors(config: BrokerConfig, store: KeyValueStore, logger: Logger, now: () => number, metrics: Metrics): Promise<Map<string, Connector>> {
+/** The value of vestibule_upstream_circuit_state for each circuit state. */
+const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+
+async function createConnectors(config: BrokerConfig, store: KeyValueStore, logger: Logger, now: () => number, metrics: Metrics, auditor: Auditor): Promise<Map<string, Connector>> {
   const connectors = new Map<string, Connector>();
+  const circuitBreaker = circuitBreakers({
+    settings: { failureThreshold: config.upstreamCircuit.failureThreshold, cooldownMs: config.upstreamCircuit.cooldownSeconds * 1000 },
+    now,
+    logger,
+    audit: (event) => auditor.record(event),
+    setState: (connector, state) => metrics.upstreamCircuit.set({ connector }, CIRCUIT_GAUGE[state]),
+  });
   for (const definition of config.providers) {
     const factory = connectorFactory(definition.type)!;
     const connector = await factory.create({ id: definition.id, name: definition.name, domains: definition.domains }, definition.config, {
@@ -113,6 +125,7 @@ async function createConnectors(config: BrokerConfig, store: KeyValueStore, logg
       baseDir: definition.baseDir,
       httpTimeoutMs: config.upstreamTimeoutMs,
       production: config.production,
+      circuitBreaker,
       ...(config.metrics.enabled || config.tracing ? { fetch: connectorFetch(metrics, definition.id, definition.type, config.tracing) } : {}),
     });
     connectors.set(definition.id, connector);
@@ -139,7 +152,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   if (soar) sinks.push(soar);
   const auditor = new Auditor(sinks, logger, now, chainId(config.audit.instance));
   soar?.attach(auditor);
-  const connectors = await createConnectors(config, store, logger, now, metrics);
+  const connectors = await createConnectors(config, store, logger, now, metrics, auditor);
   const intervals = new Map(config.providers.map((p) => [p.id, (p.reverifyIntervalSeconds ?? config.session.reverifyIntervalSeconds) * 1000]));
   const intervalOf = (connectorId: string) => intervals.get(connectorId) ?? config.session.reverifyIntervalSeconds * 1000;
   const sessions = new SessionRepository(store, config.tokens.sessionTtl * 1000, intervalOf);

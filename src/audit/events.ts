@@ -21,6 +21,8 @@ export type AuditEventName =
   | 'keys.rotated'
   | 'backchannel.logout'
   | 'upstream.backchannel_logout'
+  /** This instance's circuit of an upstream changed (reason: failures, cooldown_elapsed, probe_succeeded, probe_failed; details: from, to). */
+  | 'upstream.circuit'
   | 'config.reloaded'
   /** Client registration (RFC 7591, admin command line), update and deletion (RFC 7592); failures carry the RFC 7591 code or token refusal. */
   | 'client.registered'

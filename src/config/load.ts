@@ -59,6 +59,8 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'REFRESH_TOKEN_TTL', path: 'tokens.refreshTokenTtl', kind: 'int' },
   { name: 'SESSION_TTL', path: 'tokens.sessionTtl', kind: 'int' },
   { name: 'UPSTREAM_TIMEOUT_MS', path: 'upstreamTimeoutMs', kind: 'int' },
+  { name: 'UPSTREAM_CIRCUIT_FAILURE_THRESHOLD', path: 'upstreamCircuit.failureThreshold', kind: 'int' },
+  { name: 'UPSTREAM_CIRCUIT_COOLDOWN_SECONDS', path: 'upstreamCircuit.cooldownSeconds', kind: 'int' },
   { name: 'MAX_BODY_BYTES', path: 'maxBodyBytes', kind: 'int' },
   { name: 'AUDIT_LOG', path: 'auditLog', kind: 'string' },
   { name: 'AUDIT_INSTANCE', path: 'audit.instance', kind: 'string' },

@@ -184,6 +184,13 @@ export const configFileSchema = z
     loginThrottle: loginThrottleSchema,
     keys: keysSchema.describe('Signing keys kept in the store (when jwksFile is not set): publication before use, retention, schedule.'),
     upstreamTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('Timeout of every upstream HTTP call, ms.'),
+    upstreamCircuit: z
+      .strictObject({
+        failureThreshold: z.number().int().min(1).max(1000).default(5).describe('Consecutive upstream failures (timeouts, connection errors, 5xx; not 4xx) that open a connector\'s circuit.'),
+        cooldownSeconds: z.number().int().min(1).max(3600).default(30).describe('How long an open circuit refuses calls before one probe call is let through.'),
+      })
+      .default({ failureThreshold: 5, cooldownSeconds: 30 })
+      .describe('Per-instance circuit breaker of each OIDC upstream: stop calling a failing IdP for a while, probe it, recover (README: Upstream outages).'),
     maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body.'),
     auditLog: z.string().default('stdout').describe('Older form of audit.stdout / audit.file: "stdout", "off", or a file path for JSON-lines audit records.'),
     audit: auditConfigSchema.optional().describe('Audit trail: hash-chained records to stdout, a rotating file, a Redis stream and a webhook.'),

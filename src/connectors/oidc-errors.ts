@@ -1,6 +1,7 @@
 // Translates openid-client / oauth4webapi failures into ConnectorErrors with stable codes and log-safe details.
 import * as client from 'openid-client';
 import { ConnectorError } from './connector.js';
+import { UpstreamDownError } from './upstream-down.js';
 
 /** Which upstream call failed: decides how a token-endpoint error is reported. */
 export type OidcStage = 'discovery' | 'callback' | 'userinfo' | 'refresh';
@@ -58,11 +59,22 @@ function challengeError(err: client.WWWAuthenticateChallengeError): string {
   return excerpt(challenges.map((c) => c.parameters?.error).find((e) => typeof e === 'string'));
 }
 
-/** Maps any error thrown while talking to the upstream into a ConnectorError. */
-export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError {
-  if (err instanceof ConnectorError) return err;
+/** A ConnectorError somewhere in the cause chain (openid-client wraps what its fetch threw, e.g. an open circuit). */
+function connectorErrorIn(err: unknown): ConnectorError | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (current instanceof ConnectorError) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** Maps any error thrown while talking to connector `connectorId`'s upstream into a ConnectorError (an outage: UpstreamDownError). */
+export function toConnectorError(err: unknown, stage: OidcStage, connectorId: string): ConnectorError {
+  const known = connectorErrorIn(err);
+  if (known) return known;
   if (isTimeout(err)) {
-    return new ConnectorError('upstream_timeout', `upstream did not answer in time during ${stage}`, { status: 504, cause: err });
+    return new UpstreamDownError(connectorId, 'upstream_timeout', `upstream did not answer in time during ${stage}`, { cause: err });
   }
   if (err instanceof client.AuthorizationResponseError) {
     const description = excerpt(err.error_description);
@@ -73,6 +85,8 @@ export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError
     );
   }
   if (err instanceof client.ResponseBodyError) {
+    // A 5xx is an outage whatever its body says (RFC 6749 section 5.2 errors are 400 or 401).
+    if (err.status >= 500) return new UpstreamDownError(connectorId, 'upstream_unavailable', `${stage}: upstream answered ${err.status} error=${excerpt(err.error)}`, { cause: err });
     if (stage !== 'userinfo' && CLIENT_REJECTED.has(err.error)) return clientRejected(stage, err.status, excerpt(err.error), err);
     const detail = `${stage}: upstream token endpoint answered ${err.status} error=${excerpt(err.error)}`;
     if (stage === 'refresh') {
@@ -93,7 +107,7 @@ export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError
   if (err instanceof client.ClientError) {
     const code = err.code ?? '';
     const detail = `${stage}: ${describe(err)}`;
-    if (stage === 'discovery') return new ConnectorError('upstream_unavailable', detail, { status: 502, cause: err });
+    if (stage === 'discovery') return new UpstreamDownError(connectorId, 'upstream_unavailable', detail, { cause: err });
     if (ID_TOKEN_CODES.has(code) || (code === 'OAUTH_INVALID_RESPONSE' && /JWT|ID Token|"alg"/i.test(detail))) {
       return new ConnectorError('invalid_id_token', detail, { status: 400, cause: err });
     }
@@ -101,13 +115,13 @@ export function toConnectorError(err: unknown, stage: OidcStage): ConnectorError
       return new ConnectorError('invalid_callback', detail, { status: 400, cause: err });
     }
     if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
-      return new ConnectorError('upstream_unavailable', detail, { status: 502, cause: err });
+      return new UpstreamDownError(connectorId, 'upstream_unavailable', detail, { cause: err });
     }
     return new ConnectorError('invalid_upstream_response', detail, { status: 502, cause: err });
   }
   // fetch() network failures (connection refused, DNS, TLS) surface as TypeError.
   if (err instanceof TypeError) {
-    return new ConnectorError('upstream_unavailable', `${stage}: ${describe(err)}`, { status: 502, cause: err });
+    return new UpstreamDownError(connectorId, 'upstream_unavailable', `${stage}: ${describe(err)}`, { cause: err });
   }
-  return new ConnectorError('upstream_unavailable', `${stage}: ${describe(err)}`, { status: 502, cause: err });
+  return new UpstreamDownError(connectorId, 'upstream_unavailable', `${stage}: ${describe(err)}`, { cause: err });
 }

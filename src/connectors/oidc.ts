@@ -21,6 +21,8 @@ import { oidcConfigSchema, type OidcConfig } from './oidc-config.js';
 import { buildClientAuth, buildConfiguration } from './oidc-client.js';
 import { toConnectorError } from './oidc-errors.js';
 import { verifyLogoutToken } from './oidc-logout-token.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import { circuitFetch } from './circuit-fetch.js';
 
 /** What startLogin keeps in the broker's transaction until the callback. */
 interface OidcTransaction {
@@ -69,6 +71,12 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
   private configPromise: Promise<client.Configuration> | undefined;
   /** The upstream's signing keys for logout tokens (jose caches and refreshes them). */
   private logoutKeys: JWTVerifyGetKey | undefined;
+  /** This instance's circuit for the upstream (none when the context gives no breaker). */
+  private readonly breaker: CircuitBreaker | undefined;
+  /** Every upstream call: the context's fetch (timed), guarded by the circuit. */
+  private readonly fetch: typeof fetch | undefined;
+  /** Timeout of each upstream call, ms: the provider's `timeoutMs`, else the broker's upstreamTimeoutMs. */
+  private readonly timeoutMs: number;
 
   constructor(
     base: { id: string; name: string; domains: string[] },
@@ -80,20 +88,42 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     this.displayName = base.name;
     this.domains = [...base.domains];
     this.logger = context.logger.child({ connectorId: base.id });
+    this.breaker = context.circuitBreaker?.(base.id);
+    this.fetch = this.breaker ? circuitFetch(this.breaker, context.fetch) : context.fetch;
+    this.timeoutMs = config.timeoutMs ?? context.httpTimeoutMs;
   }
 
   /** The upstream's openid-client Configuration, discovered once; a failed discovery is retried on the next call. */
   private configuration(): Promise<client.Configuration> {
-    this.configPromise ??= buildConfiguration(this.config, this.clientAuth, this.config.timeoutMs ?? this.context.httpTimeoutMs, this.context.fetch).catch(
+    this.configPromise ??= buildConfiguration(this.config, this.clientAuth, this.timeoutMs, this.fetch).catch(
       (err: unknown) => {
         this.configPromise = undefined;
-        throw toConnectorError(err, 'discovery');
+        throw toConnectorError(err, 'discovery', this.id);
       },
     );
     return this.configPromise;
   }
 
+  /**
+   * Starting a sign-in makes no upstream call once discovery is cached, so while the circuit is not closed it asks the
+   * upstream first (its discovery document, or its JWKS when endpoints are configured): refused at once while the circuit
+   * is open or a probe is in flight, otherwise this call is the probe. The browser is never sent to a dead upstream.
+   */
+  private async probeIfTripped(): Promise<void> {
+    if (!this.breaker || this.breaker.state === 'closed' || !this.fetch) return;
+    const url = this.config.endpoints?.jwks ?? `${this.config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    let response: Response;
+    try {
+      response = await this.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw toConnectorError(err, 'discovery', this.id);
+    }
+    await response.body?.cancel();
+    if (response.status >= 500) throw toConnectorError(new TypeError(`probe answered ${response.status}`), 'discovery', this.id);
+  }
+
   async startLogin(request: LoginRequest): Promise<LoginStart> {
+    await this.probeIfTripped();
     const configuration = await this.configuration();
     const codeVerifier = client.randomPKCECodeVerifier();
     const nonce = client.randomNonce();
@@ -165,7 +195,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
         ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
       });
     } catch (err) {
-      throw this.rejected(toConnectorError(err, 'callback'));
+      throw this.rejected(toConnectorError(err, 'callback', this.id));
     }
     const idClaims = tokens.claims();
     if (!idClaims) throw this.rejected(new ConnectorError('invalid_id_token', 'token response has no ID token'));
@@ -187,7 +217,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     try {
       response = await client.refreshTokenGrant(configuration, previous.refreshToken);
     } catch (err) {
-      const error = toConnectorError(err, 'refresh');
+      const error = toConnectorError(err, 'refresh', this.id);
       this.logger.warn({ code: error.code, detail: error.detail }, 'upstream refresh failed');
       throw error;
     }
@@ -225,8 +255,8 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     const metadata = (await this.configuration()).serverMetadata();
     if (!metadata.jwks_uri) throw new ConnectorError('invalid_logout_token', 'the upstream publishes no jwks_uri', { status: 400 });
     this.logoutKeys ??= createRemoteJWKSet(new URL(metadata.jwks_uri), {
-      timeoutDuration: this.config.timeoutMs ?? this.context.httpTimeoutMs,
-      ...(this.context.fetch ? { [customFetch]: this.context.fetch } : {}),
+      timeoutDuration: this.timeoutMs,
+      ...(this.fetch ? { [customFetch]: this.fetch } : {}),
     });
     return verifyLogoutToken(token, {
       issuer: metadata.issuer,
@@ -266,7 +296,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     try {
       return { ...(await client.fetchUserInfo(configuration, accessToken, sub)) };
     } catch (err) {
-      throw this.rejected(toConnectorError(err, 'userinfo'));
+      throw this.rejected(toConnectorError(err, 'userinfo', this.id));
     }
   }
 

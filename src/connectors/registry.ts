@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Connector } from './connector.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
 import type { KeyValueStore } from '../store/store.js';
 import { localConnectorFactory } from './local.js';
 import { oidcConnectorFactory } from './oidc.js';
@@ -22,6 +23,8 @@ export interface ConnectorContext {
   production: boolean;
   /** The fetch for upstream HTTP calls (metrics time it); default the global fetch. */
   fetch?: typeof fetch;
+  /** This instance's circuit breaker for a connector's upstream calls (src/connectors/circuit-breaker.ts); none when absent. */
+  circuitBreaker?: (connectorId: string) => CircuitBreaker;
 }
 
 export interface ConnectorFactory<S extends z.ZodType = z.ZodType> {

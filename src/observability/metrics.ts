@@ -42,6 +42,8 @@ export interface Metrics {
   readonly sweepChecks: Counter<'outcome'>;
   /** Sweeps that found sessions overdue by more than two sweep intervals. */
   readonly sweepsBehind: Counter<never>;
+  /** This instance's circuit of each OIDC upstream: 0 closed, 1 half-open (a probe in flight), 2 open. */
+  readonly upstreamCircuit: Gauge<'connector'>;
 }
 
 export interface MetricsOptions {
@@ -90,5 +92,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
     storeErrors: counter('vestibule_store_errors_total', 'State store operations that failed, by operation.', ['op']),
     sweepChecks: counter('vestibule_reverify_sweep_checks_total', 'Sessions the re-verification sweep checked, by outcome.', ['outcome']),
     sweepsBehind: counter('vestibule_reverify_sweeps_behind_total', 'Re-verification sweeps that found sessions overdue by more than two sweep intervals.', []),
+    upstreamCircuit: new Gauge({
+      name: 'vestibule_upstream_circuit_state',
+      help: "This instance's circuit breaker of each upstream: 0 closed, 1 half-open (one probe in flight), 2 open (calls fail fast).",
+      labelNames: ['connector'],
+      registers: [registry],
+    }),
   };
 }

@@ -326,7 +326,7 @@ describe('rejections', () => {
     const down = await connector({ issuer: await closedPortUrl() });
     const err = await rejection(down.startLogin({ interactionUid: 'u', callbackUrl: up.callbackUrl, state: 's' }));
     expect(err.code).toBe('upstream_unavailable');
-    expect(err.status).toBe(502);
+    expect(err.status).toBe(503);
   });
 
   it('the upstream hanging: a timeout error, no hang', async () => {
@@ -335,7 +335,7 @@ describe('rejections', () => {
       const c = await connector({ issuer: hole.url, timeoutMs: 300 });
       const err = await rejection(c.startLogin({ interactionUid: 'u', callbackUrl: up.callbackUrl, state: 's' }));
       expect(err.code).toBe('upstream_timeout');
-      expect(err.status).toBe(504);
+      expect(err.status).toBe(503);
     } finally {
       await hole.close();
     }
