@@ -125,6 +125,8 @@ export const oidcConfigSchema = z
       if (typeof value === 'string') urls.push([`endpoints.${name}`, value]);
     }
     for (const [path, value] of urls) {
+      // A value that is no URL at all already has its own issue (httpUrl); zod still runs this refinement.
+      if (!URL.canParse(value)) continue;
       const url = new URL(value);
       if (url.protocol === 'http:' && !(config.allowInsecureRequests && isLoopbackHost(url.hostname))) {
         ctx.addIssue({

@@ -482,4 +482,10 @@ describe('factory', () => {
     expect(result.success).toBe(false);
     expect(result.error!.issues[0]!.path).toEqual(['issuer']);
   });
+
+  it('reports an issuer that is no URL as a problem, without throwing (found by the config property test)', () => {
+    const result = oidcConnectorFactory.configSchema.safeParse({ ...up.connectorConfig(), issuer: 'not a url' });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.map((issue) => issue.path.join('.'))).toEqual(expect.arrayContaining(['issuer']));
+  });
 });
