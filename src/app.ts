@@ -22,6 +22,7 @@ import { callbackRoutes } from './http/routes/callback.js';
 import { readinessRoute } from './http/routes/health.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { mfaRoutes } from './http/routes/mfa.js';
+import { accountSecurityRoutes } from './http/routes/account-security.js';
 import { assetRoutes } from './http/routes/assets.js';
 import { createAuthorizationJudge } from './federation/authorization-check.js';
 import { createMfaServices } from './federation/mfa-services.js';
@@ -292,6 +293,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   readinessRoute(router, store);
   interactionRoutes(router, broker);
   mfaRoutes(router, broker);
+  accountSecurityRoutes(router, broker);
   assetRoutes(router);
   callbackRoutes(router, broker);
   logoutRoutes(router, broker);

@@ -34,8 +34,10 @@ export type AuditEventName =
   | 'mfa.verified'
   /** A second factor was enrolled (details.kind), or an enrolment was refused. */
   | 'mfa.enrolled'
-  /** Second factors were removed (reason: admin; details: removed count, factorId when one). */
+  /** Second factors were removed (reason: admin; details: removed count, factorId when one), by an admin or on the account security page. */
   | 'mfa.removed'
+  /** A new recovery-code set replaced the old one on the account security page (or a regeneration was refused: reason). */
+  | 'mfa.recovery_regenerated'
   /** Every risk decision: level, score, signals, rule, action (src/risk). */
   | 'risk.evaluated'
   /** High risk acted on: sessions ended, account locked (level error, details.severity "high"); goes to the SOAR webhook. */

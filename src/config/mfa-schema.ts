@@ -32,6 +32,22 @@ export const mfaConfigSchema = z
         codeCount: z.number().int().min(4).max(20).default(10).describe('Recovery codes in a set (each 128 random bits, single use, shown once).'),
       })
       .prefault({}),
+    accountSecurity: z
+      .strictObject({
+        reauthSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(3600)
+          .default(300)
+          .describe('A second factor proved this recently (on the account security page, or in a step-up of this browser session) lets the user add or remove factors and regenerate recovery codes, seconds.'),
+        signInUrl: z
+          .url({ protocol: /^https?$/ })
+          .optional()
+          .describe('Where the account security page (/account/security) sends a browser without a broker session: an application that signs in through the broker. Absent: the demo app in development mode, otherwise a page asking to sign in through an application.'),
+      })
+      .prefault({})
+      .describe('The account security page, where a signed-in user manages their second factors (README: Second factors).'),
   })
   .prefault({});
 

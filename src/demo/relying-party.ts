@@ -1,4 +1,4 @@
-// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card, the sign-in's risk and a sensitive action that asks for MFA; cancel and sign-out land back here with a message.
+// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card, the sign-in's risk, a sensitive action that asks for MFA and a link to account security; cancel and sign-out land back here with a message.
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -114,7 +114,9 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    ctx.cookies.set(TX_COOKIE, JSON.stringify({ verifier, state, nonce }), { ...cookieOptions, maxAge: 600_000 });
+    // The account security page sends a browser without a session here (?next=account): back there after the sign-in.
+    const next = ctx.query.next === 'account' ? 'account' : undefined;
+    ctx.cookies.set(TX_COOKIE, JSON.stringify({ verifier, state, nonce, ...(next ? { next } : {}) }), { ...cookieOptions, maxAge: 600_000 });
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: client.redirectUris[0]!,
       scope: 'openid profile email groups',
@@ -131,7 +133,7 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
   router.get('/demo/callback', async (ctx) => {
     const raw = ctx.cookies.get(TX_COOKIE, { signed: true });
     if (!raw) throw new HttpError(400, 'transaction_not_found', 'demo: no transaction cookie');
-    const tx = JSON.parse(raw) as { verifier: string; state: string; nonce: string };
+    const tx = JSON.parse(raw) as { verifier: string; state: string; nonce: string; next?: 'account' };
     ctx.cookies.set(TX_COOKIE, null, cookieOptions);
     // Cancel at the broker, or consent denied: the broker sent the user back with an error, the way on is to sign in again.
     if (ctx.query.error === 'access_denied' && ctx.query.state === tx.state) return ctx.redirect('/demo?outcome=cancelled');
@@ -150,7 +152,7 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
     const id = randomBytes(18).toString('base64url');
     await broker.store.set(`demo:${id}`, { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '', accessToken: tokens.access_token } satisfies DemoSession, TTL_MS);
     ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: TTL_MS });
-    ctx.redirect('/demo');
+    ctx.redirect(tx.next === 'account' ? '/account/security' : '/demo');
   });
 
   // "Check now": re-verifies the signed-in user's newest session at once (what the sweep does when it is due).

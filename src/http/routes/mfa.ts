@@ -23,14 +23,14 @@ interface EnrolledFactor {
 const enrolledKey = (uid: string) => `mfa-enrolled:${uid}`;
 
 /** The user-facing message of a refused answer. */
-function failureCode(reason: FactorFailureReason | 'too_many_attempts'): string {
+export function failureCode(reason: FactorFailureReason | 'too_many_attempts'): string {
   if (reason === 'too_many_attempts') return 'too_many_attempts';
   if (reason === 'no_factor') return 'mfa_unavailable';
   return 'mfa_invalid';
 }
 
 /** The credential JSON the passkey script posted; anything unparsable reaches the factor as a value it refuses (malformed). */
-function parsedCredential(text: string): unknown {
+export function parsedCredential(text: string): unknown {
   if (text.length > MAX_WEBAUTHN_RESPONSE_BYTES) return undefined;
   try {
     return JSON.parse(text) as unknown;
