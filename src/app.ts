@@ -14,6 +14,7 @@ import { LoginThrottle } from './federation/login-throttle.js';
 import { Transactions } from './federation/transactions.js';
 import { clientAddress, fromTrustedProxy, proxyTrust } from './http/client-ip.js';
 import { errorHandler } from './http/errors.js';
+import { upstreamDownPage } from './http/upstream-down-page.js';
 import { requestContext } from './http/request-context.js';
 import { rateLimit } from './http/rate-limit.js';
 import { clientSecrets } from './http/rate-limit-client.js';
@@ -48,7 +49,7 @@ import { createGrantRevoker, createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
 import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
 import { ReverifyScheduler } from './session/scheduler.js';
-import { createLazyCheck, liveAfterLazyCheck } from './session/lazy-check.js';
+import { authorizationUse, createLazyCheck, liveAfterLazyCheck } from './session/lazy-check.js';
 import { StepUpDemands } from './session/step-up-demand.js';
 import { createSsf, type Ssf } from './ssf/index.js';
 import { BackchannelLogout } from './issuer/backchannel-logout.js';
@@ -65,7 +66,7 @@ import { circuitBreakers } from './connectors/circuit-report.js';
 import type { CircuitState } from './connectors/circuit-breaker.js';
 import { tracingMiddleware } from './observability/tracing.js';
 import { createClientRegistration } from './clients/setup.js';
-import type { Resolver } from './clients/metadata-fetch.js';
+import type { Resolver } from './outbound/guarded-agent.js';
 import { auditClientEvents } from './issuer/client-audit-events.js';
 import { deviceFlowPages } from './issuer/device-pages.js';
 import { cacheDocumentClients } from './issuer/document-client-cache.js';
@@ -250,7 +251,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     now,
     providersAllowed,
     judgeAuthorization: (ctx, session) => judgeAuthorization!(ctx, session),
-    sessionUsable: async (session) => (session.nextCheckAt ?? 0) > now() || (await lazyCheck(session.accountId, session.id)) === 'live',
+    sessionUsable: (session) => authorizationUse({ lazyCheck, sessions, now }, session),
     reverify: (account, sessionIds, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessionIds) : liveAfterLazyCheck(lazyCheck, account.accountId, sessionIds)),
   });
   auditProviderEvents(provider, auditor);
@@ -311,6 +312,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   if (config.metrics.enabled && config.metrics.onMainPort) provider.use(metricsRoute(metrics.registry, config.metrics.token));
   provider.use(errorHandler(renderer));
+  provider.use(upstreamDownPage(broker));
   provider.use(rateLimit({ limits: config.rateLimits, store, secrets: clientSecrets(config.clients), renderer, now, onRefused: (route, scope) => metrics.rateLimited.inc({ route, scope }) }));
   provider.use(registrationGate({ registration: config.authorizationServer.registration, scopes: clientRegistration.scopes, tokens: clientRegistration.tokens, verifyStatement: clientRegistration.verifyStatement, auditor }));
   provider.use(singleUse(provider));

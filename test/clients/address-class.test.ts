@@ -1,6 +1,6 @@
 // The address classes the metadata-document fetch guard refuses: loopback, private, link-local and reserved ranges, IPv4 and IPv6 (mapped addresses judged as IPv4).
 import { describe, expect, it } from 'vitest';
-import { addressClass } from '../../src/clients/address-class.js';
+import { addressClass } from '../../src/outbound/address-class.js';
 
 describe('addressClass', () => {
   it.each([

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Resolver } from '../../src/clients/metadata-fetch.js';
+import type { Resolver } from '../../src/outbound/guarded-agent.js';
 import type { TestCertificate } from './tls.js';
 
 export interface DocumentHost {

@@ -2,7 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPushClient, endpointProblem, isNonPublicAddress } from '../../src/ssf/push-endpoint.js';
+import { isNonPublicAddress } from '../../src/outbound/guarded-agent.js';
+import { createPushClient, endpointProblem } from '../../src/ssf/push-endpoint.js';
 
 const STRICT = { allowHttp: false, allowPrivate: false };
 

@@ -1,4 +1,4 @@
-// Which kind of network an IP address belongs to (public, loopback, private, link-local, reserved): the outbound-fetch guard of metadata documents asks it.
+// Which kind of network an IP address belongs to (public, loopback, private, link-local, reserved): the guard of outbound requests made on others' behalf asks it.
 import { BlockList, isIP } from 'node:net';
 
 export type AddressClass = 'public' | 'loopback' | 'private' | 'link-local' | 'reserved';
