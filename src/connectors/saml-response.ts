@@ -73,11 +73,15 @@ const xmlenc = createRequire(import.meta.url)('@authenio/xml-encryption') as {
 };
 const decryptAsync = promisify((xml: string, options: Record<string, unknown>, cb: (err: Error | null, result?: string) => void) => xmlenc.decrypt(xml, options, cb));
 
+const TOP_LEVEL_STATUS = new Set(['Success', 'Requester', 'Responder', 'VersionMismatch'].map((code) => `${STATUS}${code}`));
+
 function statusError(response: Element): ConnectorError | undefined {
   const status = requiredChild(response, NS.protocol, 'Status');
   const top = requiredChild(status, NS.protocol, 'StatusCode');
   const value = attr(top, 'Value') ?? '';
   if (value === `${STATUS}Success`) return undefined;
+  // SAML core 3.2.2.2: the top-level code MUST be one of these four; anything else is a malformed message, not an IdP error.
+  if (!TOP_LEVEL_STATUS.has(value)) return new ConnectorError('saml_invalid_message', `top-level StatusCode "${value.slice(0, 100)}" is not one SAML defines`);
   const second = attr(optionalChild(top, NS.protocol, 'StatusCode') ?? top, 'Value');
   const message = optionalChild(status, NS.protocol, 'StatusMessage');
   const detail = `IdP status ${value.replace(STATUS, '')}${second && second !== value ? `/${second.replace(STATUS, '')}` : ''}${message ? `: ${textOf(message).slice(0, 200)}` : ''}`;

@@ -226,10 +226,16 @@ describe('protocol checks samlify leaves open', () => {
     [STATUS('Responder'), STATUS('AuthnFailed'), 'saml_authn_failed'],
     [STATUS('Responder'), undefined, 'saml_status_responder'],
     [STATUS('Requester'), STATUS('RequestDenied'), 'saml_request_denied'],
+    // Not a top-level code SAML defines (core 3.2.2.2; found by the SAML property test): a malformed message, 400, not an IdP error.
+    [STATUS('Succes s'), undefined, 'saml_invalid_message'],
+    [STATUS('AuthnFailed'), STATUS('AuthnFailed'), 'saml_invalid_message'],
   ])('maps status %s/%s to a clear error', async (status, subStatus, code) => {
     const e = await env();
     const { xml, transactionData } = await solicitedResponse(e, { status, ...(subStatus ? { subStatus } : {}), sign: 'response' });
-    expect(await refusal(e.connector.handleCallback(callbackInput(xml), transactionData))).toBe(code);
+    const error = await e.connector.handleCallback(callbackInput(xml), transactionData).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConnectorError);
+    expect((error as ConnectorError).code).toBe(code);
+    if (code === 'saml_invalid_message') expect((error as ConnectorError).status).toBe(400);
   });
 
   it('refuses plain assertions when encryption is required', async () => {
