@@ -110,6 +110,18 @@ describe('docs/security.md', () => {
     expect(links.filter((link) => !(link.readme ? readmeAnchors : ownAnchors).has(link.anchor))).toEqual([]);
   });
 
+  it('lists under Open items exactly the rows not met, partly met, and met but not tested', () => {
+    const openItems = doc.slice(doc.indexOf('\n## Open items'));
+    const listed = (label: string) => {
+      const bullet = openItems.split('\n- ').find((item) => item.startsWith(`**${label}:**`)) ?? '';
+      return [...bullet.matchAll(/\b\d+\.\d+\.\d+\b/g)].map((match) => match[0]).sort();
+    };
+    const withStatus = (status: string) => rows.filter((row) => row.status === status).map((row) => row.id).sort();
+    expect(listed('Not met')).toEqual(withStatus('not met'));
+    expect(listed('Partly met')).toEqual(withStatus('partly met'));
+    expect(listed("Met but not tested by the broker's own tests")).toEqual(withStatus('met, not tested'));
+  });
+
   it('is linked from the README', () => {
     expect(readme).toContain('](docs/security.md)');
   });
