@@ -51,6 +51,8 @@ export interface LoginRequest {
   maxAge?: number;
   /** True when the downstream asked for prompt=login. */
   forceLogin?: boolean;
+  /** Re-verification without the user's involvement (SAML IsPassive): the upstream answers at once, success or failure. */
+  passive?: boolean;
 }
 
 /** Redirect (or auto-POST) instruction plus the data to keep in the transaction until the callback. */
@@ -110,6 +112,19 @@ export interface AccountCheckConnector extends Connector {
   accountStillValid(identity: Identity): boolean;
 }
 
+/**
+ * Upstreams that can re-verify a session only through the user's browser (SAML: no back channel to ask). When a session
+ * is due, it is marked; the next authorization goes upstream (`passive` or forced) before it may reuse the session.
+ */
+export interface BrowserReauthConnector extends RedirectConnector {
+  readonly reauthentication: {
+    /** `passive`: IsPassive, the user sees nothing when the upstream still has a session; `force`: ForceAuthn, the user signs in again. */
+    mode: 'passive' | 'force';
+    /** How long a marked session still serves refresh grants and userinfo before it ends (upstream_reauth_timeout), ms. */
+    graceMs: number;
+  };
+}
+
 /** What a valid upstream logout token names (OpenID Connect Back-Channel Logout 1.0). */
 export interface LogoutTokenClaims {
   sub?: string;
@@ -139,6 +154,8 @@ export interface UnsolicitedResponseConnector extends Connector {
 
 export const isRedirectConnector = (c: Connector): c is RedirectConnector =>
   typeof (c as RedirectConnector).startLogin === 'function' && typeof (c as RedirectConnector).handleCallback === 'function';
+export const isBrowserReauthConnector = (c: Connector): c is BrowserReauthConnector =>
+  isRedirectConnector(c) && typeof (c as BrowserReauthConnector).reauthentication === 'object';
 export const isPasswordConnector = (c: Connector): c is PasswordConnector => typeof (c as PasswordConnector).login === 'function';
 export const isRefreshableConnector = (c: Connector): c is RefreshableConnector =>
   typeof (c as RefreshableConnector).refresh === 'function';

@@ -23,6 +23,8 @@ export interface AuthnRequestInput {
   acsUrl: string;
   nameIdFormat: string;
   forceAuthn: boolean;
+  /** IsPassive="true": the IdP must not take visible control of the browser; it answers NoPassive when it cannot sign the user in silently. */
+  isPassive?: boolean;
   requestedAuthnContext?: { comparison: 'exact' | 'minimum' | 'maximum' | 'better'; classRefs: string[] };
 }
 
@@ -36,6 +38,7 @@ export function buildAuthnRequest(input: AuthnRequestInput): string {
     `<samlp:AuthnRequest xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${input.id}" Version="2.0" IssueInstant="${instant(input.now)}"` +
     ` Destination="${escapeXml(input.destination)}" AssertionConsumerServiceURL="${escapeXml(input.acsUrl)}" ProtocolBinding="${BINDING.post}"` +
     (input.forceAuthn ? ' ForceAuthn="true"' : '') +
+    (input.isPassive ? ' IsPassive="true"' : '') +
     `><saml:Issuer>${escapeXml(input.spEntityId)}</saml:Issuer>` +
     `<samlp:NameIDPolicy Format="${escapeXml(input.nameIdFormat)}" AllowCreate="true"/>` +
     context +

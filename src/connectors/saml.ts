@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { ConnectorError, type CallbackInput, type Identity, type LoginRequest, type LoginStart, type LogoutConnector, type RedirectConnector, type Connector, type UnsolicitedResponseConnector } from './connector.js';
+import { ConnectorError, type BrowserReauthConnector, type CallbackInput, type Identity, type LoginRequest, type LoginStart, type LogoutConnector, type Connector, type UnsolicitedResponseConnector } from './connector.js';
 import { claimMappingSchema, mapIdentity, type ClaimMapping } from './claims.js';
 import type { ConnectorContext, ConnectorFactory } from './registry.js';
 import type { KeyValueStore } from '../store/store.js';
@@ -100,6 +100,18 @@ export const samlConfigSchema = z.strictObject({
     })
     .refine((v) => !v.enabled || !!v.initiateLoginUri, { message: 'initiateLoginUri is required when IdP-initiated login is enabled' })
     .prefault({}),
+  /**
+   * Re-verification at the interval: a SAML IdP cannot be asked in the back channel, so a due session is marked and the
+   * next authorization that reuses it goes through the IdP: IsPassive (`passive`, nothing shown while the IdP still has
+   * the user's session) or ForceAuthn (`force`, the user signs in again). A marked session serves refresh grants and
+   * userinfo for `graceSeconds`, then ends (upstream_reauth_timeout).
+   */
+  reauthentication: z
+    .strictObject({
+      mode: z.enum(['passive', 'force']).default('passive'),
+      graceSeconds: z.number().int().min(0).max(86_400).default(300),
+    })
+    .prefault({}),
   /** XSD validation of every login Response, in the SAML worker pool ('off' skips it; the structural checks always run). */
   schemaValidation: z.enum(['worker', 'off']).default('worker'),
 });
@@ -137,7 +149,7 @@ function hashKey(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedResponseConnector, SamlServiceProvider {
+class SamlConnector implements BrowserReauthConnector, LogoutConnector, UnsolicitedResponseConnector, SamlServiceProvider {
   readonly type = 'saml' as const;
   readonly spEntityId: string;
   readonly acsUrl: string;
@@ -161,6 +173,10 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
     this.spEntityId = config.sp.entityId ?? `${issuer}/saml/${id}/metadata`;
     this.acsUrl = `${issuer}/callback/${id}`;
     this.sloUrl = `${issuer}/saml/${id}/slo`;
+  }
+
+  get reauthentication(): BrowserReauthConnector['reauthentication'] {
+    return { mode: this.config.reauthentication.mode, graceMs: this.config.reauthentication.graceSeconds * 1000 };
   }
 
   private get skewMs(): number {
@@ -193,6 +209,7 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
     if (!endpoint) throw new ConnectorError('saml_no_endpoint', 'the IdP has no SingleSignOnService for HTTP-Redirect or HTTP-POST', { status: 502 });
     const classRefs = [...new Set((request.acrValues ?? []).flatMap((acr) => this.config.acrValues[acr] ?? []))];
     const requestId = newMessageId();
+    const forceAuthn = request.forceLogin === true || request.maxAge === 0;
     const xml = buildAuthnRequest({
       id: requestId,
       now: this.now(),
@@ -200,7 +217,8 @@ class SamlConnector implements RedirectConnector, LogoutConnector, UnsolicitedRe
       spEntityId: this.spEntityId,
       acsUrl: this.acsUrl,
       nameIdFormat: NAMEID_FORMAT[this.config.nameIdFormat],
-      forceAuthn: request.forceLogin === true || request.maxAge === 0,
+      forceAuthn,
+      isPassive: request.passive === true && !forceAuthn,
       ...(classRefs.length > 0 ? { requestedAuthnContext: { comparison: this.config.authnContextComparison, classRefs } } : {}),
     });
     const message = encodeMessage(xml, 'SAMLRequest', endpoint.binding, endpoint.location, request.state, this.signAuthnRequests ? this.signingKey : undefined);

@@ -32,6 +32,25 @@ export interface DemoSamlOptions {
   spMetadata?: () => Promise<string>;
 }
 
+/** An AuthnRequest waiting for the user's sign-in (or answered at once when passive). */
+interface PendingRequest {
+  requestId: string;
+  acsUrl: string;
+  spEntityId: string;
+  relayState?: string;
+}
+
+/** The demo IdP's session cookie: the browser's SessionIndex, so an IsPassive request can be answered without a page. */
+const SESSION_COOKIE = 'demo_saml_idp_session';
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}
+
 /** A page of the demo IdP: phone-width viewport, a style and (optionally) a script allowed only by this response's CSP nonce. */
 const page = (nonce: string, title: string, body: string, script = ''): string =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeXml(title)}</title>` +
@@ -92,8 +111,11 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
     }
     return sp;
   };
-  const pending = new Map<string, { requestId: string; acsUrl: string; spEntityId: string; relayState?: string }>();
+  const pending = new Map<string, PendingRequest>();
+  /** IdP sessions: SessionIndex -> username (the browser holds the SessionIndex in its IdP cookie). */
   const sessions = new Map<string, string>();
+  /** What each IsPassive request was answered, in order (the demo and tests read it). */
+  const passiveAnswers: Array<'success' | 'no_passive'> = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', base);
@@ -119,44 +141,32 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
           `<p>Demo users: ${users.map((u) => `${escapeXml(u.username)} / ${escapeXml(u.password)}`).join(', ')}</p>`,
       );
     if (url.pathname === '/metadata') return send(200, 'application/samlmetadata+xml', metadataXml);
-    if (url.pathname === '/sso') {
-      const params = req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
-      const xml = req.method === 'POST' ? decodePostBinding(params.SAMLRequest ?? '') : decodeRedirectBinding(params.SAMLRequest ?? '');
-      const request = parseUntrustedXml(xml).documentElement!;
-      if (!is(request, NS.protocol, 'AuthnRequest')) return send(400, 'text/plain', 'not an AuthnRequest');
-      const metadata = (await serviceProvider()).entityMeta;
-      const acsUrl = metadata.getAssertionConsumerService('post') as string;
-      const issuer = optionalChild(request, NS.assertion, 'Issuer');
-      if (attr(request, 'AssertionConsumerServiceURL') !== acsUrl || !issuer || textOf(issuer) !== metadata.getEntityID()) return send(400, 'text/plain', 'unknown SP or ACS');
-      const token = randomBytes(16).toString('hex');
-      pending.set(token, { requestId: attr(request, 'ID') ?? '', acsUrl, spEntityId: metadata.getEntityID(), ...(params.RelayState ? { relayState: params.RelayState } : {}) });
-      return send(200, 'text/html; charset=utf-8', loginPage(token));
-    }
-    if (url.pathname === '/login' && req.method === 'POST') {
-      const form = await readBody(req);
-      const request = pending.get(form.token ?? '');
-      const user = users.find((u) => u.username === form.username && u.password === form.password);
-      if (!request) return send(400, 'text/plain', 'unknown or expired login');
-      if (!user) return send(401, 'text/html; charset=utf-8', loginPage(form.token ?? '', form.username ?? ''));
-      pending.delete(form.token ?? '');
-      const sessionIndex = `_${randomBytes(8).toString('hex')}`;
-      sessions.set(sessionIndex, user.username);
+    /** Auto-POSTs a Response to the broker's ACS: an assertion for `user` (in IdP session `sessionIndex`), or a NoPassive status. */
+    const answer = async (request: PendingRequest, signedIn: { user: DemoSamlUser; sessionIndex: string } | undefined) => {
       const now = Date.now();
       const iso = (ms: number) => new Date(ms).toISOString();
       const attribute = (name: string, values: string[]) =>
         `<saml:Attribute Name="${name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`;
-      const context =
-        `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${escapeXml(request.acsUrl)}" InResponseTo="${escapeXml(request.requestId)}">` +
-        `<saml:Issuer>${entityId}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
-        `<saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${iso(now)}">` +
-        `<saml:Issuer>${entityId}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${escapeXml(user.username)}</saml:NameID>` +
-        `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(now + 300_000)}" Recipient="${escapeXml(request.acsUrl)}" InResponseTo="${escapeXml(request.requestId)}"/></saml:SubjectConfirmation></saml:Subject>` +
-        `<saml:Conditions NotBefore="${iso(now - 30_000)}" NotOnOrAfter="${iso(now + 300_000)}"><saml:AudienceRestriction><saml:Audience>${escapeXml(request.spEntityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-        `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${sessionIndex}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
-        `<saml:AttributeStatement>${attribute('email', [user.email])}${attribute('displayName', [user.name])}${attribute('groups', user.groups)}</saml:AttributeStatement>` +
-        `</saml:Assertion></samlp:Response>`;
-      const result = (await idp.createLoginResponse(await serviceProvider(), {} as never, 'post', {}, { customTagReplacement: () => ({ id: 'demo', context }), encryptThenSign: true } as never)) as { context: string };
-      const fields: Record<string, string> = { SAMLResponse: result.context, ...(request.relayState ? { RelayState: request.relayState } : {}) };
+      const head = `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${escapeXml(request.acsUrl)}" InResponseTo="${escapeXml(request.requestId)}"><saml:Issuer>${entityId}</saml:Issuer>`;
+      let SAMLResponse: string;
+      if (!signedIn) {
+        // SAML 2.0 Core 3.4.1.4: IsPassive and the IdP cannot sign the user in without taking control of the browser.
+        SAMLResponse = Buffer.from(`${head}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/></samlp:StatusCode></samlp:Status></samlp:Response>`, 'utf8').toString('base64');
+      } else {
+        const { user, sessionIndex } = signedIn;
+        const context =
+          `${head}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
+          `<saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:saml="${NS.assertion}" ID="${newMessageId()}" Version="2.0" IssueInstant="${iso(now)}">` +
+          `<saml:Issuer>${entityId}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${escapeXml(user.username)}</saml:NameID>` +
+          `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(now + 300_000)}" Recipient="${escapeXml(request.acsUrl)}" InResponseTo="${escapeXml(request.requestId)}"/></saml:SubjectConfirmation></saml:Subject>` +
+          `<saml:Conditions NotBefore="${iso(now - 30_000)}" NotOnOrAfter="${iso(now + 300_000)}"><saml:AudienceRestriction><saml:Audience>${escapeXml(request.spEntityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+          `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${sessionIndex}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+          `<saml:AttributeStatement>${attribute('email', [user.email])}${attribute('displayName', [user.name])}${attribute('groups', user.groups)}</saml:AttributeStatement>` +
+          `</saml:Assertion></samlp:Response>`;
+        const result = (await idp.createLoginResponse(await serviceProvider(), {} as never, 'post', {}, { customTagReplacement: () => ({ id: 'demo', context }), encryptThenSign: true } as never)) as { context: string };
+        SAMLResponse = result.context;
+      }
+      const fields: Record<string, string> = { SAMLResponse, ...(request.relayState ? { RelayState: request.relayState } : {}) };
       return send(
         200,
         'text/html; charset=utf-8',
@@ -169,6 +179,39 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
           "document.getElementById('autopost').submit();",
         ),
       );
+    };
+    if (url.pathname === '/sso') {
+      const params = req.method === 'POST' ? await readBody(req) : Object.fromEntries(url.searchParams);
+      const xml = req.method === 'POST' ? decodePostBinding(params.SAMLRequest ?? '') : decodeRedirectBinding(params.SAMLRequest ?? '');
+      const request = parseUntrustedXml(xml).documentElement!;
+      if (!is(request, NS.protocol, 'AuthnRequest')) return send(400, 'text/plain', 'not an AuthnRequest');
+      const metadata = (await serviceProvider()).entityMeta;
+      const acsUrl = metadata.getAssertionConsumerService('post') as string;
+      const issuer = optionalChild(request, NS.assertion, 'Issuer');
+      if (attr(request, 'AssertionConsumerServiceURL') !== acsUrl || !issuer || textOf(issuer) !== metadata.getEntityID()) return send(400, 'text/plain', 'unknown SP or ACS');
+      const authn: PendingRequest = { requestId: attr(request, 'ID') ?? '', acsUrl, spEntityId: metadata.getEntityID(), ...(params.RelayState ? { relayState: params.RelayState } : {}) };
+      // IsPassive: answer at once from this browser's IdP session (ForceAuthn wins: the sign-in form).
+      if (attr(request, 'IsPassive') === 'true' && attr(request, 'ForceAuthn') !== 'true') {
+        const sessionIndex = cookieOf(req, SESSION_COOKIE);
+        const user = users.find((u) => u.username === (sessionIndex !== undefined ? sessions.get(sessionIndex) : undefined));
+        passiveAnswers.push(user ? 'success' : 'no_passive');
+        return answer(authn, user && sessionIndex ? { user, sessionIndex } : undefined);
+      }
+      const token = randomBytes(16).toString('hex');
+      pending.set(token, authn);
+      return send(200, 'text/html; charset=utf-8', loginPage(token));
+    }
+    if (url.pathname === '/login' && req.method === 'POST') {
+      const form = await readBody(req);
+      const request = pending.get(form.token ?? '');
+      const user = users.find((u) => u.username === form.username && u.password === form.password);
+      if (!request) return send(400, 'text/plain', 'unknown or expired login');
+      if (!user) return send(401, 'text/html; charset=utf-8', loginPage(form.token ?? '', form.username ?? ''));
+      pending.delete(form.token ?? '');
+      const sessionIndex = `_${randomBytes(8).toString('hex')}`;
+      sessions.set(sessionIndex, user.username);
+      res.setHeader('set-cookie', `${SESSION_COOKIE}=${sessionIndex}; Path=/; HttpOnly; SameSite=Lax`);
+      return answer(request, { user, sessionIndex });
     }
     if (url.pathname === '/slo') {
       const encoded = url.searchParams.get('SAMLRequest');
@@ -205,6 +248,11 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
     entityId,
     metadataXml,
     providerFile,
+    passiveAnswers,
+    /** Ends every IdP session of the user (as an IdP-side sign-out would): the next IsPassive request answers NoPassive. */
+    endSessionsOf(username: string): void {
+      for (const [index, name] of sessions) if (name === username) sessions.delete(index);
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -5,7 +5,7 @@ import type { BrokerContext } from '../context.js';
 import { csrfToken } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { bindBrowser } from './browser-binding.js';
-import { newState } from './transactions.js';
+import { newState, type ReauthTarget } from './transactions.js';
 
 /** The parts of oidc-provider's interaction details the start step reads. */
 export interface InteractionView {
@@ -32,7 +32,8 @@ export function renderLoginForm(broker: BrokerContext, ctx: Context, connector: 
   );
 }
 
-export async function startUpstream(broker: BrokerContext, ctx: Context, connector: Connector, view: InteractionView): Promise<void> {
+/** Sends the browser to the connector; with `reauth`, a round trip that confirms that session (IsPassive, or ForceAuthn for `force`). */
+export async function startUpstream(broker: BrokerContext, ctx: Context, connector: Connector, view: InteractionView, reauth?: ReauthTarget): Promise<void> {
   if (isPasswordConnector(connector)) {
     renderLoginForm(broker, ctx, connector, view);
     return;
@@ -49,7 +50,8 @@ export async function startUpstream(broker: BrokerContext, ctx: Context, connect
     loginHint: typeof params.login_hint === 'string' ? params.login_hint : undefined,
     acrValues: typeof params.acr_values === 'string' ? params.acr_values.split(' ').filter(Boolean) : undefined,
     maxAge: Number.isInteger(maxAge) ? maxAge : undefined,
-    forceLogin: typeof params.prompt === 'string' && params.prompt.split(' ').includes('login'),
+    forceLogin: reauth?.mode === 'force' || (typeof params.prompt === 'string' && params.prompt.split(' ').includes('login')),
+    passive: reauth?.mode === 'passive',
     })
     .catch((error: unknown) => {
       if (error instanceof ConnectorError) {
@@ -64,6 +66,7 @@ export async function startUpstream(broker: BrokerContext, ctx: Context, connect
     data: start.transactionData,
     binding: bindBrowser(ctx, broker.config.tokens.interactionTtl * 1000),
     createdAt: broker.now(),
+    ...(reauth ? { reauth } : {}),
   });
   if (start.redirectUrl) {
     ctx.status = 303;

@@ -12,6 +12,16 @@ export interface Transaction {
   /** Digest of the starting browser's binding cookie: only that browser may complete the login. */
   binding: string;
   createdAt: number;
+  /** Present when this round trip re-authenticates an existing session (federation/upstream-reauth.ts), not a new sign-in. */
+  reauth?: ReauthTarget;
+}
+
+/** The session a re-authentication round trip confirms, the mark it answers, and how it asked (IsPassive or ForceAuthn). */
+export interface ReauthTarget {
+  accountId: string;
+  sessionId: string;
+  markAt: number;
+  mode: 'passive' | 'force';
 }
 
 /** The login result waiting for the browser at /interaction/:uid/finish. */
@@ -26,9 +36,11 @@ export interface PendingLogin {
 /** A login verified at a cross-site POST (SAML), waiting for its browser at the same-site completion GET. */
 export interface ParkedLogin {
   transaction: Omit<Transaction, 'data'>;
-  /** The verified identity, without upstream tokens (those wait in the vault under parkedVaultId(key)). */
-  identity: Omit<Identity, 'upstreamTokens'>;
+  /** The verified identity, without upstream tokens (those wait in the vault under parkedVaultId(key)); absent when refused. */
+  identity?: Omit<Identity, 'upstreamTokens'>;
   upstreamTokensInVault: boolean;
+  /** A re-authentication the upstream refused (its error code, e.g. saml_no_passive): the session ends once the browser is checked. */
+  refused?: string;
 }
 
 /** The vault entry holding a parked login's upstream tokens (encrypted at rest like a session's). */

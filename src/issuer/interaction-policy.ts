@@ -1,4 +1,4 @@
-// oidc-provider's interaction policy plus the broker's checks: the federated session must live and suit the client (login), the access decision (access), and a second factor when one is due (mfa).
+// oidc-provider's interaction policy plus the broker's checks: the federated session must live, suit the client and be confirmed upstream when marked (login), the access decision (access), and a second factor when one is due (mfa).
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { readSessionCookie } from '../federation/session-cookie.js';
 import type { FederatedSession } from '../session/federated-session.js';
@@ -15,8 +15,16 @@ export type StepUpReason = 'acr_requested' | 'client_requires_mfa' | 'risk_mediu
 /** What the broker decides about one authorization on a live session: refuse it, ask for a second factor, or let it pass. */
 export type AuthorizationJudgement = { kind: 'allow' } | { kind: 'deny'; reason: string } | { kind: 'step_up'; reason: StepUpReason; level: 'low' | 'medium' | 'high' };
 
-/** Whether the browser's federated session may still be used: an overdue one is re-verified first (session/lazy-check.ts). */
-export type SessionUsable = (session: FederatedSession) => Promise<boolean>;
+/**
+ * Whether the browser's federated session may be reused: `usable`, `ended` (sign in again) or `reauth` (marked for
+ * re-authentication: the browser goes through its upstream first, SAML IsPassive or ForceAuthn). An overdue session is
+ * re-verified first (session/lazy-check.ts).
+ */
+export type SessionUse = 'usable' | 'ended' | 'reauth';
+export type SessionUsable = (session: FederatedSession) => Promise<SessionUse>;
+
+/** The interaction reason under which the interaction page sends the browser through the session's upstream. */
+export const UPSTREAM_REAUTH = 'upstream_reauth';
 
 /** Judges an authorization on the browser's live federated session (access policy, risk, acr); called once per request. */
 export type JudgeAuthorization = (ctx: KoaContextWithOIDC, session: FederatedSession) => Promise<AuthorizationJudgement>;
@@ -57,8 +65,9 @@ function memoized(judge: JudgeAuthorization) {
 /**
  * Adds to the login prompt: sign in again when the browser's federated session has ended (logout elsewhere, SAML
  * SLO, refused by its upstream, expired, or refused by the re-verification an overdue session gets first), when the
- * cookie names another account's session, or when this client does not allow the session's upstream. Under
- * prompt=none that answers login_required, as the spec says.
+ * cookie names another account's session, or when this client does not allow the session's upstream; and a round trip
+ * through the upstream when the session is marked for re-authentication (`upstream_reauth`). Under prompt=none both
+ * answer login_required, as the spec says.
  *
  * Then two prompts of the broker's own, after login and before consent:
  * - access: the client's access policy or a high risk refuses the authorization (prompt=none: access_denied);
@@ -68,19 +77,37 @@ function memoized(judge: JudgeAuthorization) {
 export function createInteractionPolicy(
   providersAllowed: ProvidersAllowed,
   judge: JudgeAuthorization = async () => ({ kind: 'allow' }),
-  sessionUsable: SessionUsable = async () => true,
+  sessionUsable: SessionUsable = async () => 'usable',
 ) {
   const policy = base();
   const login = policy.get('login')!;
+  // One answer per request, shared by the two checks below (oidc-provider runs a prompt's checks at the same time).
+  const uses = new WeakMap<KoaContextWithOIDC, Promise<SessionUse | undefined>>();
+  const sessionUse = (ctx: KoaContextWithOIDC): Promise<SessionUse | undefined> => {
+    let use = uses.get(ctx);
+    if (!use) {
+      use = (async () => {
+        if (!ctx.oidc.session?.accountId) return undefined; // no_session asks already
+        const account = ctx.oidc.account as BrowserAccount | undefined;
+        if (!account || browserSessionId(ctx) === undefined) return 'ended';
+        if (!providersAllowed(ctx.oidc.client!.clientId, account.connectorId)) return 'ended';
+        const session = browserSession(ctx);
+        return session ? sessionUsable(session) : 'usable';
+      })();
+      uses.set(ctx, use);
+    }
+    return use;
+  };
   login.checks.add(
-    new Check('federated_session', 'the broker session is not usable for this client', 'login_required', async (ctx: KoaContextWithOIDC) => {
-      if (!ctx.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT; // no_session asks already
-      const account = ctx.oidc.account as BrowserAccount | undefined;
-      if (!account || browserSessionId(ctx) === undefined) return Check.REQUEST_PROMPT;
-      if (!providersAllowed(ctx.oidc.client!.clientId, account.connectorId)) return Check.REQUEST_PROMPT;
-      const session = browserSession(ctx);
-      return session && !(await sessionUsable(session)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check('federated_session', 'the broker session is not usable for this client', 'login_required', async (ctx: KoaContextWithOIDC) =>
+      (await sessionUse(ctx)) === 'ended' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  // A session marked for re-authentication goes through its upstream (no broker page); under prompt=none: login_required.
+  login.checks.add(
+    new Check(UPSTREAM_REAUTH, 'the upstream identity provider must confirm the session first', 'login_required', async (ctx: KoaContextWithOIDC) =>
+      (await sessionUse(ctx)) === 'reauth' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
   );
   login.checks.remove('essential_acr');
   login.checks.remove('essential_acrs');

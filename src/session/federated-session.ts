@@ -16,10 +16,18 @@ export interface FederatedSession {
   /** Since when its upstream has been unreachable (timeouts, 5xx), and how many checks failed so; null or absent: reachable. */
   unreachableSince?: number | null;
   unreachableAttempts?: number | null;
+  /** Marked for re-authentication at the upstream through the browser (SAML at its interval); null or absent: not marked. */
+  reauth?: ReauthMark | null;
   /** What this browser proved: set at sign-in, raised by a step-up. */
   assurance?: SessionAssurance;
   /** The risk decision of the sign-in that made this session (for step-up and the demo; no secrets). */
   risk?: SessionRisk;
+}
+
+/** When a session was marked for re-authentication, and how its next authorization asks the upstream. */
+export interface ReauthMark {
+  at: number;
+  mode: 'passive' | 'force';
 }
 
 /** How the session's user authenticated: the acr achieved, RFC 8176 methods, login time, last second factor. */
@@ -108,10 +116,11 @@ export class SessionRepository {
   /**
    * Saves the session, the account's claims and the account -> sessions index in one atomic write, then the
    * upstream-subject index and the due index (other cluster slots; an index entry without its session is skipped on read).
-   * The saved record is due after its connector's interval from lastVerifiedAt; a save clears the unreachable marks.
+   * The saved record is due after its connector's interval from lastVerifiedAt; a save clears the unreachable and
+   * re-authentication marks.
    */
   async save(saved: FederatedSession, account: AccountRecord): Promise<void> {
-    const { unreachableSince: _since, unreachableAttempts: _attempts, ...rest } = saved;
+    const { unreachableSince: _since, unreachableAttempts: _attempts, reauth: _reauth, ...rest } = saved;
     const session: FederatedSession = { ...rest, nextCheckAt: this.dueAt(rest) };
     // A session ends at its TTL or when its upstream said so (SAML SessionNotOnOrAfter), whichever comes first: from then on
     // sessionsOf leaves it out, so findAccount refuses its tokens and the interaction policy its browser session.
@@ -145,7 +154,7 @@ export class SessionRepository {
   }
 
   /** Moves the session's next check to `dueAt` (record and index), with extra fields for the record; false when it is gone. */
-  async reschedule(session: FederatedSession, dueAt: number, fields: Partial<Pick<FederatedSession, 'unreachableSince' | 'unreachableAttempts'>> = {}): Promise<boolean> {
+  async reschedule(session: FederatedSession, dueAt: number, fields: Partial<Pick<FederatedSession, 'unreachableSince' | 'unreachableAttempts' | 'reauth'>> = {}): Promise<boolean> {
     const exists = await this.store.assign(sessionKey(session.accountId, session.id), { ...fields, nextCheckAt: dueAt });
     if (exists) await this.store.scheduleAdd(DUE_KEY, dueMember(session.accountId, session.id), dueAt);
     return exists;

@@ -85,3 +85,20 @@ export async function liveAfterLazyCheck(lazyCheck: LazyCheck, accountId: string
   const verdicts = await Promise.all(sessionIds.map((sessionId) => lazyCheck(accountId, sessionId)));
   return verdicts.filter((verdict) => verdict === 'live').length;
 }
+
+/**
+ * Whether an authorization may reuse a browser session: `ended`, `reauth` (marked for re-authentication: its browser
+ * goes through the upstream first) or `usable`. An overdue session is checked first, which may mark it (SAML).
+ */
+export async function authorizationUse(
+  deps: { lazyCheck: LazyCheck; sessions: Pick<SessionRepository, 'get'>; now: () => number },
+  session: FederatedSession,
+): Promise<'usable' | 'ended' | 'reauth'> {
+  let current: FederatedSession | undefined = session;
+  if ((session.nextCheckAt ?? 0) <= deps.now()) {
+    if ((await deps.lazyCheck(session.accountId, session.id)) === 'ended') return 'ended';
+    current = await deps.sessions.get(session.accountId, session.id);
+  }
+  if (!current) return 'ended';
+  return current.reauth ? 'reauth' : 'usable';
+}

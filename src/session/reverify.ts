@@ -1,8 +1,8 @@
 // What re-verifying a session means, per connector (upstream refresh, account still valid, SAML session end), with a grace for unreachable upstreams; used by the sweep and by refreshes.
-import { ConnectorError, isAccountCheckConnector, isRefreshableConnector, type Identity } from '../connectors/connector.js';
-import type { Connector, RefreshableConnector } from '../connectors/connector.js';
+import { ConnectorError, isAccountCheckConnector, isBrowserReauthConnector, isRefreshableConnector, type Identity } from '../connectors/connector.js';
+import type { BrowserReauthConnector, Connector, RefreshableConnector } from '../connectors/connector.js';
 import type { Auditor } from '../audit/auditor.js';
-import type { AccountRecord, FederatedSession, SessionRepository } from './federated-session.js';
+import type { AccountRecord, FederatedSession, ReauthMark, SessionRepository } from './federated-session.js';
 import type { EndReason, TerminateSession } from './terminate.js';
 import type { TokenVault } from './vault.js';
 import { brokerClaims } from './account-claims.js';
@@ -40,11 +40,18 @@ export interface ReverifyDeps {
 
 /**
  * What one check found: `verified` (the upstream or the configuration confirmed it), `unchanged` (nothing to ask,
- * e.g. SAML or no upstream refresh token), `ended` (terminated), `unreachable` (kept, retried later) or `gone`.
+ * e.g. no upstream refresh token), `marked` (its next authorization must go through the upstream, SAML), `ended`
+ * (terminated), `unreachable` (kept, retried later) or `gone`.
  */
-export type CheckOutcome = 'verified' | 'unchanged' | 'ended' | 'unreachable' | 'gone';
+export type CheckOutcome = 'verified' | 'unchanged' | 'marked' | 'ended' | 'unreachable' | 'gone';
 
-type Verdict = { kind: 'verified'; identity?: Identity } | { kind: 'unchanged' } | { kind: 'refused'; reason: EndReason } | { kind: 'unreachable'; error: unknown };
+type Verdict =
+  | { kind: 'verified'; identity?: Identity }
+  | { kind: 'unchanged' }
+  | { kind: 'mark'; mark: ReauthMark; until: number }
+  | { kind: 'marked' }
+  | { kind: 'refused'; reason: EndReason }
+  | { kind: 'unreachable'; error: unknown };
 
 /** How a check asks: `force` asks the upstream even when its last answer is recent (the demo's "check now"). */
 export interface CheckOptions {
@@ -60,8 +67,20 @@ async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, s
   if (isAccountCheckConnector(connector)) {
     return connector.accountStillValid({ ...session.identity }) ? { kind: 'verified' } : { kind: 'refused', reason: 'account_removed' };
   }
+  if (isBrowserReauthConnector(connector)) return reauthVerdict(deps, connector, session);
   if (!isRefreshableConnector(connector)) return { kind: 'unchanged' };
   return refreshVerdict(deps, connector, session, options);
+}
+
+/**
+ * SAML: no back channel to ask, so a due session is marked and its next authorization goes through the IdP (the
+ * browser round trip, federation/upstream-reauth.ts, clears the mark). A mark older than the grace ends the session.
+ */
+function reauthVerdict(deps: ReverifyDeps, connector: BrowserReauthConnector, session: FederatedSession): Verdict {
+  const now = deps.now();
+  const { mode, graceMs } = connector.reauthentication;
+  if (!session.reauth) return { kind: 'mark', mark: { at: now, mode }, until: now + graceMs };
+  return now >= session.reauth.at + graceMs ? { kind: 'refused', reason: 'upstream_reauth_timeout' } : { kind: 'marked' };
 }
 
 /** OIDC: a refresh_token grant upstream through the vault (single flight across instances), when the interval has passed. */
@@ -115,6 +134,19 @@ export async function checkSession(deps: ReverifyDeps, session: FederatedSession
       return 'ended';
     case 'unreachable':
       return keepUnreachable(deps, session, verdict.error);
+    case 'marked':
+      return 'marked';
+    case 'mark':
+      // Due again when the grace runs out: then a session whose browser never came back ends (upstream_reauth_timeout).
+      if (!(await deps.sessions.reschedule(session, verdict.until, { reauth: verdict.mark, unreachableSince: null, unreachableAttempts: null }))) return 'gone';
+      deps.auditor.record({
+        event: 'session.reverified',
+        outcome: 'success',
+        accountId: session.accountId,
+        connectorId: session.connectorId,
+        details: { upstreamAsked: false, reauthentication: verdict.mark.mode, graceSeconds: Math.round((verdict.until - now) / 1000) },
+      });
+      return 'marked';
     case 'unchanged':
       if ((session.nextCheckAt ?? 0) > now && session.unreachableSince == null) return 'unchanged';
       if (!(await deps.sessions.reschedule(session, now + deps.intervalOf(session.connectorId), { unreachableSince: null, unreachableAttempts: null }))) return 'gone';
@@ -144,9 +176,9 @@ export async function checkSession(deps: ReverifyDeps, session: FederatedSession
  * session stays); after the grace the session ends.
  */
 export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessionIds: readonly string[]): Promise<number> {
-  // Nothing to ask without the user (SAML): its SessionNotOnOrAfter already ended the session's tokens; no read.
+  // Nothing to ask without the user and nothing to mark: no read.
   const accountConnector = deps.connectors.get(account.connectorId);
-  if (accountConnector && !isRefreshableConnector(accountConnector) && !isAccountCheckConnector(accountConnector)) return sessionIds.length;
+  if (accountConnector && !isRefreshableConnector(accountConnector) && !isAccountCheckConnector(accountConnector) && !isBrowserReauthConnector(accountConnector)) return sessionIds.length;
   const outcomes = await Promise.all(
     sessionIds.map(async (id) => {
       const session = await deps.sessions.get(account.accountId, id);
@@ -158,5 +190,5 @@ export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord
     }),
   );
   if (outcomes.includes('unreachable')) throw new UpstreamUnavailableError(undefined);
-  return outcomes.filter((outcome) => outcome === 'verified' || outcome === 'unchanged').length;
+  return outcomes.filter((outcome) => outcome === 'verified' || outcome === 'unchanged' || outcome === 'marked').length;
 }

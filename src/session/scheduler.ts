@@ -81,7 +81,7 @@ export class ReverifyScheduler {
 
   private async sweep(): Promise<SweepReport> {
     const { sessions, batchSize, leaseMs, now, logger } = this.options;
-    const report: SweepReport = { taken: 0, outcomes: { verified: 0, unchanged: 0, ended: 0, unreachable: 0, gone: 0, failed: 0 }, lagMs: 0, behind: false };
+    const report: SweepReport = { taken: 0, outcomes: { verified: 0, unchanged: 0, marked: 0, ended: 0, unreachable: 0, gone: 0, failed: 0 }, lagMs: 0, behind: false };
     const startedAt = now();
     for (;;) {
       const due = await sessions.takeDue(now(), batchSize, leaseMs);

@@ -17,6 +17,10 @@ export type EndReason =
   | 'email_not_verified'
   /** Re-verification: the upstream stayed unreachable for longer than the grace period. */
   | 'upstream_unreachable'
+  /** The upstream refused the browser round trip of a re-verification (SAML NoPassive or another non-success status, or another subject). */
+  | 'upstream_reauth_failed'
+  /** A session marked for re-authentication at its upstream saw no browser round trip within its grace. */
+  | 'upstream_reauth_timeout'
   /** The upstream's own session ended (SAML SessionNotOnOrAfter). */
   | 'upstream_session_expired'
   /** The account is gone from the connector, or its password changed (local accounts). */

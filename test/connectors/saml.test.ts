@@ -100,6 +100,23 @@ describe('SP-initiated login', () => {
     expect(xml).toContain('SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"');
   });
 
+  it('asks IsPassive="true" for a passive re-authentication, never together with ForceAuthn (which wins)', async () => {
+    const e = await env();
+    const passive = authnRequestFromRedirect((await e.connector.startLogin(loginRequest({ passive: true }))).redirectUrl!);
+    expect(passive).toContain('IsPassive="true"');
+    expect(passive).not.toContain('ForceAuthn');
+    const forced = authnRequestFromRedirect((await e.connector.startLogin(loginRequest({ passive: true, forceLogin: true }))).redirectUrl!);
+    expect(forced).toContain('ForceAuthn="true"');
+    expect(forced).not.toContain('IsPassive');
+    expect(authnRequestFromRedirect((await e.connector.startLogin(loginRequest())).redirectUrl!)).not.toContain('IsPassive');
+  });
+
+  it('re-authenticates passively after a 300 s grace by default; reauthentication.mode and graceSeconds are per provider', async () => {
+    expect((await env()).connector).toMatchObject({ reauthentication: { mode: 'passive', graceMs: 300_000 } });
+    expect((await env({ reauthentication: { mode: 'force', graceSeconds: 60 } })).connector).toMatchObject({ reauthentication: { mode: 'force', graceMs: 60_000 } });
+    await expect(env({ reauthentication: { mode: 'sometimes' } })).rejects.toThrow();
+  });
+
   it('sends RequestedAuthnContext for mapped acr_values and maps the asserted class back to acr', async () => {
     const mfaClass = 'http://schemas.microsoft.com/claims/multipleauthn';
     const e = await env({ acrValues: { 'urn:acme:mfa': [mfaClass] }, authnContextComparison: 'minimum' });

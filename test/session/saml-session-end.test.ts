@@ -1,4 +1,4 @@
-// SAML SessionNotOnOrAfter: carried from the assertion into the session; the session's tokens are refused from then on and the sweep ends it (upstream_session_expired).
+// SAML SessionNotOnOrAfter and the interval: carried from the assertion, the session's tokens are refused from then on (upstream_session_expired); at the interval it is marked for re-authentication and ends when its grace runs out.
 import { randomBytes } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
@@ -59,13 +59,29 @@ describe('SAML SessionNotOnOrAfter', () => {
     expect(audit).toContainEqual(expect.objectContaining({ event: 'session.ended', reason: 'upstream_session_expired', accountId: session.accountId }));
   });
 
-  it('without it, the session stands at its interval (an IdP cannot be asked in the back channel) and is due again', async () => {
-    const { e, sessions, session, deps, userinfo } = await samlSession(undefined);
+  it('without it, at its interval the session is marked for a passive round trip, serves its tokens for the grace, then ends', async () => {
+    const { e, sessions, session, deps, audit, revoked, userinfo, refresh } = await samlSession(undefined);
+    const GRACE = 300_000;
     expect(session.identity.sessionNotOnOrAfter).toBeUndefined();
     e.clock.set(T0 + INTERVAL);
-    expect(await checkSession(deps, (await sessions.get(session.accountId, session.id))!)).toBe('unchanged');
-    expect((await sessions.get(session.accountId, session.id))?.nextCheckAt).toBe(T0 + 2 * INTERVAL);
+    expect(await checkSession(deps, (await sessions.get(session.accountId, session.id))!)).toBe('marked');
+    const marked = await sessions.get(session.accountId, session.id);
+    expect(marked?.reauth).toEqual({ at: T0 + INTERVAL, mode: 'passive' });
+    expect(marked?.nextCheckAt).toBe(T0 + INTERVAL + GRACE);
+    expect(audit).toContainEqual(expect.objectContaining({ event: 'session.reverified', outcome: 'success', details: expect.objectContaining({ reauthentication: 'passive', upstreamAsked: false }) }));
+    // Within the grace: a forced check keeps the first mark (no new grace), tokens are served.
+    e.clock.set(T0 + INTERVAL + GRACE - 1);
+    expect(await checkSession(deps, marked!)).toBe('marked');
+    expect((await sessions.get(session.accountId, session.id))?.reauth?.at).toBe(T0 + INTERVAL);
     expect(await userinfo()).toBeDefined();
+    expect(await refresh()).toBeDefined();
+    // The grace ran out with no browser round trip: a refresh checks the overdue session first, which ends it.
+    e.clock.set(T0 + INTERVAL + GRACE);
+    expect(await refresh()).toBeUndefined();
+    expect(await sessions.get(session.accountId, session.id)).toBeUndefined();
+    expect(await userinfo()).toBeUndefined();
+    expect(revoked).toEqual(['grant-1']);
+    expect(audit).toContainEqual(expect.objectContaining({ event: 'session.ended', reason: 'upstream_reauth_timeout', accountId: session.accountId }));
   });
 
   it('an assertion whose SessionNotOnOrAfter has passed is refused at the callback', async () => {

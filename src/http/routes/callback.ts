@@ -5,6 +5,7 @@ import { ConnectorError, isRedirectConnector, isUnsolicitedResponseConnector, ty
 import type { BrokerContext } from '../../context.js';
 import { isSameBrowser } from '../../federation/browser-binding.js';
 import { finalizeLogin } from '../../federation/finalize.js';
+import { finishReauthentication, UPSTREAM_REFUSALS } from '../../federation/upstream-reauth.js';
 import { isBrokerState, parkedVaultId, type Transaction } from '../../federation/transactions.js';
 import { HttpError } from '../errors.js';
 import { readForm } from '../form.js';
@@ -32,8 +33,12 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
     throw new HttpError(400, 'callback_wrong_browser', 'callback completed in a browser that did not start the login');
   }
 
-  /** Creates this browser's session and hands the result to the interaction, which the same browser resumes. */
-  async function complete(ctx: Context, transaction: Pick<Transaction, 'uid' | 'clientId'>, identity: Identity): Promise<void> {
+  /** Creates this browser's session (or confirms the one a re-authentication asked about) and hands the result to the interaction, which the same browser resumes. */
+  async function complete(ctx: Context, transaction: Pick<Transaction, 'uid' | 'clientId' | 'reauth'>, identity: Identity): Promise<void> {
+    if (transaction.reauth) {
+      const { upstreamTokens: _tokens, ...verified } = identity;
+      return finishReauthentication(broker, ctx, transaction, { identity: verified });
+    }
     // The scopes the authorization asks for: the client's access policy may depend on them (its rules' destinations).
     const interaction = await broker.provider.Interaction.find(transaction.uid);
     const scope = interaction?.params?.scope;
@@ -91,6 +96,15 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
     } catch (error) {
       if (error instanceof ConnectorError) audit(error.code, transaction.clientId, error.detail);
       else if ((error as Error).name !== 'StoreUnavailableError') audit('connector_failure', transaction.clientId, (error as Error).message);
+      // A re-authentication the upstream refused (NoPassive...) ends the session, but only in the browser that asked.
+      if (transaction.reauth && error instanceof ConnectorError && UPSTREAM_REFUSALS.has(error.code)) {
+        if (method === 'GET') return finishReauthentication(broker, ctx, transaction, { refused: error.code });
+        const { data: _data, ...waiting } = transaction;
+        const key = await broker.transactions.park({ transaction: waiting, refused: error.code, upstreamTokensInVault: false }, PARKED_TTL_MS);
+        ctx.status = 303;
+        ctx.redirect(completionPath(connectorId, key));
+        return;
+      }
       throw error;
     }
     if (method === 'GET') return complete(ctx, transaction, identity);
@@ -116,6 +130,7 @@ export function callbackRoutes(router: Router, broker: BrokerContext): void {
     const vaulted = parked.upstreamTokensInVault ? await broker.vault.get(parkedVaultId(key)) : undefined;
     if (vaulted) await broker.vault.delete(parkedVaultId(key));
     requireSameBrowser(ctx, parked.transaction, audit);
+    if (!parked.identity) return finishReauthentication(broker, ctx, parked.transaction, { refused: parked.refused ?? 'upstream_refused' });
     await complete(ctx, parked.transaction, { ...parked.identity, ...(vaulted ? { upstreamTokens: vaulted.tokens } : {}) });
   });
   router.get('/callback/:connectorId', handle);

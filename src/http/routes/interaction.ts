@@ -9,6 +9,8 @@ import { DENY_CODES, finalizeLogin } from '../../federation/finalize.js';
 import { requestFacts } from '../../federation/risk-facts.js';
 import type { DenyReason } from '../../risk/types.js';
 import { renderLoginForm, startUpstream, type InteractionView } from '../../federation/start.js';
+import { startReauthentication } from '../../federation/upstream-reauth.js';
+import { UPSTREAM_REAUTH } from '../../issuer/interaction-policy.js';
 import { csrfToken } from '../csrf.js';
 import { HttpError } from '../errors.js';
 import { loadInteraction, MAX_FIELD, postedForm, viewOf } from './interaction-details.js';
@@ -84,6 +86,9 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       ctx.state.backTo = { name: view.clientName, url: `/interaction/${view.uid}/abort` };
       throw new HttpError(403, code, `authorization refused for ${view.clientId}: ${reason}`);
     }
+    // A marked session (and nothing else) asks for login: the browser goes through its upstream, no broker page.
+    const reasons = (details.prompt as { reasons?: string[] }).reasons ?? [];
+    if (reasons.length === 1 && reasons[0] === UPSTREAM_REAUTH && (await startReauthentication(broker, ctx, view, details.session?.accountId))) return;
     const allowed = allowedFor(broker, view.clientId);
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
     const choice = chooseConnector(allowed, { idpHint: typeof details.params.idp_hint === 'string' ? details.params.idp_hint : undefined, email: hint });
