@@ -23,10 +23,13 @@ import { toConnectorError } from './oidc-errors.js';
 import { verifyLogoutToken } from './oidc-logout-token.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { circuitFetch } from './circuit-fetch.js';
+import { isUpstreamDown } from './upstream-down.js';
 
 /** What startLogin keeps in the broker's transaction until the callback. */
 interface OidcTransaction {
   state: string;
+  /** The sign-in this transaction belongs to: an outage at the callback names it (the page offers the other providers). */
+  interactionUid?: string;
   nonce: string;
   codeVerifier: string;
   redirectUri: string;
@@ -41,11 +44,11 @@ const VALIDATION_ONLY_CLAIMS = new Set(['nonce', 'at_hash', 'c_hash', 's_hash'])
 const MAX_PARAM_LENGTH = 8192;
 
 function readTransaction(data: Record<string, unknown>): OidcTransaction {
-  const { state, nonce, codeVerifier, redirectUri, maxAge } = data;
+  const { state, nonce, codeVerifier, redirectUri, maxAge, interactionUid } = data;
   if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string' || typeof redirectUri !== 'string') {
     throw new ConnectorError('invalid_transaction', 'transaction data is not from the oidc connector');
   }
-  return { state, nonce, codeVerifier, redirectUri, ...(typeof maxAge === 'number' ? { maxAge } : {}) };
+  return { state, nonce, codeVerifier, redirectUri, ...(typeof maxAge === 'number' ? { maxAge } : {}), ...(typeof interactionUid === 'string' ? { interactionUid } : {}) };
 }
 
 /** The `sub` of an ID token the connector validated earlier (kept in the vault); undefined when absent or unreadable. */
@@ -123,6 +126,14 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
   }
 
   async startLogin(request: LoginRequest): Promise<LoginStart> {
+    try {
+      return await this.start(request);
+    } catch (err) {
+      throw isUpstreamDown(err) ? err.during(request.interactionUid) : err;
+    }
+  }
+
+  private async start(request: LoginRequest): Promise<LoginStart> {
     await this.probeIfTripped();
     const configuration = await this.configuration();
     const codeVerifier = client.randomPKCECodeVerifier();
@@ -146,7 +157,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
       prompts.add('login');
       params.prompt = [...prompts].join(' ');
     }
-    const transaction: OidcTransaction = { state: request.state, nonce, codeVerifier, redirectUri: request.callbackUrl };
+    const transaction: OidcTransaction = { state: request.state, interactionUid: request.interactionUid, nonce, codeVerifier, redirectUri: request.callbackUrl };
     if (maxAge !== undefined) transaction.maxAge = maxAge;
     return {
       redirectUrl: client.buildAuthorizationUrl(configuration, params).href,
@@ -156,6 +167,14 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
 
   async handleCallback(input: CallbackInput, transactionData: Record<string, unknown>): Promise<Identity> {
     const tx = readTransaction(transactionData);
+    try {
+      return await this.finish(input, tx);
+    } catch (err) {
+      throw isUpstreamDown(err) ? err.during(tx.interactionUid) : err;
+    }
+  }
+
+  private async finish(input: CallbackInput, tx: OidcTransaction): Promise<Identity> {
     const params = input.params;
     for (const [name, value] of Object.entries(params)) {
       if (typeof value !== 'string' || value.length > MAX_PARAM_LENGTH) {

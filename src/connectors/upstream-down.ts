@@ -20,6 +20,14 @@ export class UpstreamDownError extends ConnectorError {
   }
 
   readonly retryAfterMs: number | undefined;
+  /** The sign-in (oidc-provider interaction uid) this outage interrupted, when a sign-in was under way. */
+  interactionUid: string | undefined;
+
+  /** Names the interrupted sign-in (its page then offers the client's other providers); returns this error. */
+  during(interactionUid: string | undefined): this {
+    this.interactionUid ??= interactionUid;
+    return this;
+  }
 }
 
 export const isUpstreamDown = (error: unknown): error is UpstreamDownError => error instanceof UpstreamDownError;

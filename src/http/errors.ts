@@ -61,7 +61,7 @@ export function errorHandler(renderer: Renderer): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 503) ctx.set('Retry-After', '5');
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', '5');
       if (ctx.status === 404 && ctx.body === undefined) sendError(ctx, renderer, { status: 404, code: 'not_found', messageKey: 'not_found', detail: 'no route' });
     } catch (error) {
       const classified = classify(error);
