@@ -13,7 +13,8 @@ export interface DemoWorld {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (the broker's issuer names its port before it listens). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
