@@ -1,5 +1,6 @@
 // Property: any mutation of a signed SAML Response is refused with a ConnectorError or signs in as exactly the original identity.
 import fc from 'fast-check';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError, type Identity } from '../../src/connectors/connector.js';
 import { isSamlServiceProvider } from '../../src/connectors/saml.js';
@@ -79,9 +80,12 @@ describe('ACS over HTTP (the e2e broker)', () => {
   let idp: TestIdp;
   let rp: Awaited<ReturnType<typeof discoverRp>>;
   const connectorId = 'acme-saml';
+  /** Every log line the broker writes, at debug level. */
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     broker = await startBroker({
+      logger: pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) }),
       providers: [{ id: connectorId, type: 'saml', name: 'ACME SAML', config: { idp: { metadataXml: TestIdp.metadata() }, sp: { signingKey: SP_KEY, signingCert: SP_CERT }, schemaValidation: 'off' } }],
     });
     const connector = broker.app.broker.connectors.get(connectorId)!;
@@ -106,8 +110,14 @@ describe('ACS over HTTP (the e2e broker)', () => {
         const relayState = new URL(atIdp.url).searchParams.get('RelayState')!;
         const requestId = requestIdOf(authnRequestFromRedirect(atIdp.url));
         const xml = await idp.responseXml({ ...GENUINE, nameId, inResponseTo: requestId, sign: 'assertion' }, acsUrl, spEntityId);
-        const page = await browser.request(acsUrl, { form: { SAMLResponse: b64(m.apply(xml, 'assertion')), RelayState: relayState } });
+        const samlResponse = b64(m.apply(xml, 'assertion'));
+        const auditBefore = broker.audit.length;
+        const page = await browser.request(acsUrl, { form: { SAMLResponse: samlResponse, RelayState: relayState } });
         const verdict = m.verdict('assertion');
+        // Neither the page nor the logs carry the message: no SAMLResponse, no assertion XML, no signature value.
+        const secrets = [samlResponse.slice(0, 64), '<saml:Assertion', 'SignatureValue>', nameId];
+        for (const secret of secrets) expect(page.body).not.toContain(secret);
+        for (const secret of secrets.slice(0, 3)) expect(logLines.some((line) => line.includes(secret)), `a log line holds ${secret}`).toBe(false);
         // The ACS never sets the session pointer itself; the sign-in completes on a later same-site GET.
         expect(page.headers.get('set-cookie') ?? '').not.toContain(`${SESSION_COOKIE}=`);
         if (page.status === 303) {
@@ -118,11 +128,15 @@ describe('ACS over HTTP (the e2e broker)', () => {
           expect(page.status).toBeGreaterThanOrEqual(400);
           expect(page.status).toBeLessThan(500);
           expect(await broker.app.broker.sessions.byUpstreamSubject(connectorId, nameId)).toEqual([]);
+          // The audit trail gets the reason.
+          expect(broker.audit.slice(auditBefore)).toContainEqual(expect.objectContaining({ event: 'upstream.callback.rejected', connectorId, reason: expect.stringMatching(/^[a-z0-9_]+$/) }));
         }
         expect(await broker.app.broker.sessions.byUpstreamSubject(connectorId, 'victim-admin')).toEqual([]);
         expect(browser.cookie(broker.issuer, SESSION_COOKIE)).toBeUndefined();
       }),
       { numRuns: 25, timeout: HANG_GUARD_MS },
     );
+    // The log check above looked at something: the broker did log the refusals.
+    expect(logLines.length).toBeGreaterThan(0);
   });
 });
