@@ -8,8 +8,9 @@ const durationMs = minutes * 60_000;
 const report = await runSoak({
   durationMs,
   windowMs: windowSeconds * 1000,
-  // Sessions live 5 minutes (2 in a short run): the first window, or a fifth of a short run, is the warm-up.
-  warmupMs: minutes >= 10 ? 300_000 : durationMs / 5,
+  // Sessions and tokens live 5 minutes (30 s in a short run); what they leave behind (consumed refresh tokens, grants,
+  // bindings) lives as long again: two lifetimes, or a fifth of a short run, are the warm-up.
+  warmupMs: minutes >= 20 ? 600_000 : minutes >= 10 ? 300_000 : durationMs / 5,
   lifetimeSeconds: minutes >= 10 ? 300 : 30,
   concurrency: Number(process.env.SOAK_CONCURRENCY ?? 4),
   log: (line) => console.log(line),

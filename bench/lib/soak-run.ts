@@ -39,8 +39,12 @@ export interface SoakReport {
   options: Omit<SoakOptions, 'log'>;
   windows: WindowFigures[];
   total: { requests: number; errors5xx: number; wrong: number; noAnswer: number; wrongSamples: string[] };
-  /** Bytes per minute after warm-up (least squares), and the mean, per instance heap and for Redis. */
-  memory: { heap: { slopeBytesPerMin: number; meanBytes: number }[]; redis: { slopeBytesPerMin: number; meanBytes: number } };
+  /**
+   * Bytes per minute after warm-up (least squares), and the mean, per instance heap and for Redis. `heapFloor` fits the
+   * lowest sample of each bucket of six samples instead: raw used-heap samples land anywhere on the GC sawtooth, the
+   * floor is what survives collection, so its slope is the one that shows a leak.
+   */
+  memory: { heap: Slope[]; heapFloor: Slope[]; redis: Slope };
   samples: { atS: number; heap: number[]; redis: number }[];
 }
 
@@ -51,7 +55,22 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function slope(points: { x: number; y: number }[]): { slopeBytesPerMin: number; meanBytes: number } {
+interface Slope {
+  slopeBytesPerMin: number;
+  meanBytes: number;
+}
+
+/** The lowest point of each run of `size` consecutive points (the last, shorter run included). */
+function floors(points: { x: number; y: number }[], size: number): { x: number; y: number }[] {
+  const out: { x: number; y: number }[] = [];
+  for (let i = 0; i < points.length; i += size) {
+    const bucket = points.slice(i, i + size);
+    out.push(bucket.reduce((low, point) => (point.y < low.y ? point : low)));
+  }
+  return out;
+}
+
+function slope(points: { x: number; y: number }[]): Slope {
   const n = points.length;
   if (n < 2) return { slopeBytesPerMin: 0, meanBytes: points[0]?.y ?? 0 };
   const mx = points.reduce((sum, p) => sum + p.x, 0) / n;
@@ -197,6 +216,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       total,
       memory: {
         heap: metricsPorts.map((_, i) => slope(steady.map((sample) => ({ x: sample.atS, y: sample.heap[i]! })))),
+        heapFloor: metricsPorts.map((_, i) => slope(floors(steady.map((sample) => ({ x: sample.atS, y: sample.heap[i]! })), 6))),
         redis: slope(steady.map((sample) => ({ x: sample.atS, y: sample.redis }))),
       },
       samples,
@@ -212,7 +232,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 /** The report as Markdown: memory slopes, then p50/p99 per operation per window. */
 export function soakMarkdown(report: SoakReport): string {
   const ops = [...new Set(report.windows.flatMap((w) => Object.keys(w.operations)))];
-  const percent = (m: { slopeBytesPerMin: number; meanBytes: number }) => ((m.slopeBytesPerMin * 10 * 100) / m.meanBytes).toFixed(2);
+  const percent = (m: Slope) => ((m.slopeBytesPerMin * 10 * 100) / m.meanBytes).toFixed(2);
   // The heap's floor (its lowest sample) per window: used-heap samples land anywhere on the GC sawtooth, the floor is what survives collection.
   const perWindow = report.windows.map((w) => {
     const inside = report.samples.filter((sample) => sample.atS <= w.endS && sample.atS > w.endS - report.options.windowMs / 1000);
@@ -224,7 +244,8 @@ export function soakMarkdown(report: SoakReport): string {
   const lines = [
     `Soak: ${report.options.durationMs / 60_000} min, ${report.options.concurrency} clients, lifetimes ${report.options.lifetimeSeconds} s, windows ${report.options.windowMs / 1000} s, warm-up ${report.options.warmupMs / 1000} s`,
     `Requests ${report.total.requests}, 5xx ${report.total.errors5xx}, wrong answers ${report.total.wrong}, no answer ${report.total.noAnswer}`,
-    ...report.memory.heap.map((m, i) => `Heap of instance ${i + 1}: ${Math.round(m.slopeBytesPerMin)} B/min after warm-up (mean ${(m.meanBytes / 1048576).toFixed(1)} MiB; ${percent(m)}% per 10 min)`),
+    ...report.memory.heapFloor.map((m, i) => `Heap floor of instance ${i + 1} (lowest of every 6 samples): ${Math.round(m.slopeBytesPerMin)} B/min after warm-up (mean ${(m.meanBytes / 1048576).toFixed(1)} MiB; ${percent(m)}% per 10 min)`),
+    ...report.memory.heap.map((m, i) => `Heap of instance ${i + 1}, every sample: ${Math.round(m.slopeBytesPerMin)} B/min after warm-up (mean ${(m.meanBytes / 1048576).toFixed(1)} MiB; ${percent(m)}% per 10 min)`),
     `Redis used_memory: ${Math.round(report.memory.redis.slopeBytesPerMin)} B/min after warm-up (mean ${(report.memory.redis.meanBytes / 1048576).toFixed(2)} MiB; ${percent(report.memory.redis)}% per 10 min)`,
     '',
     `| Window end (s) | ${ops.map((op) => `${op} p50 / p99 ms (n)`).join(' | ')} | 5xx | heap floor per instance (MiB) | Redis mean (MiB) |`,
