@@ -1,7 +1,10 @@
-// The demo's other pages in Chromium: SAML with the POST binding, "not you?", discovery errors, the language switch, ui_locales, error pages, a keyboard-only sign-in.
+// The demo's other pages in Chromium: SAML with the POST binding, "not you?", discovery errors, the language switch, ui_locales, error pages, a keyboard-only sign-in, the account security pages.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DESKTOP, launchChromium, newTestContext, PHONE } from '../helpers/chromium.js';
+import { localAccountId, totpCode } from '../helpers/step-up.js';
 import { catalog, startDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
 import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
 
@@ -179,4 +182,46 @@ describe('the choose page, the language and the error pages', () => {
     expect(await page.locator('dl.card').textContent()).toContain(TEST_USER.email);
     await expectClean(tc);
   });
+
+  for (const [viewport, lang] of [[DESKTOP, 'en'], [PHONE, 'zh-CN']] as const) {
+    it(`the account security pages (${lang}): linked from the demo, an authenticator app added from the shown key, recovery codes once, the list, the verify page`, async () => {
+      await world.broker.app.broker.mfa.credentials.removeAll(localAccountId(TEST_USER.username));
+      const t = catalog(lang);
+      const a = JSON.parse(readFileSync(join(process.cwd(), 'views', 'i18n', `${lang}.json`), 'utf8')) as { account: Record<string, string>; mfa: Record<string, string>; errors: Record<string, string> };
+      const label = `${viewport.name}-${lang}-account`;
+      const tc = await newTestContext(browser, viewport, lang);
+      const { page } = tc;
+      await openChoosePage(tc, t, label);
+      await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
+      await page.getByLabel(t.username).fill(TEST_USER.username);
+      await page.getByLabel(t.password).fill(TEST_USER.password);
+      await page.getByRole('button', { name: t.signIn, exact: true }).click();
+      await consentAndLand(tc, t, label, TEST_USER.email);
+      await page.getByRole('link', { name: a.account.link }).click();
+      await page.getByRole('heading', { name: a.account.title }).waitFor();
+      await checkPage(tc, `${label}-empty`);
+      await page.getByRole('link', { name: a.account.addTotp }).click();
+      await page.getByRole('heading', { name: a.account.addTotp }).waitFor();
+      expect(await page.getByRole('img', { name: a.mfa.qrAlt }).count()).toBe(1);
+      await checkPage(tc, `${label}-totp`);
+      await page.getByLabel(a.account.labelField!).fill('Phone');
+      await page.getByLabel(a.mfa.totpLabel!).fill(totpCode(await page.getByLabel(a.mfa.manualKey!).inputValue()));
+      await page.getByRole('button', { name: a.mfa.enrolTotp }).click();
+      await page.getByRole('heading', { name: a.mfa.recoveryTitle }).waitFor();
+      expect(await page.locator('#recovery-codes li').count()).toBe(10);
+      await checkPage(tc, `${label}-recovery`);
+      await page.getByRole('button', { name: a.account.recoverySaved }).click();
+      await expectLocator(page.getByRole('status')).toHaveText(a.account.done_added!);
+      expect(await page.locator('#factors').textContent()).toContain('Phone');
+      await checkPage(tc, `${label}-listed`);
+      await page.getByRole('link', { name: a.account.verifyButton }).click();
+      await page.getByRole('heading', { name: a.mfa.title }).waitFor();
+      await page.getByLabel(a.mfa.totpLabel!).fill('000000');
+      await page.getByRole('button', { name: a.mfa.verify }).click();
+      await expectLocator(page.getByRole('alert')).toHaveText(a.errors.mfa_invalid!);
+      expect(await page.getByLabel(a.mfa.totpLabel!).getAttribute('aria-invalid')).toBe('true');
+      await checkPage(tc, `${label}-verify-error`);
+      await expectClean(tc);
+    }, 120_000);
+  }
 });
