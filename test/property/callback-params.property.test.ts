@@ -11,7 +11,8 @@ import { localProvider, startBroker, TEST_CLIENT, TEST_USER, type TestBroker } f
 import { disposeRedisStore, openRedisStore } from '../helpers/redis.js';
 import { authorizationRequest, discoverRp } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
-import { SP_CERT, SP_KEY, TestIdp } from '../helpers/upstream-saml.js';
+import { SP_CERT, SP_KEY, TestIdp, b64 } from '../helpers/upstream-saml.js';
+import { authnRequestFromRedirect, requestIdOf } from '../connectors/saml-setup.js';
 import type { RedisStore } from '../../src/store/redis.js';
 
 let broker: TestBroker;
@@ -58,6 +59,7 @@ afterAll(async () => {
 const FRESH_OIDC_STATE = '\u0001fresh-oidc-state';
 const FRESH_RELAY_STATE = '\u0001fresh-relay-state';
 const LIVE_CSRF = '\u0001live-csrf';
+const PARKED_LOGIN = '\u0001parked-login';
 
 /** Values that would run script if a page echoed them raw. */
 const MARKUP = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'><svg/onload=alert(1)>", '</textarea><b>x</b>', '{{ 7*7 }}<i>'];
@@ -66,7 +68,7 @@ const value = fc.oneof(
   { arbitrary: fc.string({ maxLength: 30 }), weight: 3 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 30 }), weight: 2 },
   { arbitrary: fc.constantFrom(...MARKUP), weight: 2 },
-  { arbitrary: fc.constantFrom(FRESH_OIDC_STATE, FRESH_RELAY_STATE, LIVE_CSRF), weight: 2 },
+  { arbitrary: fc.constantFrom(FRESH_OIDC_STATE, FRESH_RELAY_STATE, LIVE_CSRF, PARKED_LOGIN), weight: 2 },
   { arbitrary: fc.nat({ max: 200_000 }).map((n) => 'x'.repeat(n)), weight: 1 },
   { arbitrary: fc.constantFrom('', ' ', '%', '%00', '\u0000', 'local', 'acme', 'corp-saml', TEST_USER.username, '__proto__'), weight: 2 },
 );
@@ -97,7 +99,21 @@ async function freshState(kind: 'oidc' | 'saml'): Promise<string> {
   return url.searchParams.get(kind === 'oidc' ? 'state' : 'RelayState')!;
 }
 
+/** A SAML login another browser finished at the ACS, waiting for that browser's completion GET: its one-time key. */
+async function parkedLogin(): Promise<string> {
+  const request = await authorizationRequest(rp, TEST_CLIENT, { idp_hint: 'corp-saml' });
+  const other = new Browser();
+  const atIdp = await other.follow(request.url.href, {}, idp.ssoUrl);
+  const acs = `${broker.issuer}/callback/corp-saml`;
+  const xml = await idp.responseXml({ inResponseTo: requestIdOf(authnRequestFromRedirect(atIdp.url)), nameId: `other-${++others}`, sign: 'assertion' }, acs, `${broker.issuer}/saml/corp-saml/metadata`);
+  const page = await other.request(acs, { form: { SAMLResponse: b64(xml), RelayState: new URL(atIdp.url).searchParams.get('RelayState')! } });
+  expect(page.status).toBe(303);
+  return new URL(page.headers.get('location')!, broker.issuer).searchParams.get('login')!;
+}
+let others = 0;
+
 async function resolveValue(raw: string): Promise<string> {
+  if (raw === PARKED_LOGIN) return parkedLogin();
   if (raw === FRESH_OIDC_STATE) return freshState('oidc');
   if (raw === FRESH_RELAY_STATE) return freshState('saml');
   if (raw === LIVE_CSRF) return csrfToken(broker.config.cookieKeys[0]!, user.uid);
