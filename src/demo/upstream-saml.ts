@@ -28,6 +28,8 @@ export interface DemoSamlOptions {
   users?: DemoSamlUser[];
   /** Encrypt assertions (AES-256-GCM, RSA-OAEP) to the broker's SP encryption certificate. */
   encryptAssertions?: boolean;
+  /** The IdP's clock (default Date.now): tests share the broker's fake clock so assertions are current for it. */
+  now?: () => number;
   /** Where the broker's SP metadata comes from; default GET `${brokerIssuer}/saml/<connectorId>/metadata`. */
   spMetadata?: () => Promise<string>;
 }
@@ -75,6 +77,7 @@ function readBody(req: IncomingMessage): Promise<Record<string, string>> {
 export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
   const connectorId = options.connectorId ?? 'demo-saml';
   const users = options.users ?? DEMO_SAML_USERS;
+  const clock = options.now ?? Date.now;
   const keys = generateSelfSigned('vestibule-demo-saml-idp', Date.now());
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
@@ -143,7 +146,7 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
     if (url.pathname === '/metadata') return send(200, 'application/samlmetadata+xml', metadataXml);
     /** Auto-POSTs a Response to the broker's ACS: an assertion for `user` (in IdP session `sessionIndex`), or a NoPassive status. */
     const answer = async (request: PendingRequest, signedIn: { user: DemoSamlUser; sessionIndex: string } | undefined) => {
-      const now = Date.now();
+      const now = clock();
       const iso = (ms: number) => new Date(ms).toISOString();
       const attribute = (name: string, values: string[]) =>
         `<saml:Attribute Name="${name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`;
@@ -220,7 +223,7 @@ export async function startDemoUpstreamSaml(options: DemoSamlOptions) {
       const index = optionalChild(request, NS.protocol, 'SessionIndex');
       if (index) sessions.delete(textOf(index));
       const sloUrl = `${options.brokerIssuer}/saml/${connectorId}/slo`;
-      const xml = buildLogoutResponse({ id: newMessageId(), now: Date.now(), destination: sloUrl, spEntityId: entityId, inResponseTo: attr(request, 'ID') ?? '', statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success' });
+      const xml = buildLogoutResponse({ id: newMessageId(), now: clock(), destination: sloUrl, spEntityId: entityId, inResponseTo: attr(request, 'ID') ?? '', statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success' });
       const relayState = url.searchParams.get('RelayState') ?? undefined;
       const message = encodeMessage(xml, 'SAMLResponse', 'redirect', sloUrl, relayState, keys) as { redirectUrl: string };
       res.writeHead(303, { location: message.redirectUrl });
