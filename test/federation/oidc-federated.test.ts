@@ -222,14 +222,18 @@ describe('rejections: an error page, an audit event, no session', () => {
   it('the upstream token endpoint hanging: a timeout error page, not a hang', async () => {
     const { browser, result, auditFrom } = await attempt(undefined, { idp_hint: 'slow' });
     await expectRejected(result, 'upstream_timeout', 503, auditFrom, browser);
-    expect(result.body).toContain('The identity provider did not answer');
+    expect(result.body).toContain('Slow token endpoint is not responding');
+    expect(result.headers.get('retry-after')).toBe('5');
   });
 
   it('the upstream down: a friendly error page', async () => {
     const { browser, page } = await toUpstream({ idp_hint: 'down' });
     expect(page.status).toBe(503);
     expect(page.body).toContain('upstream_unavailable');
-    expect(page.body).toContain('The identity provider did not answer');
+    expect(page.body).toContain('Down is not responding');
+    // The page offers the client's other providers (a sign-in button each), not the one that is down.
+    expect(page.body).toContain('Continue with ACME SSO');
+    expect(page.body).not.toContain('Continue with Down');
     expect(broker.audit.some((e) => e.event === 'login.failure' && e.reason === 'upstream_unavailable' && e.connectorId === 'down' && e.requestId === page.headers.get('x-request-id'))).toBe(true);
     expect(await hasBrokerSession(browser)).toBe(false);
   });
