@@ -15,7 +15,6 @@ import { Transactions } from './federation/transactions.js';
 import { clientAddress, fromTrustedProxy, proxyTrust } from './http/client-ip.js';
 import { errorHandler } from './http/errors.js';
 import { upstreamDownPage } from './http/upstream-down-page.js';
-import { upstreamDownPage } from './http/upstream-down-page.js';
 import { requestContext } from './http/request-context.js';
 import { rateLimit } from './http/rate-limit.js';
 import { clientSecrets } from './http/rate-limit-client.js';
@@ -313,7 +312,6 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   if (config.metrics.enabled && config.metrics.onMainPort) provider.use(metricsRoute(metrics.registry, config.metrics.token));
   provider.use(errorHandler(renderer));
-  provider.use(upstreamDownPage(broker));
   provider.use(upstreamDownPage(broker));
   provider.use(rateLimit({ limits: config.rateLimits, store, secrets: clientSecrets(config.clients), renderer, now, onRefused: (route, scope) => metrics.rateLimited.inc({ route, scope }) }));
   provider.use(registrationGate({ registration: config.authorizationServer.registration, scopes: clientRegistration.scopes, tokens: clientRegistration.tokens, verifyStatement: clientRegistration.verifyStatement, auditor }));
