@@ -207,6 +207,17 @@ const changeAttribute = fc.record({ target: fc.constantFrom(...ATTRIBUTE_TARGETS
     }),
 }));
 
+/** An attribute removed: a signed one (or a required one, the Response's ID) must be missed; the Response's InResponseTo and Destination are optional outside a Response signature. */
+const removeAttribute = fc.constantFrom(...ATTRIBUTE_TARGETS).map((target): Mutation => ({
+  label: `remove ${target.element}@${target.attr}`,
+  verdict: (signed) => (target.element === 'Response' && target.attr !== 'ID' && signed === 'assertion' ? 'either' : 'reject'),
+  apply: (xml) =>
+    viaDom(xml, (doc) => {
+      const element = target.element === 'Response' ? response(doc) : byName(doc, A, target.element)[0]!;
+      element.removeAttribute(target.attr);
+    }),
+}));
+
 /** A comment inside the NameID: C14N without comments ignores it, so the digest still matches; the verifier must refuse. */
 const commentInNameId = fc.record({ at: fc.nat(), body: fc.constantFrom('', ' ', 'x', '-') }).map(({ at, body }): Mutation => ({
   label: `comment <!--${body}--> in the NameID at ${at}`,
@@ -292,6 +303,7 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { arbitrary: insertVictimAssertion, weight: 2 },
   { arbitrary: insertForeignElement, weight: 1 },
   { arbitrary: changeAttribute, weight: 3 },
+  { arbitrary: removeAttribute, weight: 1 },
   { arbitrary: commentInNameId, weight: 1 },
   { arbitrary: namespaceGame, weight: 1 },
   { arbitrary: wrapping, weight: 2 },
