@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import * as client from 'openid-client';
 import { importJWK, importPKCS8, type JWK } from 'jose';
 import type { OidcConfig } from './oidc-config.js';
+import { issuerMismatch } from './oidc-errors.js';
 
 /** The client authentication method for the token endpoint, with the private key loaded for private_key_jwt. */
 export async function buildClientAuth(config: OidcConfig, baseDir: string): Promise<client.ClientAuth> {
@@ -53,7 +54,10 @@ export async function buildConfiguration(config: OidcConfig, clientAuth: client.
   const customFetch = fetchImpl as client.CustomFetch | undefined;
 
   if (!config.endpoints) {
-    return client.discovery(new URL(config.issuer), config.clientId, metadata, clientAuth, { execute, timeout, ...(customFetch ? { [client.customFetch]: customFetch } : {}) });
+    const discovered = await client.discovery(new URL(config.issuer), config.clientId, metadata, clientAuth, { execute, timeout, ...(customFetch ? { [client.customFetch]: customFetch } : {}) });
+    // openid-client compares the issuers as parsed URLs ("https://idp" equals "https://idp/"); Discovery 1.0 section 4.3 says identical.
+    if (discovered.serverMetadata().issuer !== config.issuer) throw issuerMismatch(config.issuer, discovered.serverMetadata().issuer);
+    return discovered;
   }
   const server: client.ServerMetadata = {
     issuer: config.issuer,

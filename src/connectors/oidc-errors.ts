@@ -53,6 +53,14 @@ function clientRejected(stage: OidcStage, status: number, error: string, cause: 
   );
 }
 
+/**
+ * The upstream's discovery document names an issuer other than the configured one (OpenID Connect Discovery 1.0 section 4.3:
+ * it MUST be identical): another OP, or this one under another name. A misconfiguration or an impersonation, not an outage.
+ */
+export function issuerMismatch(configured: string, discovered: unknown): ConnectorError {
+  return new ConnectorError('upstream_issuer_mismatch', `discovery: the metadata names issuer "${excerpt(discovered)}", not the configured "${configured}"`, { status: 502 });
+}
+
 /** The `error` parameter of the first WWW-Authenticate challenge that has one. */
 function challengeError(err: client.WWWAuthenticateChallengeError): string {
   const challenges: readonly client.WWWAuthenticateChallenge[] = Array.isArray(err.cause) ? err.cause : [];
@@ -107,6 +115,8 @@ export function toConnectorError(err: unknown, stage: OidcStage, connectorId: st
   if (err instanceof client.ClientError) {
     const code = err.code ?? '';
     const detail = `${stage}: ${describe(err)}`;
+    const cause = err.cause as { attribute?: unknown; expected?: unknown; body?: { issuer?: unknown } } | undefined;
+    if (stage === 'discovery' && code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && cause?.attribute === 'issuer') return issuerMismatch(String(cause.expected), cause.body?.issuer);
     if (stage === 'discovery') return new UpstreamDownError(connectorId, 'upstream_unavailable', detail, { cause: err });
     if (ID_TOKEN_CODES.has(code) || (code === 'OAUTH_INVALID_RESPONSE' && /JWT|ID Token|"alg"/i.test(detail))) {
       return new ConnectorError('invalid_id_token', detail, { status: 400, cause: err });

@@ -32,7 +32,7 @@ export function classify(error: unknown): Classified {
   }
   if (error instanceof ConnectorError) {
     const messageKey =
-      error.code === 'upstream_client_rejected' ? 'upstream_misconfigured' : error.status >= 500 ? 'upstream_unavailable' : error.code === 'upstream_error' ? 'upstream_error' : 'callback_rejected';
+      error.code === 'upstream_client_rejected' || error.code === 'upstream_issuer_mismatch' ? 'upstream_misconfigured' : error.status >= 500 ? 'upstream_unavailable' : error.code === 'upstream_error' ? 'upstream_error' : 'callback_rejected';
     return { status: error.status, code: error.code, messageKey, detail: error.detail };
   }
   if (error instanceof HttpError) return { status: error.status, code: error.code, messageKey: error.code, detail: error.detail };
