@@ -186,15 +186,12 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     }
     const configuration = await this.configuration();
     const issuer = configuration.serverMetadata().issuer;
-    // RFC 9207: a present iss must name this upstream; when the upstream advertises it, success responses must carry it.
+    // RFC 9207: a present iss must name this upstream; when the upstream advertises it, every response carries it
+    // (section 2: success and error responses alike; an error without it is a forgery or a broken upstream, not an outage).
     if (params.iss !== undefined && params.iss !== issuer) {
       throw new ConnectorError('issuer_mismatch', 'authorization response iss parameter names another issuer (mix-up)');
     }
-    if (
-      params.iss === undefined &&
-      params.error === undefined &&
-      configuration.serverMetadata().authorization_response_iss_parameter_supported === true
-    ) {
+    if (params.iss === undefined && configuration.serverMetadata().authorization_response_iss_parameter_supported === true) {
       throw new ConnectorError('issuer_mismatch', 'authorization response lacks the iss parameter the upstream advertises');
     }
     if (params.error === undefined && !params.code) {

@@ -308,6 +308,12 @@ describe('rejections', () => {
     expect(err.code).toBe('upstream_error');
     expect(err.status).toBe(403);
     expect(err.detail).toContain('access_denied');
+    // RFC 9207 section 2: an error response from an upstream that advertises iss carries it too; without it, a 400
+    // issuer_mismatch (found by the callback property test: it was a 502 invalid_upstream_response).
+    const { iss: _iss, ...withoutIss } = input.params;
+    const forged = await rejection(c.handleCallback({ ...input, params: withoutIss }, tx));
+    expect(forged.code).toBe('issuer_mismatch');
+    expect(forged.status).toBe(400);
   });
 
   it('a callback with neither code nor error, or oversized parameters', async () => {
