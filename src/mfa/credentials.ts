@@ -140,11 +140,13 @@ export class CredentialRepository {
     return (await this.store.get<string>(userHandleKey(accountId))) ?? fresh;
   }
 
-  /** Removes one factor (and a passkey's credential-id claim, a recovery set's spent codes); false when the account had no such factor. */
+  /**
+   * Removes one factor (and a passkey's credential-id claim, a recovery set's spent codes); false when the account had no
+   * such factor. The record is taken atomically: of two removals at the same moment exactly one answers true.
+   */
   async remove(accountId: string, factorId: string): Promise<boolean> {
-    const record = await this.get(accountId, factorId);
+    const record = await this.store.take<FactorRecord>(factorKey(accountId, factorId));
     if (!record) return false;
-    await this.store.delete(factorKey(accountId, factorId));
     await this.store.batch([{ op: 'mapDelete', key: indexKey(accountId), field: factorId }]);
     await companionCleanup(this.store, accountId, record);
     return true;

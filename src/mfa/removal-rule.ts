@@ -30,7 +30,7 @@ export function clientsRequiringMfa(clients: Iterable<ClientMfaSettings>, connec
 }
 
 export type RemovalDecision =
-  /** Remove the factor and, when it was the last authenticator, the recovery sets too (codes stand in for a lost factor, never alone). */
+  /** Remove the factor (first in `remove`) and, when it was the last authenticator, the recovery sets too (codes stand in for a lost factor, never alone). */
   | { allowed: true; remove: string[]; lastAuthenticator: boolean }
   | { allowed: false; reason: 'no_such_factor' | 'recovery_not_removable' }
   | { allowed: false; reason: 'required_by_client'; clients: string[] };

@@ -302,3 +302,68 @@ describe.each(STORE_BACKENDS)('account security page on the %s store', (_name, o
     expect(shown.body).not.toContain('role="status"');
   });
 });
+
+describe('account security page without a sign-in address or a client requiring MFA', () => {
+  let broker: TestBroker;
+
+  beforeAll(async () => {
+    broker = await startBroker({
+      providers: [await localAccounts(['solo', 'doubler'])],
+      config: { clients: [{ clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], skipConsent: true }] },
+    });
+  });
+
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  const url = (path: string) => `${broker.issuer}${path}`;
+
+  async function signedIn(username: string): Promise<Browser> {
+    const auth = await authorize(broker.issuer, new Browser(), TEST_CLIENT);
+    await untilClient(auth, await submitPassword(auth, auth.page, username));
+    return auth.browser;
+  }
+
+  /** Adds a first TOTP and confirms its codes; proves it on the verify page (next time step); answers the list. */
+  async function withProvedTotp(browser: Browser): Promise<Page> {
+    const enrol = await browser.request(url(`${PAGE}/totp`));
+    const secret = secretOf(enrol)!;
+    const codesPage = await browser.request(url(`${PAGE}/totp`), { form: { csrf: forms(enrol)[0]!.fields.csrf!, code: totpCode(secret) } });
+    await browser.request(url(`${PAGE}/recovery/confirm`), { form: { csrf: forms(codesPage)[0]!.fields.csrf! } });
+    const verify = await browser.request(url(`${PAGE}/verify`));
+    const proved = await browser.request(url(`${PAGE}/verify/totp`), { form: { ...forms(verify)[0]!.fields, code: totpCode(secret, Date.now() + 30_000) } });
+    expect(proved.headers.get('location')).toBe(`${PAGE}?done=verified`);
+    return browser.request(url(PAGE));
+  }
+
+  const removeForm = (page: Page) => forms(page).find((form) => form.action.endsWith('/remove'))!;
+
+  it('a browser without a session gets a page asking it to sign in through an application', async () => {
+    const page = await new Browser().request(url(PAGE));
+    expect(page.status).toBe(401);
+    expect(page.body).toMatch(/role="alert"[^>]*>[^<]*Sign in through one of your applications/);
+  });
+
+  it('the last authenticator goes after a warning, and its recovery codes with it', async () => {
+    const browser = await signedIn('solo');
+    const list = await withProvedTotp(browser);
+    expect(list.body).toContain('id="last-factor-warning"');
+    const removed = await browser.request(url(`${PAGE}/remove`), { form: removeForm(list).fields });
+    expect(removed.headers.get('location')).toBe(`${PAGE}?done=removed`);
+    expect(await broker.app.broker.mfa.credentials.list(localAccountId('solo'))).toEqual([]);
+    expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'mfa.removed', outcome: 'success', accountId: localAccountId('solo'), details: expect.objectContaining({ removed: 2, lastFactor: 'true' }) }));
+    // Without factors, the low-risk session may add one again.
+    expect((await browser.request(url(`${PAGE}/totp`))).status).toBe(200);
+  });
+
+  it('two removals of one factor at the same moment remove it once', async () => {
+    const browser = await signedIn('doubler');
+    const list = await withProvedTotp(browser);
+    const { fields } = removeForm(list);
+    const answers = await Promise.all([browser.request(url(`${PAGE}/remove`), { form: fields }), browser.request(url(`${PAGE}/remove`), { form: fields })]);
+    expect(answers.filter((answer) => answer.status === 303)).toHaveLength(1);
+    expect([400, 409]).toContain(answers.find((answer) => answer.status !== 303)?.status);
+    expect(broker.audit.filter((record) => record.event === 'mfa.removed' && record.outcome === 'success' && record.accountId === localAccountId('doubler'))).toHaveLength(1);
+  });
+});

@@ -330,10 +330,11 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
       }
       throw new HttpError(400, 'mfa_unavailable', `remove: ${decision.reason}`);
     }
-    let removed = 0;
-    for (const id of decision.remove) if (await mfa.credentials.remove(current.session.accountId, id)) removed += 1;
-    // A concurrent removal of the same factor: only the one that removed it reports a change.
-    if (removed === 0) return showList(ctx, current, broker.renderer.errorMessage(ctx, 'mfa_unavailable'), 409);
+    // Of two removals of one factor at the same moment, only the one that took it goes on (and removes what goes with it).
+    const [target, ...companions] = decision.remove;
+    if (!(await mfa.credentials.remove(current.session.accountId, target!))) return showList(ctx, current, broker.renderer.errorMessage(ctx, 'mfa_unavailable'), 409);
+    let removed = 1;
+    for (const id of companions) if (await mfa.credentials.remove(current.session.accountId, id)) removed += 1;
     const kind = factors.find((factor) => factor.id === factorId)!.kind;
     audit(ctx, current, 'mfa.removed', 'success', { kind, factorId, removed, lastFactor: String(decision.lastAuthenticator) });
     ctx.status = 303;
