@@ -35,7 +35,7 @@ export const rateLimitsSchema = z
     routes: z
       .strictObject({
         authorization: routeSchema(BROWSER_IP, false).describe('/auth (GET and POST).'),
-        interaction: routeSchema(BROWSER_IP, false).describe('POST /interaction/… (choose, login, consent).'),
+        interaction: routeSchema(BROWSER_IP, false).describe('POST /interaction/… (choose, login, consent, step-up) and POST /account/… (the account security page).'),
         callback: routeSchema(BROWSER_IP, false).describe('/callback/… of every upstream, the SAML ACS included.'),
         token: routeSchema(API_IP, CLIENT).describe('POST /token.'),
         introspection: routeSchema(API_IP, CLIENT).describe('POST /token/introspection.'),
@@ -57,7 +57,7 @@ export function routeOf(method: string, path: string): RateLimitedRoute | undefi
   if (method !== 'POST') return path === '/reg' || path.startsWith('/reg/') ? 'registration' : undefined;
   if (path === '/token') return 'token';
   if (path === '/token/introspection') return 'introspection';
-  if (path.startsWith('/interaction/')) return 'interaction';
+  if (path.startsWith('/interaction/') || path.startsWith('/account/')) return 'interaction';
   if (path === '/reg' || path.startsWith('/reg/')) return 'registration';
   return undefined;
 }

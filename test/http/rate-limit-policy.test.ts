@@ -9,6 +9,7 @@ describe('routeOf', () => {
     ['GET', '/auth/resume-uid', 'authorization'],
     ['POST', '/interaction/uid/login', 'interaction'],
     ['POST', '/interaction/uid/choose', 'interaction'],
+    ['POST', '/account/security/verify/totp', 'interaction'],
     ['GET', '/callback/okta', 'callback'],
     ['POST', '/callback/adfs', 'callback'],
     ['POST', '/token', 'token'],
