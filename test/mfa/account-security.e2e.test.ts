@@ -308,7 +308,7 @@ describe('account security page without a sign-in address or a client requiring 
 
   beforeAll(async () => {
     broker = await startBroker({
-      providers: [await localAccounts(['solo', 'doubler'])],
+      providers: [await localAccounts(['solo', 'doubler', 'locked'])],
       config: { clients: [{ clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], skipConsent: true }] },
     });
   });
@@ -355,6 +355,15 @@ describe('account security page without a sign-in address or a client requiring 
     expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'mfa.removed', outcome: 'success', accountId: localAccountId('solo'), details: expect.objectContaining({ removed: 2, lastFactor: 'true' }) }));
     // Without factors, the low-risk session may add one again.
     expect((await browser.request(url(`${PAGE}/totp`))).status).toBe(200);
+  });
+
+  it('a locked account opens nothing on the page', async () => {
+    const browser = await signedIn('locked');
+    expect((await browser.request(url(PAGE))).status).toBe(200);
+    await broker.app.broker.locks.lock(localAccountId('locked'), 'admin');
+    const page = await browser.request(url(`${PAGE}/totp`));
+    expect(page.status).toBe(403);
+    expect(page.body).toContain('role="alert"');
   });
 
   it('two removals of one factor at the same moment remove it once', async () => {

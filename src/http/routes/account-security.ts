@@ -64,6 +64,8 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
       }
       throw new HttpError(401, 'account_signed_out', 'no live broker session in this browser');
     }
+    // A locked account (an admin, a lockout, high risk) changes nothing, as its tokens stop working too.
+    if (await broker.locks.isLocked(session.accountId)) throw new HttpError(403, 'account_locked', `account ${session.accountId} is locked`);
     if (!signInComplete(session)) throw new HttpError(403, 'account_sign_in_incomplete', `the sign-in of session ${session.id} still needs a second factor`);
     const subject: FactorSubject = { accountId: session.accountId, interactionId: `account-security.${session.id}`, displayName: session.identity.email ?? session.identity.subject };
     return { session, subject, csrf: csrfOf(session) };
