@@ -305,10 +305,13 @@ describe.each(STORE_BACKENDS)('account security page on the %s store', (_name, o
 
 describe('account security page without a sign-in address or a client requiring MFA', () => {
   let broker: TestBroker;
+  /** The broker's clock runs this far ahead of the test's (a proof growing old without waiting). */
+  let ahead = 0;
 
   beforeAll(async () => {
     broker = await startBroker({
-      providers: [await localAccounts(['solo', 'doubler', 'locked'])],
+      now: () => Date.now() + ahead,
+      providers: [await localAccounts(['solo', 'doubler', 'locked', 'stale'])],
       config: { clients: [{ clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], skipConsent: true }] },
     });
   });
@@ -355,6 +358,21 @@ describe('account security page without a sign-in address or a client requiring 
     expect(broker.audit).toContainEqual(expect.objectContaining({ event: 'mfa.removed', outcome: 'success', accountId: localAccountId('solo'), details: expect.objectContaining({ removed: 2, lastFactor: 'true' }) }));
     // Without factors, the low-risk session may add one again.
     expect((await browser.request(url(`${PAGE}/totp`))).status).toBe(200);
+  });
+
+  it('a proof counts for mfa.accountSecurity.reauthSeconds (300 s): after that the page asks for a new one', async () => {
+    const browser = await signedIn('stale');
+    await withProvedTotp(browser);
+    try {
+      ahead = 299_000;
+      expect((await browser.request(url(`${PAGE}/passkey`))).status).toBe(200);
+      ahead = 301_000;
+      const stale = await browser.request(url(`${PAGE}/passkey`));
+      expect(stale.status).toBe(303);
+      expect(stale.headers.get('location')).toBe(`${PAGE}/verify?next=passkey`);
+    } finally {
+      ahead = 0;
+    }
   });
 
   it('a locked account opens nothing on the page', async () => {
