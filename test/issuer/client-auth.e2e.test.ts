@@ -10,6 +10,7 @@ let broker: TestBroker;
 beforeAll(async () => {
   broker = await startBroker({
     config: {
+      authorizationServer: { pushedAuthorizationRequests: { enabled: true } },
       clients: [
         { clientId: TEST_CLIENT.clientId, clientSecret: TEST_CLIENT.clientSecret, redirectUris: [TEST_CLIENT.redirectUri], postLogoutRedirectUris: [TEST_CLIENT.postLogoutRedirectUri], name: 'Test RP' },
         { clientId: PUBLIC_CLIENT.clientId, public: true, redirectUris: [PUBLIC_CLIENT.redirectUri], skipConsent: true },
@@ -44,7 +45,7 @@ const BAD_CREDENTIALS: [string, string | undefined, Record<string, string>][] = 
   ['the right secret with a character appended', basic(TEST_CLIENT.clientId, `${TEST_CLIENT.clientSecret}x`), {}],
 ];
 
-describe('a confidential client that does not prove its secret at /token (401 invalid_client)', () => {
+describe('a confidential client that does not prove its secret on a back-channel request (401 invalid_client)', () => {
   it.each(BAD_CREDENTIALS)('%s: 401 invalid_client, and the code is still redeemable once with the right secret', async (_name, authorization, credentials) => {
     const { params } = await freshCode(broker);
     const auditFrom = broker.audit.length;
@@ -135,5 +136,18 @@ describe('a confidential client that does not prove its secret at /token (401 in
     expect(await userinfoStatus(broker, tokens.access_token)).toBe(200);
     const introspected = await post('/token/introspection', { token: tokens.access_token }, basic(TEST_CLIENT.clientId, TEST_CLIENT.clientSecret));
     expect(introspected.body.active).toBe(true);
+  });
+
+  it('the same at the PAR endpoint: 401 invalid_client and no request_uri; the right secret pushes the request (201)', async () => {
+    const authorization = { client_id: TEST_CLIENT.clientId, response_type: 'code', redirect_uri: TEST_CLIENT.redirectUri, scope: 'openid', state: 'par-state' };
+    for (const [, header, credentials] of BAD_CREDENTIALS) {
+      const refused = await post('/request', { ...authorization, ...credentials }, header);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error).toBe('invalid_client');
+      expect(refused.body).not.toHaveProperty('request_uri');
+    }
+    const pushed = await post('/request', authorization, basic(TEST_CLIENT.clientId, TEST_CLIENT.clientSecret));
+    expect(pushed.status).toBe(201);
+    expect(pushed.body.request_uri).toMatch(/^urn:ietf:params:oauth:request_uri:/);
   });
 });
