@@ -60,6 +60,9 @@ const FRESH_OIDC_STATE = '\u0001fresh-oidc-state';
 const FRESH_RELAY_STATE = '\u0001fresh-relay-state';
 const LIVE_CSRF = '\u0001live-csrf';
 const PARKED_LOGIN = '\u0001parked-login';
+const OWN_OIDC_STATE = '\u0001own-oidc-state';
+const OWN_RELAY_STATE = '\u0001own-relay-state';
+const UPSTREAM_ISSUER = '\u0001upstream-issuer';
 
 /** Values that would run script if a page echoed them raw. */
 const MARKUP = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'><svg/onload=alert(1)>", '</textarea><b>x</b>', '{{ 7*7 }}<i>'];
@@ -68,14 +71,28 @@ const value = fc.oneof(
   { arbitrary: fc.string({ maxLength: 30 }), weight: 3 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 30 }), weight: 2 },
   { arbitrary: fc.constantFrom(...MARKUP), weight: 2 },
-  { arbitrary: fc.constantFrom(FRESH_OIDC_STATE, FRESH_RELAY_STATE, LIVE_CSRF, PARKED_LOGIN), weight: 2 },
+  { arbitrary: fc.constantFrom(FRESH_OIDC_STATE, FRESH_RELAY_STATE, OWN_OIDC_STATE, OWN_RELAY_STATE, LIVE_CSRF, PARKED_LOGIN), weight: 3 },
   { arbitrary: fc.nat({ max: 200_000 }).map((n) => 'x'.repeat(n)), weight: 1 },
   { arbitrary: fc.constantFrom('', ' ', '%', '%00', '\u0000', 'local', 'acme', 'corp-saml', TEST_USER.username, '__proto__'), weight: 2 },
+  { arbitrary: fc.constantFrom(UPSTREAM_ISSUER, 'access_denied', 'login_required', 'interaction_required', 'server_error', 'invalid_request'), weight: 2 },
 );
 const KEYS = ['state', 'code', 'iss', 'error', 'error_description', 'SAMLResponse', 'RelayState', 'login', 'connector', 'username', 'password', 'email', 'csrf', 'prompt', 'state[]', 'state[0]', '__proto__'];
-const key = fc.oneof({ arbitrary: fc.constantFrom(...KEYS), weight: 4 }, { arbitrary: fc.string({ maxLength: 12 }), weight: 1 });
+/** The authorization response's own parameters come up most. */
+const key = fc.oneof({ arbitrary: fc.constantFrom('code', 'error', 'iss'), weight: 3 }, { arbitrary: fc.constantFrom(...KEYS), weight: 4 }, { arbitrary: fc.string({ maxLength: 12 }), weight: 1 });
 /** Key/value pairs: repeated keys, arrays (`state[]`) and missing state all arise. */
 const pairs = fc.array(fc.tuple(key, value), { maxLength: 6 });
+/**
+ * The state a request leads with (before the generated pairs, which may repeat it): none, a login this browser started
+ * (so the request reaches the connector: a forged code, an error, a SAMLResponse), another browser's, or noise.
+ */
+const leadingState = fc.constantFrom<Array<[string, string]>>(
+  [],
+  [['state', OWN_OIDC_STATE]],
+  [['RelayState', OWN_RELAY_STATE]],
+  [['state', FRESH_OIDC_STATE]],
+  [['RelayState', FRESH_RELAY_STATE]],
+  [['state', 'x']],
+);
 
 const TARGETS = [
   { name: 'OIDC callback GET', method: 'GET', path: () => '/callback/acme' },
@@ -90,10 +107,9 @@ const TARGETS = [
   { name: 'interaction of another uid', method: 'POST', path: () => '/interaction/not-a-real-uid/login' },
 ] as const;
 
-/** A login started by another browser, stopped at its upstream: its state (OIDC) or RelayState (SAML). */
-async function freshState(kind: 'oidc' | 'saml'): Promise<string> {
+/** A login started by a browser (another one unless given), stopped at its upstream: its state (OIDC) or RelayState (SAML). */
+async function freshState(kind: 'oidc' | 'saml', other = new Browser()): Promise<string> {
   const request = await authorizationRequest(rp, TEST_CLIENT, { idp_hint: kind === 'oidc' ? 'acme' : 'corp-saml' });
-  const other = new Browser();
   const atUpstream = await other.follow(request.url.href, {}, kind === 'oidc' ? up.issuer : idp.ssoUrl);
   const url = new URL(atUpstream.url);
   return url.searchParams.get(kind === 'oidc' ? 'state' : 'RelayState')!;
@@ -112,10 +128,14 @@ async function parkedLogin(): Promise<string> {
 }
 let others = 0;
 
-async function resolveValue(raw: string): Promise<string> {
+async function resolveValue(raw: string, browser: Browser): Promise<string> {
   if (raw === PARKED_LOGIN) return parkedLogin();
+  // A login this very browser started: the callback reaches the connector (a forged code goes to the upstream's token endpoint).
+  if (raw === OWN_OIDC_STATE) return freshState('oidc', browser);
+  if (raw === OWN_RELAY_STATE) return freshState('saml', browser);
   if (raw === FRESH_OIDC_STATE) return freshState('oidc');
   if (raw === FRESH_RELAY_STATE) return freshState('saml');
+  if (raw === UPSTREAM_ISSUER) return up.issuer;
   if (raw === LIVE_CSRF) return csrfToken(broker.config.cookieKeys[0]!, user.uid);
   return raw;
 }
@@ -142,10 +162,11 @@ describe('callback and form parameters', () => {
   it('any parameters: never 5xx, no session, no raw echo', async () => {
     const before = logins();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...TARGETS), pairs, fc.boolean(), fc.boolean(), async (target, generated, asUser, twice) => {
-        const resolved = await Promise.all(generated.map(async ([k, v]) => [k, await resolveValue(v)] as [string, string]));
-        const encoded = new URLSearchParams(resolved).toString();
+      fc.asyncProperty(fc.constantFrom(...TARGETS), leadingState, pairs, fc.boolean(), fc.boolean(), async (target, lead, rest, asUser, twice) => {
         const browser = asUser ? user.browser : new Browser();
+        const generated = [...lead, ...rest];
+        const resolved = await Promise.all(generated.map(async ([k, v]) => [k, await resolveValue(v, browser)] as [string, string]));
+        const encoded = new URLSearchParams(resolved).toString();
         const url = `${broker.issuer}${target.path()}`;
         const send = () =>
           target.method === 'GET'
