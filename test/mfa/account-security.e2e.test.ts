@@ -273,9 +273,10 @@ describe.each(STORE_BACKENDS)('account security page on the %s store', (_name, o
 
   it('malformed, oversized and foreign input is refused with a safe page', async () => {
     const browser = await signedIn('prober');
-    const { secret } = await addFirstTotp(browser);
+    const { secret, codes } = await addFirstTotp(browser);
     const verify = await browser.request(url(`${PAGE}/verify?next=https://evil.example/`));
     expect(forms(verify).every((form) => form.fields.next === '')).toBe(true);
+    expect(forms(await browser.request(url(`${PAGE}/verify?next=constructor`))).every((form) => form.fields.next === '')).toBe(true);
     const malformed = await post(browser, verify, '/verify/totp', { code: 'abc<script>' });
     expect(malformed.status).toBe(401);
     expect(malformed.body).not.toContain('abc<script>');
@@ -289,6 +290,8 @@ describe.each(STORE_BACKENDS)('account security page on the %s store', (_name, o
     // A proof, then: a factor id of another account removes nothing; an HTML label is shown as text; an unknown notice shows none.
     const proved = await post(browser, verify, '/verify/totp', { code: totpCode(secret, Date.now() + 30_000) });
     expect(proved.headers.get('location')).toBe(`${PAGE}?done=verified`);
+    // A `next` that names no add page (an inherited property name included) leads back to the list.
+    expect((await post(browser, verify, '/verify/recovery', { code: codes[0]!, next: 'constructor' })).headers.get('location')).toBe(`${PAGE}?done=verified`);
     const [foreign] = await factorsOf('adder');
     const list = await browser.request(url(PAGE));
     expect((await post(browser, list, `${PAGE}/remove`, { factor: foreign?.id ?? 'none' })).status).toBe(400);

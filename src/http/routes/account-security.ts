@@ -15,11 +15,15 @@ import { readForm } from '../form.js';
 import { MAX_FORM_BYTES } from './interaction-details.js';
 import { failureCode, parsedCredential } from './mfa.js';
 
-export const ACCOUNT_SECURITY_PATH = '/account/security';
+const ACCOUNT_SECURITY_PATH = '/account/security';
 const VERIFY_PATH = `${ACCOUNT_SECURITY_PATH}/verify`;
 
 /** Where a proof on the verify page leads: the add pages by name, the list otherwise (never a URL from the request). */
-const NEXT_PAGES: Record<string, string> = { totp: `${ACCOUNT_SECURITY_PATH}/totp`, passkey: `${ACCOUNT_SECURITY_PATH}/passkey` };
+const NEXT_PAGES = new Map([
+  ['totp', `${ACCOUNT_SECURITY_PATH}/totp`],
+  ['passkey', `${ACCOUNT_SECURITY_PATH}/passkey`],
+]);
+const nextPage = (next: unknown) => (typeof next === 'string' ? NEXT_PAGES.get(next) : undefined);
 /** The notices the list shows after a change (?done=…); any other value shows none. */
 const NOTICES = new Set(['added', 'removed', 'recovery', 'verified']);
 
@@ -48,7 +52,8 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
   const { mfa, config } = broker;
   const reauthMs = config.mfa.accountSecurity.reauthSeconds * 1000;
   const signInUrl = config.mfa.accountSecurity.signInUrl ?? (config.demo ? '/demo/login?next=account' : undefined);
-  const csrfOf = (session: FederatedSession) => csrfToken(config.cookieKeys[0]!, `account-security:${session.id}`);
+  /** The page's CSRF tokens are bound to the browser's session (the HMAC of csrf.ts over this name). */
+  const csrfBinding = (session: FederatedSession) => `account-security:${session.id}`;
 
   /** This browser's live session (the broker's session cookie); without one, undefined after a redirect to the sign-in (or a refusal page when none is configured). */
   async function visit(ctx: Context): Promise<Visit | undefined> {
@@ -66,15 +71,15 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
     }
     // A locked account (an admin, a lockout, high risk) changes nothing, as its tokens stop working too.
     if (await broker.locks.isLocked(session.accountId)) throw new HttpError(403, 'account_locked', `account ${session.accountId} is locked`);
-    if (!signInComplete(session)) throw new HttpError(403, 'account_sign_in_incomplete', `the sign-in of session ${session.id} still needs a second factor`);
+    if (!signInComplete(session)) throw new HttpError(403, 'account_sign_in_incomplete', `the sign-in of this session of ${session.accountId} still needs a second factor`);
     const subject: FactorSubject = { accountId: session.accountId, interactionId: `account-security.${session.id}`, displayName: session.identity.email ?? session.identity.subject };
-    return { session, subject, csrf: csrfOf(session) };
+    return { session, subject, csrf: csrfToken(config.cookieKeys[0]!, csrfBinding(session)) };
   }
 
   /** The posted form of this page, its CSRF token checked against this browser's session. */
   async function posted(ctx: Context, current: Visit): Promise<Record<string, string>> {
     const form = await readForm(ctx, MAX_FORM_BYTES);
-    if (!csrfValid(config.cookieKeys[0]!, `account-security:${current.session.id}`, form.csrf)) throw new HttpError(403, 'csrf', 'account security: missing or wrong CSRF token');
+    if (!csrfValid(config.cookieKeys[0]!, csrfBinding(current.session), form.csrf)) throw new HttpError(403, 'csrf', 'account security: missing or wrong CSRF token');
     return form;
   }
 
@@ -147,7 +152,6 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
         factors: factors.map((factor) => ({ id: factor.id, kind: factor.kind, label: factor.label, addedAt: when(factor.createdAt), lastUsedAt: when(factor.lastUsedAt) })),
         lastAuthenticatorId: authenticators.length === 1 ? authenticators[0]!.id : undefined,
         requiredBy: requiredBy.join(', '),
-        hasAuthenticator: authenticators.length > 0,
         recoveryRemaining: factors.some((factor) => factor.kind === 'recovery') ? await mfa.recovery.remaining(current.session.accountId) : undefined,
         canChange: gate.allowed,
         changeUntil: gate.allowed && gate.basis === 'existing_factor' && provedAt ? when(provedAt + reauthMs) : undefined,
@@ -169,14 +173,14 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
   /** The verify page: the account's factors to prove (code, passkey, recovery code); `next` names the add page to return to. */
   async function showVerify(ctx: Context, current: Visit, next: string | undefined, error?: string, status = 200): Promise<void> {
     const factors = await mfa.credentials.list(current.session.accountId);
-    if (factors.length === 0) return ctx.redirect(next && NEXT_PAGES[next] ? NEXT_PAGES[next] : ACCOUNT_SECURITY_PATH);
+    if (factors.length === 0) return ctx.redirect(nextPage(next) ?? ACCOUNT_SECURITY_PATH);
     const hasPasskey = factors.some((factor) => factor.kind === 'webauthn');
     broker.renderer.render(
       ctx,
       'account-security-verify',
       {
         csrf: current.csrf,
-        next: next && NEXT_PAGES[next] ? next : '',
+        next: nextPage(next) ? next : '',
         hasTotp: factors.some((factor) => factor.kind === 'totp'),
         hasRecovery: factors.some((factor) => factor.kind === 'recovery'),
         webauthnOptions: hasPasskey ? JSON.stringify(await mfa.webauthn.startVerification(current.subject)) : undefined,
@@ -209,7 +213,7 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
       await broker.store.set(proofKey(current.session.id), { at: broker.now(), kind } satisfies PagedProof, reauthMs);
       audit(ctx, current, 'mfa.verified', 'success', { kind });
       ctx.status = 303;
-      ctx.redirect(form.next && NEXT_PAGES[form.next] ? NEXT_PAGES[form.next]! : `${ACCOUNT_SECURITY_PATH}?done=verified`);
+      ctx.redirect(nextPage(form.next) ?? `${ACCOUNT_SECURITY_PATH}?done=verified`);
     });
   }
 
