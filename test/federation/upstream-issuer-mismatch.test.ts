@@ -8,12 +8,22 @@ import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js'
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
 
-/** A plain HTTP proxy to `target`: the same OP reached at another URL, so its documents name an issuer other than the proxy's. */
-async function startProxy(target: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+/**
+ * A plain HTTP proxy to `target`: the same OP reached at another URL, so its documents name an issuer other than the
+ * proxy's. With `issuer`, the discovery document it passes on names that issuer instead.
+ */
+async function startProxy(target: string, issuer?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const upstream = new URL(target);
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? '');
+    if (issuer && req.url === '/.well-known/openid-configuration') {
+      void fetch(`${target}${req.url}`).then(async (answer) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ...((await answer.json()) as object), issuer }));
+      });
+      return;
+    }
     const forwarded = httpRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
@@ -34,6 +44,9 @@ async function startProxy(target: string): Promise<{ url: string; requests: stri
 
 let up: TestUpstream;
 let proxy: Awaited<ReturnType<typeof startProxy>>;
+let garbled: Awaited<ReturnType<typeof startProxy>>;
+/** A discovery issuer an attacker might serve: long, with a line break and control characters. */
+const GARBLED_ISSUER = `https://evil.example/\n\u0007${'x'.repeat(10_000)}`;
 let broker: TestBroker;
 const logLines: Record<string, unknown>[] = [];
 
@@ -42,6 +55,7 @@ beforeAll(async () => {
   const brokerIssuer = `http://127.0.0.1:${port}`;
   up = await startTestUpstream({ brokerIssuer, connectorId: 'acme', client: { redirect_uris: [`${brokerIssuer}/callback/acme`, `${brokerIssuer}/callback/impostor`] } });
   proxy = await startProxy(up.issuer);
+  garbled = await startProxy(up.issuer, GARBLED_ISSUER);
   broker = await startBroker({
     port,
     logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) }),
@@ -51,12 +65,14 @@ beforeAll(async () => {
       { id: 'impostor', type: 'oidc', name: 'Impostor SSO', config: up.connectorConfig({ issuer: proxy.url }) },
       // The right OP, configured with a trailing slash its issuer lacks: the same URL once parsed, but not the identical string.
       { id: 'slash', type: 'oidc', name: 'Slash SSO', config: up.connectorConfig({ issuer: `${up.issuer}/` }) },
+      { id: 'garbled', type: 'oidc', name: 'Garbled SSO', config: up.connectorConfig({ issuer: garbled.url }) },
     ],
   });
 });
 afterAll(async () => {
   await broker?.close();
   await proxy?.close();
+  await garbled?.close();
   await up?.close();
 });
 
@@ -124,6 +140,23 @@ describe('an upstream whose discovery document names another issuer', () => {
     const event = broker.audit.slice(auditFrom).find((e) => e.event === 'login.failure');
     expect(event).toMatchObject({ reason: 'upstream_issuer_mismatch', connectorId: 'slash' });
     expect(String(event?.details?.detail)).toContain(`"${up.issuer}", not the configured "${up.issuer}/"`);
+  });
+
+  it('a long issuer with control characters in the document: refused the same way, and only a short, printable excerpt reaches the page, log and audit', async () => {
+    const auditFrom = broker.audit.length;
+    const logFrom = logLines.length;
+    const { page } = await startSignIn('garbled');
+    expect(page.status).toBe(502);
+    expect(page.body).toContain('upstream_issuer_mismatch');
+    expect(page.body).not.toContain('xxxxxxxxxx');
+    const event = broker.audit.slice(auditFrom).find((e) => e.event === 'login.failure');
+    expect(event).toMatchObject({ reason: 'upstream_issuer_mismatch', connectorId: 'garbled' });
+    const line = logLines.slice(logFrom).find((l) => l.code === 'upstream_issuer_mismatch');
+    for (const detail of [String(event?.details?.detail), String(line?.detail)]) {
+      expect(detail).toContain('"https://evil.example/??xxx');
+      expect(detail.length).toBeLessThan(400);
+      expect(detail).not.toMatch(/[\n\u0007]/);
+    }
   });
 });
 
