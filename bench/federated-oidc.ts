@@ -1,14 +1,14 @@
 // Scenario: CPU per federated login through an upstream OIDC provider (RP -> broker -> upstream login -> broker -> code -> token),
 // broker process only, vs a bare oidc-provider login (no password hashing) measured in the same run. Target <= 2.5x.
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'undici';
 import { startUpstreamOp } from '../src/demo/upstream-oidc.js';
 import { freeLoopbackPort } from '../test/helpers/upstream-oidc.js';
 import { ServerChild, measureCpu } from './lib/child.js';
-import { authorizationRequest, loginFlow, pool, runPool } from './lib/flow.js';
+import { federatedFlow } from './lib/federated-flow.js';
+import { loginFlow, pool, runPool } from './lib/flow.js';
 import { alternate, benchPasswordHash, count, medianOf, prepare, runScenario } from './lib/harness.js';
 import { emitResult, type BenchRow } from './lib/report.js';
-import { BENCH_CLIENT, writeBenchJwks } from './lib/settings.js';
+import { writeBenchJwks } from './lib/settings.js';
 import { ratio } from './lib/stats.js';
 
 const FLOWS = count(120);
@@ -18,71 +18,6 @@ const TARGET = 2.5;
 const UPSTREAM_USER = { username: 'fed-user', password: 'fed-user-password' };
 
 const b64url = (bytes: Buffer) => bytes.toString('base64url');
-const basicAuth = `Basic ${Buffer.from(`${encodeURIComponent(BENCH_CLIENT.clientId)}:${encodeURIComponent(BENCH_CLIENT.clientSecret)}`).toString('base64')}`;
-
-/** A browser whose cookie jar is keyed by host: broker and upstream are both oidc-provider and share cookie names. */
-class TwoHostBrowser {
-  private readonly jars = new Map<string, Map<string, string>>();
-  constructor(private readonly agent: Agent) {}
-
-  async send(url: string, form?: Record<string, string>): Promise<{ status: number; location?: string; body: string }> {
-    const host = new URL(url).host;
-    const jar = this.jars.get(host) ?? new Map<string, string>();
-    this.jars.set(host, jar);
-    const headers: Record<string, string> = { accept: 'text/html' };
-    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const response = await request(url, { dispatcher: this.agent, method: form ? 'POST' : 'GET', headers, body: form ? new URLSearchParams(form).toString() : undefined });
-    const setCookie = response.headers['set-cookie'];
-    for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
-      const pair = line.split(';')[0] ?? '';
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (!value || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    const location = response.headers.location;
-    return { status: response.statusCode, location: typeof location === 'string' ? new URL(location, url).href : undefined, body: await response.body.text() };
-  }
-}
-
-/** One federated login; returns when the broker's token endpoint has issued the ID token. */
-async function federatedFlow(agent: Agent, brokerUrl: string): Promise<void> {
-  const browser = new TwoHostBrowser(agent);
-  const { params, verifier, state } = authorizationRequest({ idp_hint: 'up' });
-  let url = `${brokerUrl}/auth?${params}`;
-  let form: Record<string, string> | undefined;
-  let submitted = false;
-  for (let hop = 0; hop < 30; hop++) {
-    const response = await browser.send(url, form);
-    form = undefined;
-    if (response.location?.startsWith(BENCH_CLIENT.redirectUri)) {
-      const callback = new URL(response.location);
-      const code = callback.searchParams.get('code');
-      if (!code || callback.searchParams.get('state') !== state) throw new Error(`broker: no code in ${response.location.slice(0, 200)}`);
-      const token = await request(`${brokerUrl}/token`, {
-        dispatcher: agent,
-        method: 'POST',
-        headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: BENCH_CLIENT.redirectUri, code_verifier: verifier }).toString(),
-      });
-      const body = (await token.body.json()) as { id_token?: string };
-      if (token.statusCode !== 200 || !body.id_token) throw new Error(`broker /token: ${token.statusCode}`);
-      return;
-    }
-    if (response.location && response.status >= 300 && response.status < 400) {
-      url = response.location;
-      continue;
-    }
-    const action = /action="(\/interaction\/[\w-]+\/login)"/.exec(response.body)?.[1];
-    if (response.status !== 200 || !action || submitted) throw new Error(`unexpected page ${url} (${response.status}): ${response.body.slice(0, 300)}`);
-    submitted = true;
-    url = new URL(action, url).href;
-    form = { ...UPSTREAM_USER };
-  }
-  throw new Error('federated flow did not finish');
-}
 
 await runScenario(async (servers) => {
   const method = { ...prepare(), flowsPerRun: FLOWS, warmupFlows: WARMUP, concurrency: CONCURRENCY, upstream: 'oidc-provider 9 in the load-generator process (not measured)', scope: 'openid profile email groups' };
@@ -120,7 +55,7 @@ await runScenario(async (servers) => {
   try {
     const agents = new Map(servers.map((s) => [s.name, pool(CONCURRENCY)]));
     const flow = (server: ServerChild) =>
-      server.name === 'broker' ? federatedFlow(agents.get(server.name)!, server.url) : loginFlow(agents.get(server.name)!, { name: server.name, url: server.url });
+      server.name === 'broker' ? federatedFlow(agents.get(server.name)!, server.url, 'up', UPSTREAM_USER) : loginFlow(agents.get(server.name)!, { name: server.name, url: server.url });
     for (const server of servers) await runPool(WARMUP, CONCURRENCY, () => flow(server));
 
     const samples = await alternate(servers, async (server) => {
