@@ -1,10 +1,12 @@
-// The demo's other pages in Chromium: SAML with the POST binding, "not you?", discovery errors, the language switch, ui_locales, error pages, a keyboard-only sign-in, the account security pages.
+// The demo's other pages in Chromium: SAML with the POST binding, "not you?", discovery errors, the language switch, ui_locales, error pages, a keyboard-only sign-in, the account security pages, the provider-down page.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DESKTOP, launchChromium, newTestContext, PHONE } from '../helpers/chromium.js';
 import { localAccountId, totpCode } from '../helpers/step-up.js';
+import { localProvider, startBroker, TEST_CLIENT } from '../helpers/broker.js';
+import { closedPortUrl } from '../helpers/upstream-oidc.js';
 import { catalog, startDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
 import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
 
@@ -223,5 +225,32 @@ describe('the choose page, the language and the error pages', () => {
       await checkPage(tc, `${label}-verify-error`);
       await expectClean(tc);
     }, 120_000);
+  }
+
+  for (const [viewport, lang] of [[DESKTOP, 'en'], [PHONE, 'zh-CN']] as const) {
+    it(`an upstream that is down (${lang}): a 503 page naming the provider, the other providers offered, one of them signs in`, async () => {
+      const t = catalog(lang);
+      const down = JSON.parse(readFileSync(join(process.cwd(), 'views', 'i18n', `${lang}.json`), 'utf8')).upstreamDown as Record<string, string>;
+      const broker = await startBroker({
+        providers: [await localProvider(), { id: 'down', type: 'oidc', name: 'Acme SSO', domains: [], config: { issuer: await closedPortUrl(), clientId: 'broker', clientSecret: 'broker-secret', allowInsecureRequests: true } }],
+      });
+      try {
+        const tc = await newTestContext(browser, viewport, lang);
+        const { page } = tc;
+        const query = new URLSearchParams({ client_id: TEST_CLIENT.clientId, response_type: 'code', scope: 'openid', redirect_uri: TEST_CLIENT.redirectUri, idp_hint: 'down', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+        const response = await page.goto(`${broker.url}/auth?${query}`);
+        expect(response?.status()).toBe(503);
+        expect(Number(response?.headers()['retry-after'])).toBeGreaterThanOrEqual(1);
+        await page.getByRole('heading', { name: down.title!.replace('{provider}', 'Acme SSO') }).waitFor();
+        await expectLocator(page.getByRole('alert')).toHaveText(down.explain!.replace('{provider}', 'Acme SSO'));
+        expect(await page.getByRole('button', { name: down.retry!.replace('{provider}', 'Acme SSO') }).count()).toBe(1);
+        await checkPage(tc, `${viewport.name}-${lang}-upstream-down`);
+        await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
+        await page.getByRole('heading', { name: t.loginTitle }).waitFor();
+        await expectClean(tc);
+      } finally {
+        await broker.close();
+      }
+    });
   }
 });
