@@ -30,6 +30,7 @@ import { createMfaServices } from './federation/mfa-services.js';
 import type { JudgeAuthorization } from './issuer/interaction-policy.js';
 import { createRiskEngine, loadRiskResources } from './risk/engine.js';
 import { createSoarSink } from './risk/soar-webhook.js';
+import { createSessionRiskReevaluation } from './risk/session-reevaluation.js';
 import { logoutRoutes } from './http/routes/logout.js';
 import { samlRoutes } from './http/routes/saml.js';
 import { backchannelLogoutRoutes } from './http/routes/backchannel-logout.js';
@@ -203,6 +204,11 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     graceMs: config.session.reverifyGraceSeconds * 1000,
     retryMs: config.session.reverifyRetrySeconds * 1000,
     isLocked: (accountId) => locks.isLocked(accountId),
+    reevaluateRisk: createSessionRiskReevaluation({ config: config.risk, store, now }),
+    // Bound once the SSF transmitter exists: the session's clients with a stream hear of the new level.
+    onRiskChange: async (session, previous, current) => {
+      await ssf.transmitter?.riskLevelChanged(session, await bindings.grantsOf(session.accountId, session.id), previous, current, 'reverification');
+    },
   };
   const scheduler = new ReverifyScheduler({
     sessions,

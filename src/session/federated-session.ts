@@ -160,6 +160,11 @@ export class SessionRepository {
     return exists;
   }
 
+  /** Records a re-evaluated risk on the session (re-verification); false when the session is gone. */
+  async recordRisk(session: Pick<FederatedSession, 'accountId' | 'id'>, risk: SessionRisk): Promise<boolean> {
+    return this.store.assign(sessionKey(session.accountId, session.id), { risk });
+  }
+
   /** Records a raised assurance (step-up) on the session; false when the session is gone. */
   async raiseAssurance(session: Pick<FederatedSession, 'accountId' | 'id'>, assurance: SessionAssurance): Promise<boolean> {
     return this.store.assign(sessionKey(session.accountId, session.id), { assurance });

@@ -1,4 +1,4 @@
-// What re-verifying a session means, per connector (upstream refresh, account still valid, SAML session end), with a grace for unreachable upstreams; used by the sweep and by refreshes.
+// What re-verifying a session means, per connector (upstream refresh, account still valid, SAML session end and browser round trip), then its risk again, with a grace for unreachable upstreams; used by the sweep and by refreshes.
 import { ConnectorError, isAccountCheckConnector, isBrowserReauthConnector, isRefreshableConnector, type Identity } from '../connectors/connector.js';
 import type { BrowserReauthConnector, Connector, RefreshableConnector } from '../connectors/connector.js';
 import type { Auditor } from '../audit/auditor.js';
@@ -36,7 +36,13 @@ export interface ReverifyDeps {
   retryMs: number;
   /** Whether the account is locked (account locks); a locked account's sessions end at their next check. */
   isLocked?: (accountId: string) => Promise<boolean>;
+  /** Re-scores a due session's risk with the account's latest signals (risk/session-reevaluation.ts); absent: not re-scored. */
+  reevaluateRisk?: (session: FederatedSession) => Promise<{ level: RiskLevel; previous: RiskLevel; score: number; signals: string[] }>;
+  /** Told when a re-evaluation changed a session's level, before a rise to high ends it (SSF risk-level-change); must not throw. */
+  onRiskChange?: (session: FederatedSession, previous: RiskLevel, current: RiskLevel) => Promise<void>;
 }
+
+type RiskLevel = 'low' | 'medium' | 'high';
 
 /**
  * What one check found: `verified` (the upstream or the configuration confirmed it), `unchanged` (nothing to ask,
@@ -97,6 +103,28 @@ async function refreshVerdict(deps: ReverifyDeps, connector: RefreshableConnecto
   }
 }
 
+/**
+ * Re-scores the session's risk: an unchanged level changes nothing; a changed one is audited (risk.evaluated), told
+ * (SSF risk-level-change) and recorded on the session; a rise to high ends it (high_risk, risk.high audited): undefined.
+ */
+async function rescored(deps: ReverifyDeps, session: FederatedSession): Promise<FederatedSession | undefined> {
+  if (!deps.reevaluateRisk) return session;
+  const result = await deps.reevaluateRisk(session);
+  if (result.level === result.previous) return session;
+  const now = deps.now();
+  const who = { accountId: session.accountId, connectorId: session.connectorId };
+  deps.auditor.record({ event: 'risk.evaluated', outcome: 'success', ...who, details: { phase: 'reverify', level: result.level, previous: result.previous, score: result.score, signals: result.signals.join(' ') } });
+  await deps.onRiskChange?.(session, result.previous, result.level);
+  if (result.level === 'high') {
+    deps.auditor.record({ event: 'risk.high', outcome: 'failure', level: 'error', reason: 'high_risk', ...who, details: { phase: 'reverify', severity: 'high', score: result.score } });
+    await deps.terminate(session, 'high_risk');
+    return undefined;
+  }
+  const risk = { ...(session.risk ?? { upstreamMfa: false }), level: result.level, at: now, score: result.score, signals: result.signals };
+  await deps.sessions.recordRisk(session, risk);
+  return { ...session, risk };
+}
+
 /** The upstream did not answer: keep the session and retry with backoff until the grace runs out, then end it. */
 async function keepUnreachable(deps: ReverifyDeps, session: FederatedSession, error: unknown): Promise<CheckOutcome> {
   const now = deps.now();
@@ -125,9 +153,13 @@ async function keepUnreachable(deps: ReverifyDeps, session: FederatedSession, er
  * interval), a refused one ends through terminate(), an unreachable one is kept within the grace. A session that was
  * not due and had nothing to ask is left untouched (no write): a refresh before the interval costs one vault read.
  */
-export async function checkSession(deps: ReverifyDeps, session: FederatedSession, options: CheckOptions = {}): Promise<CheckOutcome> {
-  const verdict = await verdictOf(deps, deps.connectors.get(session.connectorId), session, options);
+export async function checkSession(deps: ReverifyDeps, checked: FederatedSession, options: CheckOptions = {}): Promise<CheckOutcome> {
+  const verdict = await verdictOf(deps, deps.connectors.get(checked.connectorId), checked, options);
   const now = deps.now();
+  // A session the upstream did not refuse is re-scored when due (not at every refresh before its interval).
+  const due = options.force === true || (checked.nextCheckAt ?? 0) <= now;
+  const session = verdict.kind !== 'refused' && due ? await rescored(deps, checked) : checked;
+  if (session === undefined) return 'ended';
   switch (verdict.kind) {
     case 'refused':
       await deps.terminate(session, verdict.reason);

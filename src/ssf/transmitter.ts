@@ -1,4 +1,4 @@
-// The SSF transmitter: when a session ends, each client of it that registered a stream gets CAEP session-revoked (and credential-change) SETs, signed by the issuer, pushed with retries or queued for polling.
+// The SSF transmitter: when a session ends or its risk level changes, each client of it that registered a stream gets CAEP session-revoked (and credential-change) or risk-level-change SETs, signed by the issuer, pushed with retries or queued for polling.
 import { randomBytes } from 'node:crypto';
 import { SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import type Provider from 'oidc-provider';
@@ -20,8 +20,11 @@ interface GrantTarget {
 
 const grantKey = (accountId: string, grantId: string) => `ssf-grant:{${accountId}}:${grantId}`;
 
-/** The events this transmitter sends (risk-level-change joins when the risk engine publishes it: see publish()). */
-export const EVENTS_SUPPORTED: readonly string[] = [EVENT.sessionRevoked, EVENT.credentialChange, EVENT.verification];
+/** The events this transmitter sends. */
+export const EVENTS_SUPPORTED: readonly string[] = [EVENT.sessionRevoked, EVENT.credentialChange, EVENT.riskLevelChange, EVENT.verification];
+
+/** CAEP 1.0 §3.8.1 levels. */
+const CAEP_LEVEL = { low: 'LOW', medium: 'MEDIUM', high: 'HIGH' } as const;
 
 /** Endings that mean the user's credentials changed (CAEP credential-change besides session-revoked). */
 const CREDENTIAL_REASONS: ReadonlySet<EndReason> = new Set(['credential_change', 'account_removed']);
@@ -103,6 +106,33 @@ export class SsfTransmitter {
     }
   }
 
+  /**
+   * A re-evaluation changed the session's risk level: each client of its grants with a stream gets CAEP
+   * risk-level-change (principal SESSION, current_level and previous_level, risk_reason). The grants' targets stay
+   * (the session lives on unless the new level ends it, then sessionEnded follows).
+   */
+  async riskLevelChanged(session: FederatedSession, grantIds: readonly string[], previous: keyof typeof CAEP_LEVEL, current: keyof typeof CAEP_LEVEL, reason: string): Promise<void> {
+    if (grantIds.length === 0) return;
+    let targets: (GrantTarget | undefined)[];
+    try {
+      targets = await this.options.store.getMany<GrantTarget>(grantIds.map((grantId) => grantKey(session.accountId, grantId)));
+    } catch (err) {
+      this.options.logger.error({ err: { message: (err as Error)?.message }, accountId: session.accountId }, 'could not read the SSF targets of a session');
+      return;
+    }
+    const payload = {
+      event_timestamp: Math.floor(this.options.now() / 1000),
+      initiating_entity: 'policy',
+      principal: 'SESSION',
+      current_level: CAEP_LEVEL[current],
+      previous_level: CAEP_LEVEL[previous],
+      risk_reason: reason,
+    };
+    for (const target of targets) {
+      if (target) await this.publish(session.accountId, target.clientId, this.subjectOf(session.accountId, target.sid), EVENT.riskLevelChange, payload);
+    }
+  }
+
   /** The broker's name for a user (iss_sub with the account id, as in its ID tokens) and, when known, the client's `sid`. */
   private subjectOf(accountId: string, sid?: string): SubjectId {
     const user = { format: 'iss_sub', iss: this.options.issuer, sub: accountId };
@@ -111,7 +141,7 @@ export class SsfTransmitter {
 
   /**
    * Sends one event about `accountId` to every enabled stream of `clientId` that asked for it and has not removed
-   * the subject. The seam for other publishers (the risk engine's risk-level-change: add it to EVENTS_SUPPORTED).
+   * the subject.
    */
   async publish(accountId: string, clientId: string, subject: SubjectId, type: string, payload: Record<string, unknown>): Promise<void> {
     let streams: StreamRecord[];
