@@ -1,12 +1,13 @@
-// Property: arbitrary Cookie headers (session pointer, browser binding, oidc-provider's session, .sig variants, another account's values) never sign anyone in.
+// Property: arbitrary Cookie headers (session pointer, browser binding, oidc-provider's session and interaction, .sig variants, other accounts' values) never sign anyone in.
 import fc from 'fast-check';
 import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BINDING_COOKIE } from '../../src/federation/browser-binding.js';
 import { SESSION_COOKIE } from '../../src/federation/session-cookie.js';
 import type { RedisStore } from '../../src/store/redis.js';
+import { csrfToken } from '../../src/http/csrf.js';
 import { Browser } from '../helpers/browser.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore } from '../helpers/redis.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
 
@@ -19,6 +20,11 @@ let store: RedisStore;
 let rp: oidc.Configuration;
 /** Alice's genuine cookies after a full sign-in: another account's values for the forgeries to reuse. */
 let alice: Record<string, string>;
+/** Bob's browser, stopped at the login form: his interaction and its cookies (whose values the forgeries also reuse). */
+let bob: { uid: string; cookies: Record<string, string> };
+
+const cookiesOf = (browser: Browser) =>
+  Object.fromEntries(COOKIE_NAMES.map((name) => [name, browser.cookie(broker.issuer, name)]).filter((entry): entry is [string, string] => entry[1] !== undefined));
 
 beforeAll(async () => {
   store = await openRedisStore();
@@ -28,8 +34,14 @@ beforeAll(async () => {
   const request = await authorizationRequest(rp, TEST_CLIENT);
   const first = await browser.follow(request.url.href, {}, TEST_CLIENT.redirectUri);
   await completeLogin(browser, first, TEST_CLIENT.redirectUri);
-  alice = Object.fromEntries(COOKIE_NAMES.map((name) => [name, browser.cookie(broker.issuer, name)]).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  alice = cookiesOf(browser);
   expect(Object.keys(alice)).toEqual(expect.arrayContaining([SESSION_COOKIE, POINTER_SIG, '_session', '_session.sig']));
+  const bobBrowser = new Browser();
+  const form = await bobBrowser.follow((await authorizationRequest(rp, TEST_CLIENT)).url.href);
+  expect(form.status).toBe(200);
+  const uid = bobBrowser.history.map((h) => /\/interaction\/([^/?#]+)$/.exec(new URL(h).pathname)?.[1]).find(Boolean)!;
+  bob = { uid, cookies: cookiesOf(bobBrowser) };
+  expect(Object.keys(bob.cookies)).toEqual(expect.arrayContaining(['_interaction', '_interaction.sig']));
 });
 
 afterAll(async () => {
@@ -41,7 +53,8 @@ const headerOf = (pairs: Array<[string, string]>) => pairs.map(([n, v]) => `${n}
 /** The value a cookie parser takes for a name: its first occurrence. */
 const effective = (pairs: Array<[string, string]>, name: string) => pairs.find(([n]) => n === name)?.[1];
 /** The request carries Alice's own signed cookie (value and signature), not a forgery of it. */
-const genuine = (pairs: Array<[string, string]>, name: string) => effective(pairs, name) === alice[name] && effective(pairs, `${name}.sig`) === alice[`${name}.sig`];
+const genuine = (pairs: Array<[string, string]>, name: string, owner: Record<string, string> = alice) =>
+  effective(pairs, name) === owner[name] && effective(pairs, `${name}.sig`) === owner[`${name}.sig`];
 
 /** Characters a Cookie header can carry (visible ASCII, space, tab and Latin-1), separators included. */
 const headerChar = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff }), fc.constant(0x09)).map((c) => String.fromCharCode(c));
@@ -49,6 +62,7 @@ const POINTER = () => alice[SESSION_COOKIE]!;
 const value = fc.oneof(
   { arbitrary: fc.string({ unit: headerChar, maxLength: 40 }), weight: 3 },
   { arbitrary: fc.constantFrom(...COOKIE_NAMES).map((name) => `\u0001alice:${name}`), weight: 3 },
+  { arbitrary: fc.constantFrom('_interaction', '_interaction.sig', BINDING_COOKIE, `${BINDING_COOKIE}.sig`).map((name) => `\u0001bob:${name}`), weight: 2 },
   { arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,20}\.[A-Za-z0-9_-]{1,20}$/), weight: 2 },
   { arbitrary: fc.constantFrom('pointer-with-other-session', 'pointer-with-other-account', 'pointer-flipped').map((k) => `\u0001forge:${k}`), weight: 2 },
   { arbitrary: fc.nat({ max: 20_000 }).map((n) => 'A'.repeat(n)), weight: 1 },
@@ -59,6 +73,7 @@ const name = fc.oneof({ arbitrary: fc.constantFrom(...COOKIE_NAMES), weight: 5 }
 /** Fills in Alice's real values and forged session pointers built from them. */
 function resolve(raw: string): string {
   if (raw.startsWith('\u0001alice:')) return alice[raw.slice('\u0001alice:'.length)] ?? '';
+  if (raw.startsWith('\u0001bob:')) return bob.cookies[raw.slice('\u0001bob:'.length)] ?? '';
   if (!raw.startsWith('\u0001forge:')) return raw;
   const [accountId, sessionId] = POINTER().split('.') as [string, string];
   const kind = raw.slice('\u0001forge:'.length);
@@ -113,11 +128,36 @@ describe('cookies and the session pointer', () => {
         if (!genuine(pairs, SESSION_COOKIE)) expect(account.status, `account page with forged pointer: ${cookie.slice(0, 200)}`).not.toBe(200);
         const logout = await get('/session/end', cookie);
         expect(logout.status).toBeLessThan(500);
+        // Bob's login form posted with the right password (and the right CSRF token): it completes only in Bob's own
+        // browser, whose interaction cookie is the proof; anyone else's cookies get no sign-in.
+        const logins = broker.audit.filter((e) => e.event === 'login.success').length;
+        const posted = await fetch(`${broker.issuer}/interaction/${bob.uid}/login`, {
+          method: 'POST',
+          headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ connector: 'local', username: TEST_USER.username, password: TEST_USER.password, csrf: csrfToken(broker.config.cookieKeys[0]!, bob.uid) }).toString(),
+          redirect: 'manual',
+        });
+        expect(posted.status).toBeLessThan(500);
+        if (!genuine(pairs, '_interaction', bob.cookies)) {
+          expect(posted.status, `login completed with forged interaction cookies: ${cookie.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
+          expect(broker.audit.filter((e) => e.event === 'login.success').length).toBe(logins);
+        }
       }),
       { numRuns: 120, timeout: 20_000 },
     );
     // Nothing above ended Alice's session (only a genuine logout confirmation could).
     const [accountId, sessionId] = alice[SESSION_COOKIE]!.split('.') as [string, string];
     expect(await broker.app.broker.sessions.get(accountId, sessionId)).toBeDefined();
+  });
+
+  it('Bob\'s own interaction cookies do complete his login (the control for the interaction check; runs last, it uses his login up)', async () => {
+    const posted = await fetch(`${broker.issuer}/interaction/${bob.uid}/login`, {
+      method: 'POST',
+      headers: { cookie: headerOf(Object.entries(bob.cookies)), accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ connector: 'local', username: TEST_USER.username, password: TEST_USER.password, csrf: csrfToken(broker.config.cookieKeys[0]!, bob.uid) }).toString(),
+      redirect: 'manual',
+    });
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get('location')).toContain(`/auth/${bob.uid}`);
   });
 });
