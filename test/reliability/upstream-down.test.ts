@@ -157,13 +157,23 @@ describe('an upstream that is down, then hangs, then comes back', () => {
     expect(acmeTokens.refresh_token).toBeTruthy();
   });
 
-  it('stopped (connection refused) at the callback: the friendly page names the provider and offers the others; the audit says why', async () => {
+  it('stopped (connection refused) at the callback: the friendly page names the provider and offers the others; the audit says why; a replayed callback or one finished in another browser is refused without an upstream call', async () => {
     const pending = await Promise.all(Array.from({ length: FAILURE_THRESHOLD }, () => pendingCallback()));
+    const stolen = await pendingCallback();
     await acme.close();
+    // Finished by another browser: refused before any upstream call (the login CSRF check comes first), no failure counted.
+    const elsewhere = await new Browser().follow(stolen.callback.href, {}, TEST_CLIENT.redirectUri);
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body).toContain('callback_wrong_browser');
     const first = await pending[0]!.browser.follow(pending[0]!.callback.href, {}, TEST_CLIENT.redirectUri);
     expectFriendlyPage(first, 'upstream_unavailable');
+    // The same callback again (a reload, a replay): its transaction is spent, so no second upstream call.
+    const replayed = await pending[0]!.browser.follow(pending[0]!.callback.href, {}, TEST_CLIENT.redirectUri);
+    expect(replayed.status).toBe(400);
+    expect(replayed.body).toContain('transaction_not_found');
     expect(auditRecords()).toContainEqual(expect.objectContaining({ event: 'upstream.callback.rejected', outcome: 'failure', reason: 'upstream_unavailable', connectorId: 'acme' }));
-    // The rest reach the threshold: the circuit opens.
+    // The rest reach the threshold: the circuit opens (the refused and replayed callbacks above counted for nothing).
+    expect(auditRecords().some((r) => r.event === 'upstream.circuit')).toBe(false);
     for (const { browser, callback } of pending.slice(1)) expectFriendlyPage(await browser.follow(callback.href, {}, TEST_CLIENT.redirectUri));
     expect(auditRecords()).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', outcome: 'failure', connectorId: 'acme', reason: 'failures', details: expect.objectContaining({ from: 'closed', to: 'open' }) }));
     expect(broker.output()).not.toMatch(/"(access_token|refresh_token|id_token|code_verifier)":"[^"]/);
