@@ -1,4 +1,4 @@
-// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card, the sign-in's risk, a sensitive action that asks for MFA and a link to account security; cancel and sign-out land back here with a message.
+// The demo relying party at /demo: signs in through the broker itself with openid-client and shows the ID token claims as a card, the sign-in's risk, a sensitive action that asks for MFA, a link to account security and a SAML session's pending round trip; cancel and sign-out land back here with a message.
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -89,6 +89,12 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
     return federated?.risk ? { level: federated.risk.level, score: federated.risk.score, signals: federated.risk.signals } : undefined;
   };
 
+  /** Whether the signed-in user's newest session is marked for a round trip through its identity provider (SAML). */
+  const reauthPending = async (session: DemoSession | undefined) => {
+    const sub = session?.claims.sub;
+    return typeof sub === 'string' && (await newestSession(broker, sub))?.reauth != null;
+  };
+
   router.get('/demo', async (ctx) => {
     const session = await sessionOf(ctx);
     const demoId = ctx.cookies.get(SESSION_COOKIE, { signed: true });
@@ -103,6 +109,7 @@ export function demoRoutes(router: Router, broker: BrokerContext, audit: AuditTa
       checked: typeof ctx.query.checked === 'string' ? ctx.query.checked.slice(0, 20) : undefined,
       upstreamUsersUrl,
       risk: await riskOf(session),
+      reauthPending: await reauthPending(session),
       mfaAcr: ACR_MFA,
       notice: signedOut ? 'signedOut' : ctx.query.outcome === 'cancelled' ? 'cancelled' : undefined,
       users: broker.config.demoCredentials?.users,

@@ -1,4 +1,4 @@
-// The demo's continuous verification in Chromium: a newcomer signs in through the demo OIDC upstream, checks the session, revokes the user at the upstream, checks again, and watches the session end and the app's token die.
+// The demo's continuous verification in Chromium: a newcomer signs in through the demo OIDC upstream, checks the session, revokes the user at the upstream, checks again, and watches the session end and the app's token die; a SAML session's check marks it and the app's next sign-in makes a passive round trip through the IdP.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DESKTOP, launchChromium, newTestContext } from '../helpers/chromium.js';
@@ -27,6 +27,8 @@ interface VerifyTexts {
   revoke: string;
   checked: string;
   outcomes: Record<string, string>;
+  reauthPending: string;
+  reauthContinue: string;
 }
 
 describe('continuous verification in the demo', () => {
@@ -66,6 +68,41 @@ describe('continuous verification in the demo', () => {
       expect(await page.locator('#token-status').getAttribute('role')).toBe('alert');
       await checkPage(tc, `cv-${lang}-ended`);
       expect(world.broker.audit.some((e) => e.event === 'session.ended' && e.reason === 'upstream_revoked' && e.connectorId === 'demo-oidc')).toBe(true);
+      await expectClean(tc);
+    });
+  }
+
+  for (const lang of ['en', 'zh-CN'] as const) {
+    it(`${lang}: check now on a SAML session marks it; the app's next sign-in goes through the IdP with IsPassive, no page, and the timeline says so`, async () => {
+      const t = catalog(lang);
+      const v = (t as unknown as { demoVerify: VerifyTexts }).demoVerify;
+      const timeline = (t as unknown as { timeline: Record<string, string> }).timeline;
+      const tc = await newTestContext(browser, DESKTOP, lang);
+      const { page } = tc;
+      await openChoosePage(tc, t, `cv-saml-${lang}`);
+      await page.getByRole('button', { name: continueWith(t, 'Demo SAML IdP'), exact: true }).click();
+      await page.getByLabel('Username').fill('sam');
+      await page.getByLabel('Password').fill('sam-demo-password');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await consentAndLand(tc, t, `cv-saml-${lang}`, 'sam@saml.demo');
+
+      // Check now: an IdP cannot be asked in the background, so the session is marked for a round trip.
+      await page.getByRole('button', { name: v.checkNow }).click();
+      await expectLocator(page.getByRole('status')).toHaveText(`${v.checked} ${v.outcomes.marked}`);
+      await expectLocator(page.locator('#reauth-pending')).toHaveText(v.reauthPending);
+      expect(await page.locator('ol.timeline').textContent()).toContain(`${timeline.reauthMarked} IsPassive`);
+      await checkPage(tc, `cv-saml-${lang}-marked`);
+
+      // The app's next sign-in: through the IdP (IsPassive, answered from its own session) and back, no page to fill in.
+      const passive = world.samlPassiveAnswers.length;
+      await page.getByRole('link', { name: v.reauthContinue }).click();
+      await page.waitForURL(`${world.broker.url}/demo`);
+      await page.locator('dl.card').waitFor();
+      expect(world.samlPassiveAnswers.slice(passive)).toEqual(['success']);
+      expect(await page.locator('#reauth-pending').count()).toBe(0);
+      expect(await page.locator('ol.timeline').textContent()).toContain(`${timeline.reauthenticated} IsPassive`);
+      await expectLocator(page.locator('#token-status')).toHaveText(v.tokenAccepted);
+      await checkPage(tc, `cv-saml-${lang}-reauthenticated`);
       await expectClean(tc);
     });
   }

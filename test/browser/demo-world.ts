@@ -10,6 +10,8 @@ export { TEST_USER };
 
 export interface DemoWorld {
   broker: TestBroker;
+  /** What the demo SAML IdP (Redirect binding) answered each IsPassive request, in order. */
+  samlPassiveAnswers: readonly string[];
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startDemoWorld(config: Record<string, unknown> = {}): Prom
   const broker = await startBroker({ port, providers: [await localProvider(), oidc.providerFile, saml.providerFile, postProvider], config: { demo: true, ...config } });
   return {
     broker,
+    samlPassiveAnswers: saml.passiveAnswers,
     async close() {
       await broker.close();
       await Promise.all([oidc.close(), saml.close(), samlPost.close()]);
