@@ -1,5 +1,5 @@
 // Property: any JSON (or text) as the configuration file loads as a valid config or fails with a ConfigError listing problems, never another exception.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
@@ -8,12 +8,13 @@ import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig, type BrokerConfig } from '../../src/config/load.js';
 import { localProvider } from '../helpers/broker.js';
 import { SP_CERT, SP_KEY, TestIdp } from '../helpers/upstream-saml.js';
+import { runs } from './runs.js';
 
 type Outcome = { config: BrokerConfig } | { problems: string[] };
 
 let dir: string;
 let base: Record<string, unknown>;
-let runs = 0;
+let files = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vestibule-config-prop-'));
@@ -45,7 +46,7 @@ afterAll(() => {
 
 /** Loads the text as the BROKER_CONFIG file; any exception but ConfigError fails the property. */
 async function loadText(text: string, env: Record<string, string> = {}): Promise<Outcome> {
-  const file = join(dir, `config-${++runs}.json`);
+  const file = join(dir, `config-${++files}.json`);
   writeFileSync(file, text);
   try {
     return { config: await loadConfig({ env: { OKTA_SECRET: 'okta-secret', ...env, BROKER_CONFIG: file } }) };
@@ -138,7 +139,7 @@ describe('configuration loader', () => {
         if ('problems' in outcome) expectReadableProblems(outcome.problems);
         else expect(outcome.config.port).toBeGreaterThan(0);
       }),
-      { numRuns: Number(process.env.PROP_RUNS ?? 150) },
+      { numRuns: runs(150) },
     );
     expect(Object.prototype).not.toHaveProperty('polluted');
   });
@@ -160,12 +161,33 @@ describe('configuration loader', () => {
         expect('config' in again).toBe(true);
         if ('config' in again) expect(comparable(again.config)).toEqual(comparable(outcome.config));
       }),
-      { numRuns: Number(process.env.PROP_RUNS ?? 150) },
+      { numRuns: runs(150) },
     );
     expect(Object.prototype).not.toHaveProperty('polluted');
     // Both branches ran: some edits keep the file valid (the round trip was checked), others break it.
     expect(seen.valid).toBeGreaterThan(0);
     expect(seen.refused).toBeGreaterThan(0);
+  });
+
+  it('any JSON as a providers/*.json file next to a valid configuration: a valid config or a list of readable problems', async () => {
+    const providersDir = join(dir, 'providers');
+    mkdirSync(providersDir);
+    const provider = base.providers as Array<Record<string, unknown>>;
+    // A valid provider file, edited at random (or replaced by any JSON or text).
+    const fileText = fc.oneof(
+      fc.json({ maxDepth: 3 }),
+      fc.string(),
+      fc.tuple(fc.constantFrom(...provider), fc.constantFrom('id', 'type', 'name', 'domains', 'config'), nastyValue).map(([p, k, v]) => JSON.stringify({ ...p, id: 'from-file', [k]: v })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fileText, async (text) => {
+        writeFileSync(join(providersDir, 'upstream.json'), text);
+        const outcome = await loadText(JSON.stringify({ ...base, providersDir }));
+        if ('problems' in outcome) expectReadableProblems(outcome.problems);
+        else expect(outcome.config.providers.length).toBeGreaterThanOrEqual(3);
+      }),
+      { numRuns: runs(100) },
+    );
   });
 
   it('arbitrary override variables next to a valid file: a valid config or a list of readable problems', async () => {
@@ -176,7 +198,7 @@ describe('configuration loader', () => {
         if ('problems' in outcome) expectReadableProblems(outcome.problems);
         else expect(outcome.config.providers.length).toBe(3);
       }),
-      { numRuns: Number(process.env.PROP_RUNS ?? 100) },
+      { numRuns: runs(100) },
     );
   });
 });
