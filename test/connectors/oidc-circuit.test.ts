@@ -13,14 +13,15 @@ import { startCountingUpstream, testConnectorContext, type TestUpstream } from '
 const THRESHOLD = 3;
 let upstream: TestUpstream;
 let state: { refreshes: number; down: boolean };
+/** Token requests the connector sent to the upstream (the circuit's fetch calls this one only when it lets a call through). */
 let tokenPosts = 0;
+const countingFetch: typeof fetch = (input, init) => {
+  if (String(input instanceof Request ? input.url : input).endsWith('/token')) tokenPosts++;
+  return fetch(input, init);
+};
 
 beforeAll(async () => {
   ({ upstream, state } = await startCountingUpstream('http://127.0.0.1:9'));
-  upstream.provider.use(async (ctx, next) => {
-    if (ctx.path === '/token' && ctx.method === 'POST') tokenPosts++;
-    await next();
-  });
 });
 afterAll(async () => {
   await upstream.close();
@@ -39,7 +40,7 @@ async function connectorWithCircuit() {
     setState: (connector, s) => metrics.upstreamCircuit.set({ connector }, { closed: 0, half_open: 1, open: 2 }[s]),
   });
   const config = oidcConnectorFactory.configSchema.parse(upstream.connectorConfig());
-  const c = (await oidcConnectorFactory.create({ id: 'acme', name: 'ACME', domains: [] }, config, testConnectorContext({ circuitBreaker: breakers }))) as OidcConnector;
+  const c = (await oidcConnectorFactory.create({ id: 'acme', name: 'ACME', domains: [] }, config, testConnectorContext({ circuitBreaker: breakers, fetch: countingFetch }))) as OidcConnector;
   const gauge = async () => (await metrics.registry.getSingleMetricAsString('vestibule_upstream_circuit_state')).split('\n').find((l) => l.startsWith('vestibule_upstream_circuit_state{'));
   return { c, audit, gauge, advance: (ms: number) => (now += ms) };
 }
@@ -68,6 +69,7 @@ describe('the OIDC connector behind its circuit', () => {
     expect(await gauge()).toBe('vestibule_upstream_circuit_state{connector="acme"} 0');
     state.down = true;
     try {
+      const postsAtStart = tokenPosts;
       for (let i = 0; i < THRESHOLD; i++) {
         const error = await failure(c.refresh(identity));
         expect(error).toBeInstanceOf(UpstreamDownError);
@@ -75,6 +77,7 @@ describe('the OIDC connector behind its circuit', () => {
       }
       expect(audit).toEqual([expect.objectContaining({ event: 'upstream.circuit', outcome: 'failure', connectorId: 'acme', reason: 'failures', details: { from: 'closed', to: 'open', failures: THRESHOLD } })]);
       expect(await gauge()).toBe('vestibule_upstream_circuit_state{connector="acme"} 2');
+      expect(tokenPosts - postsAtStart).toBe(THRESHOLD);
       const before = tokenPosts;
       const fast = await failure(c.refresh(identity));
       expect(fast).toBeInstanceOf(CircuitOpenError);
