@@ -1,4 +1,5 @@
 // SAML re-verification over real HTTP with the demo samlify IdP and a fake clock: a due session is marked, its next authorization makes a passive round trip, NoPassive ends it; forged, replayed, cross-browser and concurrent answers.
+import { inflateRawSync } from 'node:zlib';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSamlServiceProvider } from '../../src/connectors/saml.js';
@@ -91,6 +92,8 @@ describe('a SAML session due for re-verification', () => {
     // No broker page and no IdP sign-in form: the IdP answered the passive request at once.
     expect(demo.passiveAnswers.slice(passiveBefore)).toEqual(['success']);
     expect(acsForm(page)).toBeDefined();
+    const sso = new URL(browser.history.filter((url) => url.startsWith(demo.url) && url.includes('/sso?')).at(-1)!);
+    expect(inflateRawSync(Buffer.from(sso.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8')).toContain('IsPassive="true"');
     expect(browser.history.some((url) => url.includes('/interaction/') && url.endsWith('/login'))).toBe(false);
     const atRp = await browser.submit(page, `/callback/${CONNECTOR}`, {}, TEST_CLIENT.redirectUri);
     const again = await oidc.authorizationCodeGrant(rp, new URL(atRp.url), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce, idTokenExpected: true });
@@ -239,5 +242,75 @@ describe('concurrency', () => {
     for (const end of ends) expect(end.status).toBe(200);
     expect(eventsSince(audit).filter((e) => e.event === 'session.ended')).toEqual([expect.objectContaining({ reason: 'upstream_reauth_failed', accountId })]);
     expect(await session(accountId, sessionId)).toBeUndefined();
+  });
+});
+
+describe('without a sweep', () => {
+  it('an authorization on an overdue session checks it first (lazy check), which marks it, and makes the round trip at once', async () => {
+    const { browser, accountId, sessionId } = await signIn();
+    offset += (INTERVAL_S + 1) * 1000;
+    const passiveBefore = demo.passiveAnswers.length;
+    const { page } = await authorize(browser);
+    expect(demo.passiveAnswers.slice(passiveBefore)).toEqual(['success']);
+    const end = await browser.submit(page, `/callback/${CONNECTOR}`, {}, TEST_CLIENT.redirectUri);
+    expect(new URL(end.url).searchParams.get('code')).toBeTruthy();
+    const kept = await session(accountId, sessionId);
+    expect(kept?.reauth ?? undefined).toBeUndefined();
+    expect(kept?.nextCheckAt).toBeGreaterThan(now());
+  });
+});
+
+describe('reauthentication.mode force', () => {
+  let forced: TestBroker;
+  let forcedIdp: Awaited<ReturnType<typeof startDemoUpstreamSaml>>;
+  beforeAll(async () => {
+    const port = await freeLoopbackPort();
+    forcedIdp = await startDemoUpstreamSaml({
+      port: 0,
+      brokerIssuer: `http://127.0.0.1:${port}`,
+      connectorId: CONNECTOR,
+      now,
+      spMetadata: async () => {
+        const connector = forced.app.broker.connectors.get(CONNECTOR)!;
+        if (!isSamlServiceProvider(connector)) throw new Error('not a SAML connector');
+        return connector.spMetadata();
+      },
+    });
+    forced = await startBroker({
+      port,
+      now,
+      providers: [{ ...forcedIdp.providerFile, reverifyIntervalSeconds: INTERVAL_S, config: { ...forcedIdp.providerFile.config, schemaValidation: 'off', reauthentication: { mode: 'force' } } }],
+      config: { tokens: { accessTokenTtl: 86400 } },
+    });
+  });
+  afterAll(async () => {
+    await forced?.close();
+    await forcedIdp?.close();
+  });
+
+  it('sends ForceAuthn: the IdP asks the user to sign in again although it has a session; the same user keeps the session', async () => {
+    const forcedRp = await discoverRp(forced.issuer);
+    const browser = new Browser();
+    const first = await authorizationRequest(forcedRp, TEST_CLIENT, { scope: 'openid email' });
+    const idpPage = await browser.follow(first.url.href, {}, TEST_CLIENT.redirectUri);
+    const acs = await browser.submit(idpPage, '/login', { username: 'sam', password: 'sam-demo-password' });
+    const callback = await completeLogin(browser, await browser.submit(acs, `/callback/${CONNECTOR}`, {}, TEST_CLIENT.redirectUri), TEST_CLIENT.redirectUri);
+    const accountId = (await oidc.authorizationCodeGrant(forcedRp, callback, { pkceCodeVerifier: first.verifier, expectedState: first.state, expectedNonce: first.nonce, idTokenExpected: true })).claims()!.sub;
+    const sessionId = (await forced.app.broker.sessions.sessionsOf(accountId, now())).at(-1)!;
+    offset += (INTERVAL_S + 1) * 1000;
+    await forced.app.scheduler.sweepOnce();
+    expect((await forced.app.broker.sessions.get(accountId, sessionId))?.reauth).toMatchObject({ mode: 'force' });
+    const again = await authorizationRequest(forcedRp, TEST_CLIENT, { scope: 'openid email' });
+    const login = await browser.follow(again.url.href, {}, TEST_CLIENT.redirectUri);
+    expect(login.body).toContain('Demo SAML IdP — sign in');
+    const sso = new URL(browser.history.filter((url) => url.startsWith(forcedIdp.url) && url.includes('/sso?')).at(-1)!);
+    const authnRequest = inflateRawSync(Buffer.from(sso.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    expect(authnRequest).toContain('ForceAuthn="true"');
+    expect(authnRequest).not.toContain('IsPassive');
+    const posted = await browser.submit(login, '/login', { username: 'sam', password: 'sam-demo-password' });
+    const end = await browser.submit(posted, `/callback/${CONNECTOR}`, {}, TEST_CLIENT.redirectUri);
+    expect(new URL(end.url).searchParams.get('code')).toBeTruthy();
+    expect((await forced.app.broker.sessions.get(accountId, sessionId))?.reauth ?? undefined).toBeUndefined();
+    expect(forced.audit).toContainEqual(expect.objectContaining({ event: 'session.reverified', outcome: 'success', details: expect.objectContaining({ upstreamAsked: true, reauthentication: 'force' }) }));
   });
 });
