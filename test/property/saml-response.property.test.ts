@@ -10,7 +10,7 @@ import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js'
 import { authorizationRequest, discoverRp } from '../helpers/rp.js';
 import { SP_CERT, SP_KEY, TestIdp, b64, type ResponseOptions } from '../helpers/upstream-saml.js';
 import { SESSION_COOKIE } from '../../src/federation/session-cookie.js';
-import { mutation, type Mutation, type SignedPart } from './saml-mutations.js';
+import { mutationFor, type Mutation, type SignedPart } from './saml-mutations.js';
 import { runs } from './runs.js';
 
 /** The genuine Response every run starts from: a NameID plus attributes, so a changed attribute set would show. */
@@ -64,7 +64,7 @@ describe.each([
 
   it('refuses with a ConnectorError, or signs in as exactly the original identity when the change is harmless', async () => {
     await fc.assert(
-      fc.asyncProperty(mutation, async (m) => {
+      fc.asyncProperty(mutationFor(signed), async (m) => {
         // A fresh genuine Response per run (new request ID and assertion ID), so the replay cache plays no part.
         const { xml, transactionData } = await solicitedResponse(env, { ...GENUINE, sign: signed });
         const mutated = m.apply(xml, signed);
@@ -103,7 +103,7 @@ describe('ACS over HTTP (the e2e broker)', () => {
     const spEntityId = `${broker.issuer}/saml/${connectorId}/metadata`;
     let users = 0;
     await fc.assert(
-      fc.asyncProperty(mutation, async (m) => {
+      fc.asyncProperty(mutationFor('assertion'), async (m) => {
         const nameId = `prop-user-${++users}`;
         const browser = new Browser();
         const request = await authorizationRequest(rp, TEST_CLIENT, { idp_hint: connectorId });
