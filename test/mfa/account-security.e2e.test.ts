@@ -13,7 +13,7 @@ const OFFICE = { 'x-forwarded-for': '10.20.30.40' };
 const ELSEWHERE = { 'x-forwarded-for': '198.51.100.7' };
 const PORTAL = 'http://127.0.0.1:1/portal';
 const PAGE = '/account/security';
-const USERS = ['adder', 'prover', 'regen', 'forger', 'risky', 'unfinished', 'twin', 'racer', 'prober'];
+const USERS = ['adder', 'prover', 'regen', 'forger', 'risky', 'unfinished', 'twin', 'racer', 'prober', 'leaver'];
 
 const codesOf = (page: Page) => [...page.body.matchAll(/<li><code>([0-9A-Z-]+)<\/code><\/li>/g)].map((match) => match[1]!);
 const secretOf = (page: Page) => /data-totp-secret="([A-Z2-7]+)"/.exec(page.body)?.[1];
@@ -86,6 +86,20 @@ describe.each(STORE_BACKENDS)('account security page on the %s store', (_name, o
     }
     const forged = await visitor.request(url(PAGE), { headers: { cookie: `vestibule_fsession=${localAccountId('adder')}.abc; vestibule_fsession.sig=forged` } });
     expect(forged.headers.get('location')).toBe(PORTAL);
+  });
+
+  it('the page links to sign-out: confirming it ends the broker session, and the page then sends the browser to sign in', async () => {
+    const browser = await signedIn('leaver');
+    const page = await browser.request(url(PAGE));
+    expect(page.body).toContain('<a href="/session/end" id="sign-out">Sign out</a>');
+    const confirm = await browser.request(url('/session/end'));
+    expect(confirm.status).toBe(200);
+    const done = await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
+    expect(done.status).toBe(200);
+    expect(auditOf('leaver', 'session.ended')).toEqual([expect.objectContaining({ reason: 'logout' })]);
+    const after = await browser.request(url(PAGE));
+    expect(after.status).toBe(303);
+    expect(after.headers.get('location')).toBe(PORTAL);
   });
 
   it('adds a TOTP (QR page, first code, recovery codes once); the next step-up asks for that code and the ID token carries otp and mfa', async () => {
