@@ -87,6 +87,16 @@ async function get(path: string, cookie: string): Promise<Response> {
   return fetch(`${broker.issuer}${path}`, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' });
 }
 
+/** Bob's login form with the right password and CSRF token, under the given Cookie header. */
+function postBobsLogin(cookie: string): Promise<Response> {
+  return fetch(`${broker.issuer}/interaction/${bob.uid}/login`, {
+    method: 'POST',
+    headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ connector: 'local', username: TEST_USER.username, password: TEST_USER.password, csrf: csrfToken(broker.config.cookieKeys[0]!, bob.uid) }).toString(),
+    redirect: 'manual',
+  });
+}
+
 /** An authorization with prompt=none: a code only for a browser that is signed in. */
 async function silentAuthorization(cookie: string): Promise<{ status: number; location: URL | undefined }> {
   const request = await authorizationRequest(rp, TEST_CLIENT, { prompt: 'none' });
@@ -132,12 +142,7 @@ describe('cookies and the session pointer', () => {
         // Bob's login form posted with the right password (and the right CSRF token): it completes only in Bob's own
         // browser, whose interaction cookie is the proof; anyone else's cookies get no sign-in.
         const logins = broker.audit.filter((e) => e.event === 'login.success').length;
-        const posted = await fetch(`${broker.issuer}/interaction/${bob.uid}/login`, {
-          method: 'POST',
-          headers: { cookie, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ connector: 'local', username: TEST_USER.username, password: TEST_USER.password, csrf: csrfToken(broker.config.cookieKeys[0]!, bob.uid) }).toString(),
-          redirect: 'manual',
-        });
+        const posted = await postBobsLogin(cookie);
         expect(posted.status).toBeLessThan(500);
         if (!genuine(pairs, '_interaction', bob.cookies)) {
           expect(posted.status, `login completed with forged interaction cookies: ${cookie.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
@@ -152,12 +157,7 @@ describe('cookies and the session pointer', () => {
   });
 
   it('Bob\'s own interaction cookies do complete his login (the control for the interaction check; runs last, it uses his login up)', async () => {
-    const posted = await fetch(`${broker.issuer}/interaction/${bob.uid}/login`, {
-      method: 'POST',
-      headers: { cookie: headerOf(Object.entries(bob.cookies)), accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ connector: 'local', username: TEST_USER.username, password: TEST_USER.password, csrf: csrfToken(broker.config.cookieKeys[0]!, bob.uid) }).toString(),
-      redirect: 'manual',
-    });
+    const posted = await postBobsLogin(headerOf(Object.entries(bob.cookies)));
     expect(posted.status).toBe(303);
     expect(posted.headers.get('location')).toContain(`/auth/${bob.uid}`);
   });
