@@ -14,7 +14,7 @@ import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpe
 import { SP_CERT, SP_KEY, TestIdp, b64 } from '../helpers/upstream-saml.js';
 import { authnRequestFromRedirect, requestIdOf } from '../connectors/saml-setup.js';
 import type { RedisStore } from '../../src/store/redis.js';
-import { runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
 
 let broker: TestBroker;
 let up: TestUpstream;
@@ -186,7 +186,7 @@ describe('callback and form parameters', () => {
     );
     expect(logins()).toBe(before);
     expect(await broker.app.broker.sessions.byUpstreamSubject('local', TEST_USER.username)).toEqual([]);
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 
   it('non-form bodies on the POST endpoints: never 5xx, no session', async () => {
     const contentTypes = fc.constantFrom('application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded; charset=utf-16', '', 'application/x-www-form-urlencoded');
@@ -199,5 +199,5 @@ describe('callback and form parameters', () => {
       }),
       { numRuns: runs(60), timeout: 20_000 },
     );
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 });

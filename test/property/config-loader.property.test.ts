@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig, type BrokerConfig } from '../../src/config/load.js';
 import { localProvider } from '../helpers/broker.js';
 import { SP_CERT, SP_KEY, TestIdp } from '../helpers/upstream-saml.js';
-import { runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
 
 type Outcome = { config: BrokerConfig } | { problems: string[] };
 
@@ -142,7 +142,7 @@ describe('configuration loader', () => {
       { numRuns: runs(150) },
     );
     expect(Object.prototype).not.toHaveProperty('polluted');
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 
   it('random edits of a valid file: a valid config that loads the same from disk again, or a list of readable problems', async () => {
     const seen = { valid: 0, refused: 0 };
@@ -167,7 +167,7 @@ describe('configuration loader', () => {
     // Both branches ran: some edits keep the file valid (the round trip was checked), others break it.
     expect(seen.valid).toBeGreaterThan(0);
     expect(seen.refused).toBeGreaterThan(0);
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 
   it('any JSON as a providers/*.json file next to a valid configuration: a valid config or a list of readable problems', async () => {
     const providersDir = join(dir, 'providers');
@@ -188,7 +188,7 @@ describe('configuration loader', () => {
       }),
       { numRuns: runs(100) },
     );
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 
   it('arbitrary override variables next to a valid file: a valid config or a list of readable problems', async () => {
     const names = ['PORT', 'ISSUER', 'COOKIE_KEYS', 'VAULT_KEYS', 'REDIS_URL', 'TRUST_PROXY', 'METRICS_ENABLED', 'LOG_LEVEL', 'SESSION_TTL', 'OKTA_SECRET', 'COOKIE_KEYS_FILE', 'NODE_ENV'];
@@ -200,5 +200,5 @@ describe('configuration loader', () => {
       }),
       { numRuns: runs(100) },
     );
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 });

@@ -10,7 +10,7 @@ import { Browser } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore } from '../helpers/redis.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
-import { runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
 
 const POINTER_SIG = `${SESSION_COOKIE}.sig`;
 /** The cookies that carry a sign-in or a login in progress (the broker's and oidc-provider's), with their signatures. */
@@ -154,7 +154,7 @@ describe('cookies and the session pointer', () => {
     // Nothing above ended Alice's session (only a genuine logout confirmation could).
     const [accountId, sessionId] = alice[SESSION_COOKIE]!.split('.') as [string, string];
     expect(await broker.app.broker.sessions.get(accountId, sessionId)).toBeDefined();
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 
   it('Bob\'s own interaction cookies do complete his login (the control for the interaction check; runs last, it uses his login up)', async () => {
     const posted = await postBobsLogin(headerOf(Object.entries(bob.cookies)));

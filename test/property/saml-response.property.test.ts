@@ -11,7 +11,7 @@ import { authorizationRequest, discoverRp } from '../helpers/rp.js';
 import { SP_CERT, SP_KEY, TestIdp, b64, type ResponseOptions } from '../helpers/upstream-saml.js';
 import { SESSION_COOKIE } from '../../src/federation/session-cookie.js';
 import { mutationFor, type Mutation, type SignedPart } from './saml-mutations.js';
-import { runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
 
 /** The genuine Response every run starts from: a NameID plus attributes, so a changed attribute set would show. */
 const GENUINE: ResponseOptions = { nameId: 'user-1234', attributes: { email: 'alice@example.com', displayName: 'Alice', groups: ['staff', 'admins'] } };
@@ -73,7 +73,7 @@ describe.each([
       }),
       { numRuns: runs(numRuns), timeout: HANG_GUARD_MS },
     );
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 });
 
 describe('ACS over HTTP (the e2e broker)', () => {
@@ -139,5 +139,5 @@ describe('ACS over HTTP (the e2e broker)', () => {
     );
     // The log check above looked at something: the broker did log the refusals.
     expect(logLines.length).toBeGreaterThan(0);
-  });
+  }, PROPERTY_TEST_TIMEOUT_MS);
 });
