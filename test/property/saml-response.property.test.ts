@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError, type Identity } from '../../src/connectors/connector.js';
 import { isSamlServiceProvider } from '../../src/connectors/saml.js';
 import { callbackInput, makeConnector, solicitedResponse, authnRequestFromRedirect, requestIdOf } from '../connectors/saml-setup.js';
+import type { RedisStore } from '../../src/store/redis.js';
 import { Browser } from '../helpers/browser.js';
+import { disposeRedisStore, openRedisStore } from '../helpers/redis.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { authorizationRequest, discoverRp } from '../helpers/rp.js';
 import { SP_CERT, SP_KEY, TestIdp, b64, type ResponseOptions } from '../helpers/upstream-saml.js';
@@ -76,16 +78,19 @@ describe.each([
   }, PROPERTY_TEST_TIMEOUT_MS);
 });
 
-describe('ACS over HTTP (the e2e broker)', () => {
+describe('ACS over HTTP (a broker on Redis)', () => {
   let broker: TestBroker;
   let idp: TestIdp;
   let rp: Awaited<ReturnType<typeof discoverRp>>;
   const connectorId = 'acme-saml';
   /** Every log line the broker writes, at debug level. */
   const logLines: string[] = [];
+  let store: RedisStore;
 
   beforeAll(async () => {
+    store = await openRedisStore();
     broker = await startBroker({
+      store,
       logger: pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) }),
       providers: [{ id: connectorId, type: 'saml', name: 'ACME SAML', config: { idp: { metadataXml: TestIdp.metadata() }, sp: { signingKey: SP_KEY, signingCert: SP_CERT }, schemaValidation: 'off' } }],
     });
@@ -96,6 +101,7 @@ describe('ACS over HTTP (the e2e broker)', () => {
   });
   afterAll(async () => {
     await broker?.close();
+    if (store) await disposeRedisStore(store);
   });
 
   it('any mutated SAMLResponse gets a 4xx page (or the original sign-in), never a 500, never a session for anyone else', async () => {
