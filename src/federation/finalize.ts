@@ -107,7 +107,7 @@ export async function finalizeLogin(broker: BrokerContext, ctx: Context, identit
     connectorId: identity.connectorId,
     ip: ctx.ip,
     requestId: ctx.state.requestId,
-    details: { risk: decision.level, action: decision.action },
+    details: { sessionId, risk: decision.level, action: decision.action },
   });
   return { accountId, acr: assurance.acr, amr: assurance.amr, ts: assurance.authTime, sessionId };
 }

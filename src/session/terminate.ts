@@ -72,7 +72,7 @@ export function createTerminator(deps: TerminateDeps): TerminateSession {
       accountId: session.accountId,
       connectorId: session.connectorId,
       ...context,
-      details: { grantsRevoked: grantIds.length },
+      details: { sessionId: session.id, grantsRevoked: grantIds.length },
     });
     await deps.notifyClients?.(session, grantIds, reason);
   };

@@ -96,6 +96,11 @@ describe.each(STORE_BACKENDS)('sessions on the %s store', (_name, openStore) => 
     expect(await works(one.config, refreshed.access_token, one.sub)).toBe(true);
     const ended = broker.audit.filter((e) => e.event === 'session.ended' && e.reason === 'logout' && e.accountId === two.sub);
     expect(ended.at(-1)?.details?.grantsRevoked).toBe(1);
+    // The record names the session that ended (browser 2's, as its sign-in was audited), not browser 1's.
+    const signIns = broker.audit.filter((e) => e.event === 'login.success' && e.accountId === two.sub).map((e) => e.details?.sessionId);
+    expect(signIns.slice(-2)).toHaveLength(2);
+    expect(ended.at(-1)?.details?.sessionId).toBe(signIns.at(-1));
+    expect(signIns.at(-2)).not.toBe(signIns.at(-1));
     expect(ended.at(-1)).toMatchObject({ ip: '127.0.0.1', requestId: expect.any(String) });
   });
 
