@@ -20,6 +20,18 @@ export type ReauthAnswer = { identity: Omit<Identity, 'upstreamTokens'> } | { re
 
 /** One outcome per mark, whichever browser or instance finishes first. */
 const finishKey = (target: ReauthTarget) => `reauth-finished:{${target.accountId}}:${target.sessionId}:${target.markAt}`;
+const PENDING = 'pending';
+const APPLIED = 'applied';
+/** How often, and how many times at most, a round trip that lost the claim re-reads it while the holder applies its outcome. */
+const POLL_MS = 50;
+const MAX_POLLS = 100;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits until the claim's holder has applied its outcome (or the claim is gone, or the wait runs out: a holder that died). */
+async function applied(broker: BrokerContext, key: string): Promise<void> {
+  for (let polls = 0; polls < MAX_POLLS && (await broker.store.get<string>(key)) === PENDING; polls++) await sleep(POLL_MS);
+}
 
 /**
  * When this browser's federated session (its broker cookie, the interaction's account) is marked for
@@ -51,17 +63,22 @@ export async function finishReauthentication(broker: BrokerContext, ctx: Context
   const target = transaction.reauth!;
   const session = await broker.sessions.get(target.accountId, target.sessionId);
   const confirmed = session !== undefined && 'identity' in answer && sameUser(session, answer.identity);
-  const claimed = session?.reauth?.at === target.markAt && (await broker.store.setIfAbsent(finishKey(target), 1, broker.config.tokens.interactionTtl * 1000));
+  const ttlMs = broker.config.tokens.interactionTtl * 1000;
+  const claimed = session?.reauth?.at === target.markAt && (await broker.store.setIfAbsent(finishKey(target), PENDING, ttlMs));
+  // Another round trip answering the same mark is applying its outcome: this one follows once it is applied.
+  if (session?.reauth?.at === target.markAt && !claimed) await applied(broker, finishKey(target));
   const now = broker.now();
   const audit = { accountId: target.accountId, connectorId: session?.connectorId, clientId: transaction.clientId, ip: ctx.ip, requestId: ctx.state.requestId };
   if (session && claimed && confirmed) {
     const identity = (answer as { identity: Omit<Identity, 'upstreamTokens'> }).identity;
     await broker.sessions.save({ ...session, identity, lastVerifiedAt: now }, { accountId: session.accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: now });
     broker.auditor.record({ event: 'session.reverified', outcome: 'success', ...audit, details: { upstreamAsked: true, reauthentication: target.mode } });
+    await broker.store.set(finishKey(target), APPLIED, ttlMs);
   } else if (session && claimed) {
     const reason = 'refused' in answer ? answer.refused : 'upstream_subject_mismatch';
     broker.auditor.record({ event: 'session.reverified', outcome: 'failure', reason, ...audit, details: { upstreamAsked: true, reauthentication: target.mode } });
     await broker.terminate(session, 'upstream_reauth_failed', { ip: ctx.ip, requestId: ctx.state.requestId });
+    await broker.store.set(finishKey(target), APPLIED, ttlMs);
   }
   ctx.status = 303;
   if (!confirmed || !session) {

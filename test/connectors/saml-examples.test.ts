@@ -26,7 +26,7 @@ describe('SAML provider examples', () => {
   it('documents every config field in docs/providers-saml.md', () => {
     const doc = readFileSync(new URL('../../docs/providers-saml.md', import.meta.url), 'utf8');
     const fields = Object.keys(samlConfigSchema.shape);
-    expect(fields.length).toBe(15);
+    expect(fields.length).toBe(16);
     for (const field of fields) expect(doc, `field ${field}`).toContain(`\`${field}\``);
   });
 });
