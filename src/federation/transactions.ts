@@ -31,6 +31,8 @@ export interface PendingLogin {
   amr: string[];
   ts: number;
   sessionId: string;
+  /** A passive re-authentication confirmed the existing login: the interaction finishes without a new login (no session rotation, auth_time kept). */
+  keepLogin?: boolean;
 }
 
 /** A login verified at a cross-site POST (SAML), waiting for its browser at the same-site completion GET. */

@@ -93,6 +93,8 @@ export async function finishReauthentication(broker: BrokerContext, ctx: Context
     acr: session.assurance?.acr ?? identity.acr,
     amr: session.assurance?.amr ?? identity.amr,
     ts: identity.authTime ?? session.assurance?.authTime ?? Math.floor(now / 1000),
+    // Passive: nobody signed in again, so the browser's login stands as it was; ForceAuthn is a new login.
+    ...(target.mode === 'passive' ? { keepLogin: true } : {}),
   });
   ctx.redirect(`/interaction/${transaction.uid}/finish`);
 }

@@ -160,7 +160,8 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     await loadInteraction(broker, ctx);
     const pending = await broker.transactions.takeResult(String(ctx.params.uid));
     if (!pending) throw new HttpError(400, 'transaction_not_found', 'no pending login for this interaction');
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } }, { mergeWithLastSubmission: false });
+    const result = pending.keepLogin ? {} : { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } };
+    await provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 
   router.post('/interaction/:uid/consent', async (ctx) => {
