@@ -8,17 +8,13 @@ import { circuitBreakers } from '../../src/connectors/circuit-report.js';
 import { oidcConnectorFactory, type OidcConnector } from '../../src/connectors/oidc.js';
 import { UpstreamDownError } from '../../src/connectors/upstream-down.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { startCountingUpstream, testConnectorContext, type TestUpstream } from '../helpers/upstream-oidc.js';
+import { countingTokenFetch, startCountingUpstream, testConnectorContext, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const THRESHOLD = 3;
 let upstream: TestUpstream;
 let state: { refreshes: number; down: boolean };
-/** Token requests the connector sent to the upstream (the circuit's fetch calls this one only when it lets a call through). */
-let tokenPosts = 0;
-const countingFetch: typeof fetch = (input, init) => {
-  if (String(input instanceof Request ? input.url : input).endsWith('/token')) tokenPosts++;
-  return fetch(input, init);
-};
+/** Token requests the connector sent to the upstream. */
+const tokenPosts = countingTokenFetch();
 
 beforeAll(async () => {
   ({ upstream, state } = await startCountingUpstream('http://127.0.0.1:9'));
@@ -40,7 +36,7 @@ async function connectorWithCircuit() {
     setState: (connector, s) => metrics.upstreamCircuit.set({ connector }, { closed: 0, half_open: 1, open: 2 }[s]),
   });
   const config = oidcConnectorFactory.configSchema.parse(upstream.connectorConfig());
-  const c = (await oidcConnectorFactory.create({ id: 'acme', name: 'ACME', domains: [] }, config, testConnectorContext({ circuitBreaker: breakers, fetch: countingFetch }))) as OidcConnector;
+  const c = (await oidcConnectorFactory.create({ id: 'acme', name: 'ACME', domains: [] }, config, testConnectorContext({ circuitBreaker: breakers, fetch: tokenPosts.fetch }))) as OidcConnector;
   const gauge = async () => (await metrics.registry.getSingleMetricAsString('vestibule_upstream_circuit_state')).split('\n').find((l) => l.startsWith('vestibule_upstream_circuit_state{'));
   return { c, audit, gauge, advance: (ms: number) => (now += ms) };
 }
@@ -69,7 +65,7 @@ describe('the OIDC connector behind its circuit', () => {
     expect(await gauge()).toBe('vestibule_upstream_circuit_state{connector="acme"} 0');
     state.down = true;
     try {
-      const postsAtStart = tokenPosts;
+      const postsAtStart = tokenPosts.posts();
       for (let i = 0; i < THRESHOLD; i++) {
         const error = await failure(c.refresh(identity));
         expect(error).toBeInstanceOf(UpstreamDownError);
@@ -77,15 +73,15 @@ describe('the OIDC connector behind its circuit', () => {
       }
       expect(audit).toEqual([expect.objectContaining({ event: 'upstream.circuit', outcome: 'failure', connectorId: 'acme', reason: 'failures', details: { from: 'closed', to: 'open', failures: THRESHOLD } })]);
       expect(await gauge()).toBe('vestibule_upstream_circuit_state{connector="acme"} 2');
-      expect(tokenPosts - postsAtStart).toBe(THRESHOLD);
-      const before = tokenPosts;
+      expect(tokenPosts.posts() - postsAtStart).toBe(THRESHOLD);
+      const before = tokenPosts.posts();
       const fast = await failure(c.refresh(identity));
       expect(fast).toBeInstanceOf(CircuitOpenError);
       expect(fast?.code).toBe('upstream_circuit_open');
       // A sign-in start fails fast too, naming the interrupted sign-in for the provider-down page.
       const start = await failure(c.startLogin({ interactionUid: 'uid-2', callbackUrl: upstream.callbackUrl, state: 's' }));
       expect(start).toMatchObject({ code: 'upstream_circuit_open', interactionUid: 'uid-2' });
-      expect(tokenPosts).toBe(before);
+      expect(tokenPosts.posts()).toBe(before);
     } finally {
       state.down = false;
     }

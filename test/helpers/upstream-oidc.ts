@@ -226,3 +226,13 @@ export function testConnectorContext(overrides: Partial<ConnectorContext> = {}):
     ...overrides,
   };
 }
+
+/** A fetch that counts the token requests it passes on (a circuit's fetch calls it only when it lets a call through). */
+export function countingTokenFetch(): { fetch: typeof fetch; posts: () => number } {
+  let posts = 0;
+  const counting: typeof fetch = (input, init) => {
+    if (String(input instanceof Request ? input.url : input).endsWith('/token')) posts++;
+    return fetch(input, init);
+  };
+  return { fetch: counting, posts: () => posts };
+}

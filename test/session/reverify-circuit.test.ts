@@ -13,19 +13,15 @@ import { checkSession, type ReverifyDeps } from '../../src/session/reverify.js';
 import { createTerminator } from '../../src/session/terminate.js';
 import { createTokenVault } from '../../src/session/vault.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { startCountingUpstream, testConnectorContext, type TestUpstream } from '../helpers/upstream-oidc.js';
+import { countingTokenFetch, startCountingUpstream, testConnectorContext, type TestUpstream } from '../helpers/upstream-oidc.js';
 
 const HOUR = 3600_000;
 const INTERVAL = 15 * 60_000;
 const THRESHOLD = 2;
 let upstream: TestUpstream;
 let state: { refreshes: number; down: boolean };
-/** Token requests the connector sent to the upstream (the circuit's fetch calls this one only when it lets a call through). */
-let tokenPosts = 0;
-const countingFetch: typeof fetch = (input, init) => {
-  if (String(input instanceof Request ? input.url : input).endsWith('/token')) tokenPosts++;
-  return fetch(input, init);
-};
+/** Token requests the connector sent to the upstream. */
+const tokenPosts = countingTokenFetch();
 
 beforeAll(async () => {
   ({ upstream, state } = await startCountingUpstream('http://127.0.0.1:9'));
@@ -41,7 +37,7 @@ async function oidcSession() {
   const auditor = { record: (input: AuditInput) => void audit.push(input) };
   const breaker = circuitBreakers({ settings: { failureThreshold: THRESHOLD, cooldownMs: HOUR }, now, logger: pino({ level: 'silent' }), audit: auditor.record, setState: () => {} });
   const config = oidcConnectorFactory.configSchema.parse(upstream.connectorConfig());
-  const connector = (await oidcConnectorFactory.create({ id: 'acme', name: 'ACME', domains: [] }, config, testConnectorContext({ store, circuitBreaker: breaker, fetch: countingFetch }))) as OidcConnector;
+  const connector = (await oidcConnectorFactory.create({ id: 'acme', name: 'ACME', domains: [] }, config, testConnectorContext({ store, circuitBreaker: breaker, fetch: tokenPosts.fetch }))) as OidcConnector;
   const start = await connector.startLogin({ interactionUid: 'uid', callbackUrl: upstream.callbackUrl, state: 'state-1' });
   const callback = await upstream.browserLogin(start.redirectUrl as string);
   const { upstreamTokens, ...identity } = await connector.handleCallback({ method: 'GET', params: Object.fromEntries(callback.searchParams), url: callback }, start.transactionData);
@@ -62,13 +58,13 @@ describe('re-verification and the circuit', () => {
     const { sessions, session, deps, audit } = await oidcSession();
     state.down = true;
     try {
-      const postsAtStart = tokenPosts;
+      const postsAtStart = tokenPosts.posts();
       for (let i = 0; i < THRESHOLD; i++) expect(await checkSession(deps, (await sessions.get(session.accountId, session.id))!, { force: true })).toBe('unreachable');
       expect(audit).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', reason: 'failures', connectorId: 'acme' }));
-      expect(tokenPosts - postsAtStart).toBe(THRESHOLD);
-      const postsBefore = tokenPosts;
+      expect(tokenPosts.posts() - postsAtStart).toBe(THRESHOLD);
+      const postsBefore = tokenPosts.posts();
       expect(await checkSession(deps, (await sessions.get(session.accountId, session.id))!, { force: true })).toBe('unreachable');
-      expect(tokenPosts).toBe(postsBefore);
+      expect(tokenPosts.posts()).toBe(postsBefore);
     } finally {
       state.down = false;
     }
