@@ -1,8 +1,8 @@
-// What the `vestibule clients …` commands share: the deployment's client repository and initial access tokens, and how a client is printed.
+// What the `vestibule clients …` commands share: the deployment's client repository and initial access tokens, one registered client's command frame, and how a client is printed.
 import type { ClientRepository, ClientSummary } from '../clients/repository.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
-import { isoDate } from './command.js';
-import type { Deployment } from './deployment.js';
+import { isoDate, problem } from './command.js';
+import { withDeployment, type Deployment } from './deployment.js';
 
 export interface ClientAdmin {
   clients: ClientRepository;
@@ -19,6 +19,18 @@ export async function clientAdmin(deployment: Deployment): Promise<ClientAdmin> 
   ]);
   const registered = new RegisteredClients(deployment.store, createOidcAdapter(deployment.store));
   return { clients: new Repository(deployment.config.clients, registered), tokens: new Tokens(deployment.store) };
+}
+
+/**
+ * The frame of a command on one registered client: the deployment opened, and a client from the configuration file
+ * refused (`configuredHint` says where to change it instead); `act` does the rest.
+ */
+export function onRegisteredClient(json: boolean, clientId: string, configuredHint: string, act: (clients: ClientRepository, deployment: Deployment) => Promise<number>): Promise<number> {
+  return withDeployment(json, async (deployment) => {
+    const { clients } = await clientAdmin(deployment);
+    if (clients.isConfigured(clientId)) return problem(json, 'configured_client', `${clientId} is in the configuration file: ${configuredHint} there (and reload)`);
+    return act(clients, deployment);
+  });
 }
 
 export const clientView = (client: ClientSummary) => ({ ...client, createdAt: isoDate(client.createdAt) });

@@ -1,7 +1,6 @@
 // `vestibule clients disable <clientId> [--enable]`: a disabled registered client is unknown to the issuer (invalid_client) until enabled again.
 import { output, parseOptions, problem, type AdminCommand } from './command.js';
-import { clientAdmin } from './clients-context.js';
-import { withDeployment } from './deployment.js';
+import { onRegisteredClient } from './clients-context.js';
 
 export const clientsDisable: AdminCommand = {
   path: 'clients disable',
@@ -12,9 +11,7 @@ export const clientsDisable: AdminCommand = {
     const json = values.json === true;
     const clientId = positionals[0] as string;
     const disabled = values.enable !== true;
-    return withDeployment(json, async (deployment) => {
-      const { clients } = await clientAdmin(deployment);
-      if (clients.isConfigured(clientId)) return problem(json, 'configured_client', `${clientId} is in the configuration file: remove it there (and reload)`);
+    return onRegisteredClient(json, clientId, 'remove it', async (clients, deployment) => {
       if (!(await clients.registered.setDisabled(clientId, disabled))) return problem(json, 'no_such_client', `no registered client ${clientId}`);
       deployment.auditor.record({ event: 'client.updated', outcome: 'success', clientId, details: { origin: 'cli', disabled } });
       output(json, { clientId, disabled }, () => [`${disabled ? 'disabled' : 'enabled'} ${clientId}`]);

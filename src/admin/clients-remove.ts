@@ -1,7 +1,6 @@
 // `vestibule clients remove <clientId>`: deletes a registered client from the store; every instance stops knowing it at once.
 import { output, parseOptions, problem, type AdminCommand } from './command.js';
-import { clientAdmin } from './clients-context.js';
-import { withDeployment } from './deployment.js';
+import { onRegisteredClient } from './clients-context.js';
 
 export const clientsRemove: AdminCommand = {
   path: 'clients remove',
@@ -11,9 +10,7 @@ export const clientsRemove: AdminCommand = {
     const { values, positionals } = parseOptions(args, {}, { min: 1, max: 1 });
     const json = values.json === true;
     const clientId = positionals[0] as string;
-    return withDeployment(json, async (deployment) => {
-      const { clients } = await clientAdmin(deployment);
-      if (clients.isConfigured(clientId)) return problem(json, 'configured_client', `${clientId} is in the configuration file: remove it there (and reload)`);
+    return onRegisteredClient(json, clientId, 'remove it', async (clients, deployment) => {
       if (!(await clients.registered.remove(clientId))) return problem(json, 'no_such_client', `no registered client ${clientId}`);
       deployment.auditor.record({ event: 'client.deleted', outcome: 'success', clientId, details: { origin: 'cli' } });
       output(json, { clientId, removed: true }, () => [`removed ${clientId}`]);

@@ -1,7 +1,6 @@
 // `vestibule clients rotate-secret <clientId>`: a new secret for a registered confidential client, printed once; the old one stops working at once.
 import { output, parseOptions, problem, type AdminCommand } from './command.js';
-import { clientAdmin } from './clients-context.js';
-import { withDeployment } from './deployment.js';
+import { onRegisteredClient } from './clients-context.js';
 
 export const clientsRotateSecret: AdminCommand = {
   path: 'clients rotate-secret',
@@ -11,9 +10,7 @@ export const clientsRotateSecret: AdminCommand = {
     const { values, positionals } = parseOptions(args, {}, { min: 1, max: 1 });
     const json = values.json === true;
     const clientId = positionals[0] as string;
-    return withDeployment(json, async (deployment) => {
-      const { clients } = await clientAdmin(deployment);
-      if (clients.isConfigured(clientId)) return problem(json, 'configured_client', `${clientId} is in the configuration file: change its clientSecret there (and reload)`);
+    return onRegisteredClient(json, clientId, 'change its clientSecret', async (clients, deployment) => {
       const secret = await clients.registered.rotateSecret(clientId);
       if (!secret) return problem(json, 'no_secret', `no registered confidential client ${clientId}`);
       deployment.auditor.record({ event: 'client.updated', outcome: 'success', clientId, details: { origin: 'cli', secretRotated: true } });
