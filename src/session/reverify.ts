@@ -59,9 +59,14 @@ type Verdict =
   | { kind: 'refused'; reason: EndReason }
   | { kind: 'unreachable'; error: unknown };
 
-/** How a check asks: `force` asks the upstream even when its last answer is recent (the demo's "check now"). */
+/**
+ * How a check asks: `force` asks the upstream even when its last answer is recent (the demo's "check now");
+ * `lockRead` says the caller read the account's lock in this same request and found none (findAccount), so the check
+ * does not read it again.
+ */
 export interface CheckOptions {
   force?: boolean;
+  lockRead?: boolean;
 }
 
 /** Asks what the session's connector can answer without the user. */
@@ -69,7 +74,7 @@ async function verdictOf(deps: ReverifyDeps, connector: Connector | undefined, s
   if (!connector) return { kind: 'refused', reason: 'connector_removed' };
   const { sessionNotOnOrAfter } = session.identity;
   if (sessionNotOnOrAfter !== undefined && deps.now() >= sessionNotOnOrAfter) return { kind: 'refused', reason: 'upstream_session_expired' };
-  if (await deps.isLocked?.(session.accountId)) return { kind: 'refused', reason: 'account_locked' };
+  if (!options.lockRead && (await deps.isLocked?.(session.accountId))) return { kind: 'refused', reason: 'account_locked' };
   if (isAccountCheckConnector(connector)) {
     return connector.accountStillValid({ ...session.identity }) ? { kind: 'verified' } : { kind: 'refused', reason: 'account_removed' };
   }
@@ -205,7 +210,7 @@ export async function checkSession(deps: ReverifyDeps, checked: FederatedSession
  * Returns how many of the account's live sessions (`sessionIds`) are still live, checking them all at once (a refresh
  * grant). Sessions of refreshable connectors are confirmed upstream when near token expiry or past their interval;
  * others are checked when overdue. An unreachable upstream within the grace throws (the refresh answers 503, the
- * session stays); after the grace the session ends.
+ * session stays); after the grace the session ends. Its caller, findAccount, has just found the account unlocked.
  */
 export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessionIds: readonly string[]): Promise<number> {
   // Nothing to ask without the user and nothing to mark: no read.
@@ -218,7 +223,7 @@ export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord
       const connector = deps.connectors.get(session.connectorId);
       const overdue = (session.nextCheckAt ?? 0) <= deps.now();
       if (connector && !isRefreshableConnector(connector) && !overdue) return 'unchanged';
-      return checkSession(deps, session);
+      return checkSession(deps, session, { lockRead: true });
     }),
   );
   if (outcomes.includes('unreachable')) throw new UpstreamUnavailableError(undefined);
