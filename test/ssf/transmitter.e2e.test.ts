@@ -114,6 +114,27 @@ describe('SSF transmitter', () => {
     expect(broker.audit.slice(auditFrom).filter((e) => e.event === 'ssf.delivered' && e.outcome === 'success' && e.accountId === second.sub)).toHaveLength(2);
   });
 
+  it('two browsers of one user whose sessions end at the same moment: each SET reaches the receiver once, and each session-revoked before its credential-change', async () => {
+    const first = await signIn();
+    const second = await signIn();
+    expect(second.session.id).not.toBe(first.session.id);
+    const from = receiver.received.length;
+    const auditFrom = broker.audit.length;
+    await Promise.all([broker.app.broker.terminate(first.session, 'credential_change'), broker.app.broker.terminate(second.session, 'credential_change')]);
+    await idle();
+    const sets = receiver.received.slice(from);
+    expect(sets.map((set) => set.type).sort()).toEqual([EVENT.credentialChange, EVENT.credentialChange, EVENT.sessionRevoked, EVENT.sessionRevoked]);
+    expect(new Set(sets.map((set) => set.payload.jti)).size).toBe(4);
+    // In the order they happened: at no point has the receiver seen more credential-changes than session-revokeds.
+    const unmatched = sets.reduce((open, set) => {
+      if (set.type === EVENT.sessionRevoked) return open + 1;
+      expect(open).toBeGreaterThan(0);
+      return open - 1;
+    }, 0);
+    expect(unmatched).toBe(0);
+    expect(broker.audit.slice(auditFrom).filter((e) => e.event === 'ssf.delivered' && e.outcome === 'success')).toHaveLength(4);
+  });
+
   it('a receiver that fails once gets the SET again after the backoff; a receiver that keeps failing is audited', async () => {
     const { session } = await signIn();
     receiver.script.push(503);
