@@ -1,21 +1,16 @@
 // The demo's continuous verification in Chromium: a newcomer signs in through the demo OIDC upstream, checks the session, revokes the user at the upstream, checks again, and watches the session end and the app's token die; a SAML session's check marks it and the app's next sign-in makes a passive round trip through the IdP.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, launchChromium, newTestContext } from '../helpers/chromium.js';
-import { catalog, startDemoWorld, type DemoWorld } from './demo-world.js';
+import { describe, expect, it } from 'vitest';
+import { DESKTOP, newTestContext } from '../helpers/chromium.js';
+import { catalog, useDemoWorld, type DemoWorld } from './demo-world.js';
 import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
 
 let browser: Browser;
 let world: DemoWorld;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  world = await startDemoWorld();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.close();
+useDemoWorld((started, demo) => {
+  browser = started;
+  world = demo;
 });
 
 const { checkPage, checkUpstreamPage, openChoosePage, consentAndLand } = demoFlows(() => world.broker.url);

@@ -2,9 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { startDemoUpstreamOidc } from '../../src/demo/upstream-oidc.js';
 import { startDemoUpstreamSaml } from '../../src/demo/upstream-saml.js';
 import { localProvider, startBroker, TEST_USER, type TestBroker } from '../helpers/broker.js';
+import { launchChromium } from '../helpers/chromium.js';
 
 export { TEST_USER };
 
@@ -58,3 +61,18 @@ export function catalog(locale: string): Catalog {
 }
 
 export const LANGUAGES = ['en', 'zh-CN'] as const;
+
+/** Chromium and the demo world for one browser test file: started before its tests (handed to `started`), closed after them. */
+export function useDemoWorld(started: (browser: Browser, world: DemoWorld) => void): void {
+  let browser: Browser | undefined;
+  let world: DemoWorld | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    world = await startDemoWorld();
+    started(browser, world);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+}

@@ -1,10 +1,18 @@
-// The steps the browser tests share: open the demo's sign-in, consent and land, sign out, and the checks every page must pass.
-import type { Locator } from 'playwright-core';
+// The steps the browser tests share: open the demo's sign-in, sign in as the test user, consent and land, sign out, and the checks every page must pass.
+import type { Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { axeViolations, focusRingVisible, overflowsHorizontally, screenshot, type TestContext } from '../helpers/chromium.js';
-import { LANGUAGES, type Catalog } from './demo-world.js';
+import { LANGUAGES, TEST_USER, type Catalog } from './demo-world.js';
 
 export const continueWith = (t: Catalog, provider: string) => t.continueWith.replace('{provider}', provider);
+
+/** From the choose page: the test accounts, the test user's name and password, sign in. */
+export async function signInAsTestUser(page: Page, t: Catalog): Promise<void> {
+  await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
+  await page.getByLabel(t.username).fill(TEST_USER.username);
+  await page.getByLabel(t.password).fill(TEST_USER.password);
+  await page.getByRole('button', { name: t.signIn, exact: true }).click();
+}
 
 /** Waits for the locator's first element and compares its text (playwright-core has no auto-retrying expect). */
 export function expectLocator(locator: Locator) {

@@ -1,26 +1,21 @@
 // The demo's other pages in Chromium: SAML with the POST binding, "not you?", discovery errors, the language switch, ui_locales, error pages, a keyboard-only sign-in, the account security pages, the provider-down page.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DESKTOP, launchChromium, newTestContext, PHONE } from '../helpers/chromium.js';
+import { DESKTOP, newTestContext, PHONE } from '../helpers/chromium.js';
 import { localAccountId, totpCode } from '../helpers/step-up.js';
 import { localProvider, startBroker, TEST_CLIENT } from '../helpers/broker.js';
 import { closedPortUrl } from '../helpers/upstream-oidc.js';
-import { catalog, startDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
-import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
+import { catalog, useDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
+import { continueWith, demoFlows, expectClean, expectLocator, signInAsTestUser } from './flows.js';
 
 let browser: Browser;
 let world: DemoWorld;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  world = await startDemoWorld();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.close();
+useDemoWorld((started, demo) => {
+  browser = started;
+  world = demo;
 });
 
 const { checkPage, checkUpstreamPage, openChoosePage, consentAndLand } = demoFlows(() => world.broker.url);
@@ -49,10 +44,7 @@ describe('the choose page, the language and the error pages', () => {
     const tc = await newTestContext(browser, DESKTOP, 'en');
     const { page } = tc;
     await openChoosePage(tc, t, 'not-you');
-    await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
-    await page.getByLabel(t.username).fill(TEST_USER.username);
-    await page.getByLabel(t.password).fill(TEST_USER.password);
-    await page.getByRole('button', { name: t.signIn, exact: true }).click();
+    await signInAsTestUser(page, t);
     await page.getByRole('heading', { name: t.consentTitle }).waitFor();
     expect(await page.locator('main').textContent()).toContain(TEST_USER.email);
     await page.getByRole('link', { name: t.notYou }).click();
@@ -194,10 +186,7 @@ describe('the choose page, the language and the error pages', () => {
       const tc = await newTestContext(browser, viewport, lang);
       const { page } = tc;
       await openChoosePage(tc, t, label);
-      await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
-      await page.getByLabel(t.username).fill(TEST_USER.username);
-      await page.getByLabel(t.password).fill(TEST_USER.password);
-      await page.getByRole('button', { name: t.signIn, exact: true }).click();
+      await signInAsTestUser(page, t);
       await consentAndLand(tc, t, label, TEST_USER.email);
       await page.getByRole('link', { name: a.account.link }).click();
       await page.getByRole('heading', { name: a.account.title }).waitFor();

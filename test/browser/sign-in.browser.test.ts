@@ -1,21 +1,16 @@
 // Every sign-in path of the demo in Chromium, at desktop and phone widths, in English and Chinese: axe-clean, no overflow, strict CSP, a way on from every end.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, launchChromium, newTestContext, PHONE } from '../helpers/chromium.js';
-import { catalog, LANGUAGES, startDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
-import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
+import { describe, expect, it } from 'vitest';
+import { DESKTOP, newTestContext, PHONE } from '../helpers/chromium.js';
+import { catalog, LANGUAGES, useDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
+import { continueWith, demoFlows, expectClean, expectLocator, signInAsTestUser } from './flows.js';
 
 let browser: Browser;
 let world: DemoWorld;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  world = await startDemoWorld();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.close();
+useDemoWorld((started, demo) => {
+  browser = started;
+  world = demo;
 });
 
 const { checkPage, checkUpstreamPage, openChoosePage, consentAndLand, logoutAndSeeSignedOut } = demoFlows(() => world.broker.url);
@@ -91,10 +86,7 @@ for (const viewport of [DESKTOP, PHONE]) {
         await expectLocator(page.getByRole('alert')).toHaveText(t.demoCancelled);
         await checkPage(tc, `${label}-cancelled`);
         await page.getByRole('link', { name: t.demoSignInAgain }).click();
-        await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
-        await page.getByLabel(t.username).fill(TEST_USER.username);
-        await page.getByLabel(t.password).fill(TEST_USER.password);
-        await page.getByRole('button', { name: t.signIn, exact: true }).click();
+        await signInAsTestUser(page, t);
         await page.getByRole('heading', { name: t.consentTitle }).waitFor();
         await page.getByRole('button', { name: t.deny }).click();
         await page.waitForURL(`${world.broker.url}/demo?outcome=cancelled`);

@@ -2,12 +2,12 @@
 import type { Browser } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ACR_MFA } from '../../src/mfa/assurance.js';
-import { DESKTOP, launchChromium, newTestContext, PHONE } from '../helpers/chromium.js';
+import { DESKTOP, newTestContext, PHONE } from '../helpers/chromium.js';
 import { localAccountId, totpCode } from '../helpers/step-up.js';
-import { catalog, startDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
-import { continueWith, demoFlows, expectClean, expectLocator } from './flows.js';
+import { catalog, useDemoWorld, TEST_USER, type DemoWorld } from './demo-world.js';
+import { demoFlows, expectClean, expectLocator, signInAsTestUser } from './flows.js';
 
 interface MfaTexts {
   mfa: Record<string, string>;
@@ -19,14 +19,9 @@ const mfaTexts = (locale: string) => JSON.parse(readFileSync(join(process.cwd(),
 let browser: Browser;
 let world: DemoWorld;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  world = await startDemoWorld();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.close();
+useDemoWorld((started, demo) => {
+  browser = started;
+  world = demo;
 });
 
 const { checkPage, openChoosePage, consentAndLand } = demoFlows(() => world.broker.url);
@@ -42,10 +37,7 @@ for (const [viewport, lang] of [[DESKTOP, 'en'], [PHONE, 'zh-CN']] as const) {
       const tc = await newTestContext(browser, viewport, lang);
       const { page } = tc;
       await openChoosePage(tc, t, label);
-      await page.getByRole('button', { name: continueWith(t, 'Test accounts') }).click();
-      await page.getByLabel(t.username).fill(TEST_USER.username);
-      await page.getByLabel(t.password).fill(TEST_USER.password);
-      await page.getByRole('button', { name: t.signIn, exact: true }).click();
+      await signInAsTestUser(page, t);
       await consentAndLand(tc, t, label, TEST_USER.email);
       // The risk panel: a low level and the signals behind it (a new device).
       const risk = (await page.locator('#risk').textContent()) ?? '';
