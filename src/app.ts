@@ -170,7 +170,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   });
   const locks = new AccountLocks(store, now);
   const bindings = new GrantBindings(store, bindingTtlMs(config.tokens));
-  const adapter = createOidcAdapter(store);
+  const adapter = createOidcAdapter(store, config.store.type === 'redis' ? { lostClaimWaitMs: config.store.lostClaimWaitMs } : {});
   const clientRegistration = createClientRegistration({ config, store, adapter, now, resolver: deps.outboundResolver, ca: deps.outboundCa });
   const terminate = createTerminator({
     sessions,

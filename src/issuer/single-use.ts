@@ -12,8 +12,11 @@ import { StoreUnavailableError } from '../store/store.js';
  * - won: the response goes out as it is;
  * - lost (a concurrent request consumed it first, or it was revoked meanwhile): reuse. The grant is revoked, the
  *   winner's tokens with it (RFC 6749 sections 4.1.2 and 10.4), and the answer becomes 400 invalid_grant;
- * - the store fails: 503 temporarily_unavailable, and the code or refresh token is still unconsumed, so a prompt retry
- *   works. The tokens the failed request saved were never handed out; they belong to the same grant and die with it.
+ * - the store fails: the claim may have landed before the store went silent, so the request waits for the store (up to
+ *   `store.lostClaimWaitMs`) and reads back whose claim is there (store/claim-once.ts): its own is a win, and the
+ *   response goes out after all. A store silent for longer: 503 temporarily_unavailable. The code or refresh token is
+ *   then still unconsumed unless the lost claim landed, in which case a retry counts as reuse (the only case where an
+ *   outage can cost a sign-in). The tokens the failed request saved were never handed out; they die with the grant.
  * A request that failed with 5xx on its own claims nothing, for the same reason. A sequential replay never gets here:
  * oidc-provider sees `consumed` first, revokes the grant and answers invalid_grant itself.
  */

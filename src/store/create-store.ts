@@ -47,6 +47,13 @@ const redisStoreSchema = z
       .optional()
       .describe('TLS for every connection (rediss:// URLs turn it on by themselves); an object sets the CA to trust.'),
     commandTimeoutMs: z.number().int().positive().max(60_000).default(2000).describe('A command unanswered this long fails with 503.'),
+    lostClaimWaitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(15_000)
+      .describe('A token request whose single-use claim of a code or refresh token got no answer (Redis went away mid-command) waits this long for Redis to say whether it landed, then answers 503.'),
   })
   .superRefine((section, ctx) => {
     const modes = [section.url, section.cluster, section.sentinels].filter((mode) => mode !== undefined).length;

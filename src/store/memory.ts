@@ -1,5 +1,6 @@
 // In-process KeyValueStore for development and tests: same semantics as the Redis store, values kept as JSON copies.
 import type { ClaimResult, KeyValueStore, ScheduleEntry, TokenTake, WriteOp } from './store.js';
+import { claimPair, toJson } from './json-text.js';
 import { takeFromBucket } from './token-bucket.js';
 
 interface Entry {
@@ -16,13 +17,6 @@ export interface MemoryStoreOptions {
   now?: () => number;
   /** Sweep interval for expired entries, ms (0 disables). */
   sweepMs?: number;
-}
-
-/** JSON text of a value; throws for values JSON cannot represent (undefined, functions, symbols). */
-function toJson(key: string, value: unknown): string {
-  const json = JSON.stringify(value) as string | undefined;
-  if (json === undefined) throw new TypeError(`value for ${key} is not JSON-serialisable`);
-  return json;
 }
 
 export class MemoryStore implements KeyValueStore {
@@ -179,15 +173,14 @@ export class MemoryStore implements KeyValueStore {
     return true;
   }
 
-  async claim(key: string, field: string, value: unknown): Promise<ClaimResult> {
-    const json = toJson(key, value);
+  async claim(key: string, field: string, value: unknown, alongside?: Record<string, unknown>): Promise<ClaimResult> {
+    const pair = claimPair(key, field, value, alongside);
     const entry = this.live(key);
     if (!entry) return 'absent';
     const stored: unknown = JSON.parse(entry.json);
     if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) throw new TypeError(`value for ${key} is not an object`);
     if (Object.hasOwn(stored, field)) return 'taken';
-    // Appended as Redis does: the stored text is kept and the new field comes last.
-    const pair = `${JSON.stringify(field)}:${json}`;
+    // Appended as Redis does: the stored text is kept and the new fields come last.
     entry.json = entry.json === '{}' ? `{${pair}}` : `${entry.json.slice(0, -1)},${pair}}`;
     return 'won';
   }

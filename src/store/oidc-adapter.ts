@@ -1,5 +1,6 @@
 // oidc-provider 9 Adapter on a KeyValueStore: a port of oidc-provider's memory adapter (same keys and grant/sessionUid/userCode indexes).
 import Provider, { errors } from 'oidc-provider';
+import { claimOnce } from './claim-once.js';
 import type { KeyValueStore, WriteOp } from './store.js';
 
 /** What oidc-provider hands to upsert and expects back from find (plus `consumed`, set by consume). */
@@ -38,7 +39,15 @@ export interface OidcAdapterOptions {
   clockToleranceSec?: number;
   /** Clock in ms since epoch (tests). */
   now?: () => number;
+  /**
+   * How long a consume whose answer the store lost waits for the store to say whether it landed, ms (see claimOnce).
+   * Default 15 s.
+   */
+  lostClaimWaitMs?: number;
 }
+
+/** The field a consume writes beside `consumed`: which request's claim it was. */
+const CONSUMED_BY = 'consumedBy';
 
 export const DEFAULT_OIDC_PREFIX = 'oidc:{oidc}:';
 
@@ -97,6 +106,9 @@ export function takeDeferredConsumes(ctx: object): DeferredConsume[] {
   return list;
 }
 
+/** How long a consume whose answer was lost waits for the store by default, ms. */
+export const DEFAULT_LOST_CLAIM_WAIT_MS = 15_000;
+
 /** Every how many grant-member saves (per adapter factory) the grant index's expired members are dropped. */
 export const PRUNE_EVERY = 16;
 
@@ -108,6 +120,7 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
   const prefix = options.prefix ?? DEFAULT_OIDC_PREFIX;
   const tolerance = options.clockToleranceSec ?? 0;
   const now = options.now ?? Date.now;
+  const claimOptions = { markField: CONSUMED_BY, waitMs: options.lostClaimWaitMs ?? DEFAULT_LOST_CLAIM_WAIT_MS };
   let saves = 0;
 
   const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
@@ -182,7 +195,8 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
     /**
      * Marks the entry consumed (epoch seconds) in place, keeping its TTL, only when nobody has: of concurrent consumes
      * exactly one wins (oidc-provider checks `consumed` and then calls consume, two steps). A loser is reuse (RFC 6749
-     * sections 4.1.2 and 10.4): the grant is revoked and InvalidGrant thrown. An absent entry stays absent.
+     * sections 4.1.2 and 10.4): the grant is revoked and InvalidGrant thrown. An absent entry stays absent. A claim whose
+     * answer the store lost is read back once the store answers (claimOnce), so a retry is never mistaken for reuse.
      * Inside a request registered with deferConsumes() the claim is only recorded, to be made after the new tokens are saved.
      */
     async consume(id: string): Promise<void> {
@@ -196,7 +210,7 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
     }
 
     private async claim(id: string, deferredClaim: boolean, grantId: string | undefined): Promise<void> {
-      const result = await store.claim(this.key(id), 'consumed', Math.floor(now() / 1000));
+      const result = await claimOnce(store, this.key(id), 'consumed', Math.floor(now() / 1000), claimOptions);
       if (result === 'won' || (result === 'absent' && !deferredClaim)) return;
       const revoke = grantId ?? (result === 'taken' ? (await this.find(id))?.grantId : undefined);
       if (revoke) await this.revokeGrant(revoke);

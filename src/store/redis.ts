@@ -2,6 +2,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { claimPair, toJson } from './json-text.js';
 import { hashTagOf, RedisTurnBatcher, RUN_LUA } from './redis-batch.js';
 import { StoreUnavailableError } from './store.js';
 import type { ClaimResult, KeyValueStore, ScheduleEntry, TokenTake, WriteOp } from './store.js';
@@ -37,12 +38,6 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
 type RunCommand = (numKeys: number, ...keysAndArgs: string[]) => Promise<unknown[]>;
 
 type Client = Redis | Cluster;
-
-function toJson(key: string, value: unknown): string {
-  const json = JSON.stringify(value) as string | undefined;
-  if (json === undefined) throw new TypeError(`value for ${key} is not JSON-serialisable`);
-  return json;
-}
 
 /** Redis expiry arguments must be positive integers; the memory store rounds the same way. */
 function pxOf(ttlMs: number): string {
@@ -220,8 +215,8 @@ export class RedisStore implements KeyValueStore {
     return reply === 1;
   }
 
-  async claim(key: string, field: string, value: unknown): Promise<ClaimResult> {
-    const reply = await this.op([this.k(key)], ['c', field, `${JSON.stringify(field)}:${toJson(key, value)}`]);
+  async claim(key: string, field: string, value: unknown, alongside?: Record<string, unknown>): Promise<ClaimResult> {
+    const reply = await this.op([this.k(key)], ['c', field, claimPair(key, field, value, alongside)]);
     if (reply === -1) throw new TypeError(`value for ${key} is not an object`);
     return reply === 1 ? 'won' : reply === 0 ? 'taken' : 'absent';
   }

@@ -63,9 +63,10 @@ export interface KeyValueStore {
    * Sets one top-level field of a stored JSON object only when the object does not have it yet, in one step, keeping
    * the TTL: of many concurrent claims of one field exactly one is 'won' (single use of codes and refresh tokens).
    * 'taken' when the field is already present (whatever its value, null included), 'absent' when the key is.
-   * Throws TypeError when the stored value is not an object.
+   * `alongside` fields are written in the same step by the winner only (who claimed it, so a caller whose answer was lost
+   * can read afterwards whether the claim was its own). Throws TypeError when the stored value is not an object.
    */
-  claim(key: string, field: string, value: unknown): Promise<ClaimResult>;
+  claim(key: string, field: string, value: unknown, alongside?: Record<string, unknown>): Promise<ClaimResult>;
   /**
    * Takes one token from the bucket `key` (holding `capacity` tokens, refilled continuously at `refillPerSecond`), in one
    * step: of many concurrent takes, on any instance, at most the tokens the bucket holds are allowed. `now` (ms) is the

@@ -1,4 +1,4 @@
-// Codes and refresh tokens are single use under real parallel requests (RFC 6749 4.1.2, 10.4), and a rotation interrupted by the store is safe to retry.
+// Codes and refresh tokens are single use under real parallel requests (RFC 6749 4.1.2, 10.4), and a rotation interrupted by the store, even after its claim landed, neither loses the user nor hands tokens out twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { RedisStore } from '../../src/store/redis.js';
@@ -21,34 +21,50 @@ function matches(point: FaultPoint, method: string, args: unknown[]): boolean {
 
 /**
  * The real store, with fault injection: once armed, the next call at the chosen point runs `fault` first (throw an
- * outage, or kill the real Redis) and is then passed on. Nothing else is changed.
+ * outage, or kill the real Redis) and is then passed on; with `after`, the call is made first and the fault then runs
+ * in place of its answer (the claim landed, its answer was lost). `silence` makes every call fail for a while.
  */
 function withFaults(store: KeyValueStore) {
-  let armed: { point: FaultPoint; fault: () => Promise<void> } | undefined;
+  let armed: { point: FaultPoint; fault: () => Promise<void>; after: boolean } | undefined;
+  let silentUntil = 0;
   const proxied = new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
+        if (Date.now() < silentUntil) throw new StoreUnavailableError('injected silence');
         const due = armed;
+        const call = () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         if (due && matches(due.point, String(prop), args)) {
           armed = undefined;
+          if (due.after) {
+            await call();
+            await due.fault();
+            throw new StoreUnavailableError('answer lost');
+          }
           await due.fault();
         }
-        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        return call();
       };
     },
   });
   return {
     store: proxied,
-    arm(point: FaultPoint, fault: () => Promise<void>) {
-      armed = { point, fault };
+    arm(point: FaultPoint, fault: () => Promise<void>, options: { after?: boolean } = {}) {
+      armed = { point, fault, after: options.after ?? false };
+    },
+    silence(ms: number) {
+      silentUntil = Date.now() + ms;
     },
     get fired() {
       return armed === undefined;
     },
   };
 }
+
+const outage = async () => {
+  throw new StoreUnavailableError('injected outage');
+};
 
 const backends: { name: string; open(): Promise<{ store: KeyValueStore; dispose(): Promise<void>; config: Record<string, unknown> }> }[] = [
   {
@@ -131,12 +147,10 @@ describe.each(backends)('single use at the token endpoint on $name', (backend) =
     await expectGrantRevoked(broker, rotated.body as { access_token: string; refresh_token: string });
   });
 
-  describe.each(['RefreshToken save', 'AccessToken save', 'claim'] as const)('the store fails at the %s of a rotation', (point) => {
+  describe.each(['RefreshToken save', 'AccessToken save'] as const)('the store fails at the %s of a rotation', (point) => {
     it('answers 503; the retry with the same refresh token succeeds and the user stays signed in', async () => {
       const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-      faults.arm(point, async () => {
-        throw new StoreUnavailableError('injected outage');
-      });
+      faults.arm(point, outage);
       const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
       expect(faults.fired).toBe(true);
       expect(failed.status).toBe(503);
@@ -155,19 +169,88 @@ describe.each(backends)('single use at the token endpoint on $name', (backend) =
     });
   });
 
-  it('a code exchange the store failed at its claim can be retried once, and the code stays single use', async () => {
-    const { params } = await freshCode(broker);
-    faults.arm('claim', async () => {
-      throw new StoreUnavailableError('injected outage');
+  describe.each([
+    { what: 'before the claim lands', after: false },
+    { what: 'after the claim landed (its answer lost)', after: true },
+  ])('the store fails $what', ({ after }) => {
+    it('the request reads back whose claim is there once the store answers: 200, the user stays signed in, the old refresh token is spent', async () => {
+      const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+      faults.arm('claim', outage, { after });
+      const rotated = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+      expect(faults.fired).toBe(true);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.refresh_token).not.toBe(tokens.refresh_token);
+      expect(await userinfoStatus(broker, rotated.body.access_token!)).toBe(200);
+      const next = await tokenRequest(broker, refreshParams(rotated.body.refresh_token!));
+      expect(next.status).toBe(200);
+      const replay = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+      expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      await expectGrantRevoked(broker, next.body as { access_token: string; refresh_token: string });
     });
-    const failed = await tokenRequest(broker, params);
+
+    it('a code exchange settles the same way, and the code stays single use', async () => {
+      const { params } = await freshCode(broker);
+      faults.arm('claim', outage, { after });
+      const exchanged = await tokenRequest(broker, params);
+      expect(exchanged.status).toBe(200);
+      expect(await userinfoStatus(broker, exchanged.body.access_token!)).toBe(200);
+      const replay = await tokenRequest(broker, params);
+      expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      await expectGrantRevoked(broker, exchanged.body as { access_token: string; refresh_token: string });
+    });
+  });
+
+  it("two requests with one refresh token while the first one's claim answer is lost: one 200 at most, and the grant ends", async () => {
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    faults.arm('claim', outage, { after: true });
+    const answers = await Promise.all([0, 1].map(() => tokenRequest(broker, refreshParams(tokens.refresh_token!))));
+    expect(answers.filter((a) => a.status === 200).length).toBeLessThanOrEqual(1);
+    for (const loser of answers.filter((a) => a.status !== 200)) expect(loser.body).toMatchObject({ error: 'invalid_grant' });
+    for (const winner of answers.filter((a) => a.status === 200)) await expectGrantRevoked(broker, winner.body as { access_token: string; refresh_token: string });
+  });
+});
+
+describe('a claim whose answer is lost while the store stays silent longer than lostClaimWaitMs', () => {
+  let broker: TestBroker;
+  let faults: ReturnType<typeof withFaults>;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    store = await openRedisStore();
+    faults = withFaults(store);
+    broker = await startBroker({ store: faults.store, config: { store: { type: 'redis', lostClaimWaitMs: 300 } } });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await disposeRedisStore(store);
+  });
+
+  it('never hands the tokens out: 503; the claim did land, so a retry afterwards counts as reuse and ends the grant', async () => {
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    faults.arm('claim', async () => faults.silence(1000), { after: true });
+    const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(faults.fired).toBe(true);
     expect(failed.status).toBe(503);
-    const retry = await tokenRequest(broker, params);
+    expect(failed.body.access_token).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const retry = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(retry).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await userinfoStatus(broker, tokens.access_token)).toBe(401);
+  });
+
+  it('a claim that never landed stays unspent: 503, then the retry succeeds', async () => {
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    faults.arm('claim', async () => {
+      faults.silence(1000);
+      await outage();
+    });
+    const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(faults.fired).toBe(true);
+    expect(failed.status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const retry = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
     expect(retry.status).toBe(200);
     expect(await userinfoStatus(broker, retry.body.access_token!)).toBe(200);
-    const replay = await tokenRequest(broker, params);
-    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    await expectGrantRevoked(broker, retry.body as { access_token: string; refresh_token: string });
   });
 });
 
@@ -194,9 +277,9 @@ describe('Redis killed in the middle of a refresh-token rotation (AOF on)', () =
     await store.ready(10_000);
   }
 
-  it.each(['AccessToken save', 'claim'] as const)('killed right before the %s: 503, then the retry after the restart succeeds', async (point) => {
+  it('killed right before the AccessToken save: 503, then the retry after the restart succeeds', async () => {
     const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-    faults.arm(point, () => redis.kill());
+    faults.arm('AccessToken save', () => redis.kill());
     const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
     expect(faults.fired).toBe(true);
     expect(failed.status).toBe(503);
@@ -208,5 +291,30 @@ describe('Redis killed in the middle of a refresh-token rotation (AOF on)', () =
     expect(await userinfoStatus(broker, retry.body.access_token!)).toBe(200);
     const next = await tokenRequest(broker, refreshParams(retry.body.refresh_token!));
     expect(next.status).toBe(200);
+  });
+
+  it.each([
+    { what: 'before the claim', after: false },
+    { what: 'after the claim landed in the AOF, before its answer', after: true },
+  ])('killed $what and back a second later: the waiting request reads back its claim and answers 200', async ({ after }) => {
+    const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
+    let restarted: Promise<void> | undefined;
+    faults.arm(
+      'claim',
+      async () => {
+        await redis.kill();
+        restarted = new Promise((resolve) => setTimeout(resolve, 1000)).then(restart);
+      },
+      { after },
+    );
+    const rotated = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(faults.fired).toBe(true);
+    await restarted;
+    expect(rotated.status).toBe(200);
+    expect(await userinfoStatus(broker, rotated.body.access_token!)).toBe(200);
+    const next = await tokenRequest(broker, refreshParams(rotated.body.refresh_token!));
+    expect(next.status).toBe(200);
+    const replay = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 });

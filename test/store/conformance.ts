@@ -249,6 +249,22 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
         expect(await store.get('empty')).toEqual({ consumed: 7 });
       });
 
+      it('writes the alongside fields with a winning claim only, so the winner can be told apart afterwards', async () => {
+        await store.set('rotated', { grantId: 'g' }, 60_000);
+        expect(await store.claim('rotated', 'consumed', 1700000000, { consumedBy: 'request-a', note: { n: [1] } })).toBe('won');
+        expect(await store.claim('rotated', 'consumed', 1800000000, { consumedBy: 'request-b' })).toBe('taken');
+        const after = await store.get<Record<string, unknown>>('rotated');
+        expect(after).toEqual({ grantId: 'g', consumed: 1700000000, consumedBy: 'request-a', note: { n: [1] } });
+        expect(Object.keys(after!)).toEqual(['grantId', 'consumed', 'consumedBy', 'note']);
+        await store.set('fresh', {}, 60_000);
+        expect(await store.claim('fresh', 'consumed', 2, { consumedBy: 'x' })).toBe('won');
+        expect(await store.get('fresh')).toEqual({ consumed: 2, consumedBy: 'x' });
+        expect(await store.claim('nobody-there', 'consumed', 1, { consumedBy: 'y' })).toBe('absent');
+        await expect(store.claim('fresh', 'other', 1, { other: 2 })).rejects.toThrow(TypeError);
+        await expect(store.claim('fresh', 'other', 1, { bad: undefined })).rejects.toThrow(TypeError);
+        expect(await store.get('fresh')).toEqual({ consumed: 2, consumedBy: 'x' });
+      });
+
       it('never creates an absent or expired key, and refuses a value that is not an object', async () => {
         expect(await store.claim('nobody', 'consumed', 1)).toBe('absent');
         expect(await store.get('nobody')).toBeUndefined();
