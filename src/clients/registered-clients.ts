@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 import type { OidcAdapter, OidcAdapterClass, OidcPayload } from '../store/oidc-adapter.js';
+import { StreamRepository } from '../ssf/streams.js';
 import type { KeyValueStore } from '../store/store.js';
 
 const INDEX = 'clients:registered';
@@ -91,6 +92,8 @@ export class RegisteredClients {
       { op: 'delete', key: META + clientId },
       { op: 'mapDelete', key: INDEX, field: clientId },
     ]);
+    // What the client owned goes with it: its SSF event streams, so no receiver of it hears of users again.
+    await new StreamRepository(this.store).deleteAllOf(clientId);
     return existed;
   }
 

@@ -61,6 +61,13 @@ export class StreamRepository {
     await this.store.batch([{ op: 'mapDelete', key: clientStreamsKey(stream.clientId), field: stream.stream_id }]);
   }
 
+  /** Deletes every stream of a client, with their waiting SETs (the client is removed). */
+  async deleteAllOf(clientId: string): Promise<void> {
+    const ids = Object.keys(await this.store.mapGetAll(clientStreamsKey(clientId)));
+    if (ids.length > 0) await this.store.delete(...ids.flatMap((id) => [streamKey(id), pollQueueKey(id)]));
+    await this.store.delete(clientStreamsKey(clientId));
+  }
+
   /** Queues a SET for the stream's receiver to poll. */
   async enqueue(streamId: string, jti: string, token: string): Promise<void> {
     await this.store.batch([{ op: 'mapSet', key: pollQueueKey(streamId), field: jti, value: token, ttlMs: POLL_RETENTION_MS }]);

@@ -141,12 +141,16 @@ export class SsfTransmitter {
 
   /**
    * Sends one event about `accountId` to every enabled stream of `clientId` that asked for it and has not removed
-   * the subject.
+   * the subject, while the client exists and is enabled: a removed or disabled client's receiver hears nothing more.
    */
   async publish(accountId: string, clientId: string, subject: SubjectId, type: string, payload: Record<string, unknown>): Promise<void> {
     let streams: StreamRecord[];
     try {
       streams = await this.options.streams.ofClient(clientId);
+      if (streams.length > 0 && !(await this.clientLives(clientId))) {
+        this.options.logger.info({ clientId, streams: streams.length }, 'SSF event not sent: the client is removed or disabled');
+        return;
+      }
     } catch (err) {
       this.options.logger.error({ err: { message: (err as Error)?.message }, clientId }, 'could not read the SSF streams of a client');
       return;
@@ -155,6 +159,11 @@ export class SsfTransmitter {
       if (stream.status !== 'enabled' || !stream.events_requested.includes(type) || stream.excluded.includes(accountId)) continue;
       await this.send(stream, subject, type, payload, accountId);
     }
+  }
+
+  /** The client is still one the broker serves (configured, or registered and not disabled). */
+  private async clientLives(clientId: string): Promise<boolean> {
+    return (await this.options.provider.Client.find(clientId)) !== undefined;
   }
 
   /** SSF 1.0 §8.1.4: a verification event with the receiver's `state`, sent whatever the stream's status. */
@@ -197,6 +206,11 @@ export class SsfTransmitter {
         return;
       }
       try {
+        // A retry waits seconds: the client may have been removed or disabled meanwhile.
+        if (attempt > 1 && !(await this.clientLives(stream.clientId))) {
+          this.audit('failure', stream, type, accountId, { attempts: attempt - 1, detail }, 'client_gone');
+          return;
+        }
         const headers: Record<string, string> = { 'content-type': 'application/secevent+jwt', accept: 'application/json' };
         if (stream.delivery.authorization_header) headers.authorization = stream.delivery.authorization_header;
         const { status } = await this.options.push.post(stream.delivery.endpoint_url!, token, headers);
