@@ -19,7 +19,7 @@ export class UpstreamUnavailableError extends Error {
 }
 
 /** Upstream answers that mean "this user's session is over" rather than "try again later". */
-const SESSION_ENDING = new Set<string>(['upstream_revoked', 'upstream_subject_mismatch', 'refresh_unavailable', 'email_domain_not_allowed', 'email_not_verified'] satisfies EndReason[]);
+const SESSION_ENDING = new Set<string>(['upstream_revoked', 'upstream_subject_mismatch', 'refresh_unavailable', 'email_domain_not_allowed', 'email_not_verified', 'upstream_tokens_unreadable'] satisfies EndReason[]);
 
 export interface ReverifyDeps {
   sessions: SessionRepository;

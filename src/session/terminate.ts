@@ -15,6 +15,8 @@ export type EndReason =
   | 'refresh_unavailable'
   | 'email_domain_not_allowed'
   | 'email_not_verified'
+  /** Re-verification: the session's upstream tokens cannot be decrypted with any of vaultKeys (tampered, or a key retired too early). */
+  | 'upstream_tokens_unreadable'
   /** Re-verification: the upstream stayed unreachable for longer than the grace period. */
   | 'upstream_unreachable'
   /** The upstream refused the browser round trip of a re-verification (SAML NoPassive or another non-success status, or another subject). */

@@ -25,7 +25,8 @@ export interface TokenVault {
   /**
    * The session's tokens, refreshed through `connector` first when less than refreshSkewMs of access-token life remains.
    * One refresh per session at a time across processes (store lock) and within this one (shared promise).
-   * Throws the connector's ConnectorError (e.g. upstream_revoked) when the refresh fails.
+   * Throws the connector's ConnectorError (e.g. upstream_revoked) when the refresh fails, and
+   * `upstream_tokens_unreadable` when the entry exists but none of the keys opens it.
    * `maxAgeMs` (re-verification): also refresh when the upstream last answered longer ago than this.
    */
   getFresh(sessionId: string, connector: RefreshableConnector, identity?: Identity, options?: { maxAgeMs?: number }): Promise<FreshTokens | undefined>;
@@ -80,15 +81,21 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
     await store.set(entryKey(sessionId), ring.seal(sessionId, JSON.stringify(record)), ttl);
   }
 
-  async function get(sessionId: string): Promise<VaultRecord | undefined> {
+  /** The session's entry; 'unreadable' when it exists but no key opens it (tampered, moved, or its key was retired). */
+  async function open(sessionId: string): Promise<VaultRecord | 'unreadable' | undefined> {
     const box = await store.get(entryKey(sessionId));
     if (box === undefined) return undefined;
     const plaintext = ring.open(sessionId, box);
     if (plaintext === undefined) {
       logger?.error({ sessionId }, 'vault entry cannot be decrypted (tampered, moved, or its key was retired)');
-      return undefined;
+      return 'unreadable';
     }
     return JSON.parse(plaintext) as VaultRecord;
+  }
+
+  async function get(sessionId: string): Promise<VaultRecord | undefined> {
+    const record = await open(sessionId);
+    return record === 'unreadable' ? undefined : record;
   }
 
   /** Near expiry, or (re-verification) not confirmed by the upstream for `maxAgeMs`. */
@@ -169,8 +176,13 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
     },
     get,
     async getFresh(sessionId, connector, identity, options) {
-      const record = await get(sessionId);
+      const record = await open(sessionId);
       if (!record) return undefined;
+      // Fail closed: a session whose upstream tokens nobody can read can never be confirmed upstream again.
+      if (record === 'unreadable') {
+        auditor?.record({ event: 'upstream.token.refresh_failed', outcome: 'failure', level: 'error', connectorId: connector.id, reason: 'upstream_tokens_unreadable' });
+        throw new ConnectorError('upstream_tokens_unreadable', 'the session\'s upstream tokens cannot be decrypted with any of vaultKeys', { status: 401 });
+      }
       if (!needsRefresh(record, options?.maxAgeMs)) return { ...record, refreshed: false };
       const pending = inflight.get(sessionId);
       if (pending) return pending;

@@ -33,7 +33,7 @@ const CREDENTIAL_REASONS: ReadonlySet<EndReason> = new Set(['credential_change',
 function initiatingEntity(reason: EndReason): 'admin' | 'user' | 'policy' | 'system' {
   if (reason === 'logout') return 'user';
   if (reason === 'admin_revoked' || reason === 'account_locked') return 'admin';
-  if (reason === 'upstream_unreachable' || reason === 'connector_removed') return 'system';
+  if (reason === 'upstream_unreachable' || reason === 'connector_removed' || reason === 'upstream_tokens_unreadable') return 'system';
   return 'policy';
 }
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderFile } from '../../src/config/schema.js';
+import { createTokenVault } from '../../src/session/vault.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, REDIS_URL } from '../helpers/redis.js';
@@ -138,6 +139,22 @@ describe('one broker, a fake clock', () => {
     expect(broker.audit.slice(auditFrom).some((e) => e.event === 'session.ended' && e.accountId === sub && e.reason === 'upstream_unreachable')).toBe(true);
     expect(broker.audit.slice(auditFrom).filter((e) => e.event === 'session.ended' && e.reason !== 'upstream_unreachable')).toEqual([]);
     state.down = false;
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('upstream tokens no vault key opens (tampered, or a key retired too early): the session ends at its check, audited as an error', async () => {
+    const { config, tokens, sub, sessionId } = await federatedLogin(broker);
+    const auditFrom = broker.audit.length;
+    // The entry is there, sealed under a key this broker does not hold.
+    await createTokenVault({ store: broker.store, keys: [randomBytes(32)] }).save(sessionId, 'acme', { accessToken: 'a', refreshToken: 'r', expiresAt: now() + INTERVAL });
+    const refreshesBefore = state.refreshes;
+    offset += INTERVAL;
+    await sweep();
+    expect(await live(sub, sessionId)).toBe(false);
+    expect(state.refreshes).toBe(refreshesBefore);
+    const audit = broker.audit.slice(auditFrom);
+    expect(audit).toContainEqual(expect.objectContaining({ event: 'upstream.token.refresh_failed', level: 'error', reason: 'upstream_tokens_unreadable' }));
+    expect(audit).toContainEqual(expect.objectContaining({ event: 'session.ended', reason: 'upstream_tokens_unreadable', accountId: sub }));
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 

@@ -90,6 +90,21 @@ describe('encryption at rest', () => {
     expect((await createTokenVault({ store, keys: [newKey] }).get('b'))?.tokens.accessToken).toBe('at-0');
   });
 
+  it('fails closed on an entry no key opens: getFresh throws upstream_tokens_unreadable (audited at error level) and never calls the upstream', async () => {
+    const store = new MemoryStore({ sweepMs: 0 });
+    const c = clock();
+    await createTokenVault({ store, keys: [key()], now: c.now }).save('s', 'up', tokens(c.now() + 60 * MIN));
+    const audit: { event: string; level?: string; reason?: string }[] = [];
+    const vault = createTokenVault({ store, keys: [key()], now: c.now, auditor: { record: (input) => audit.push(input) } });
+    const { connector, calls } = countingConnector({ now: c.now });
+    expect(await vault.get('s')).toBeUndefined();
+    await expect(vault.getFresh('s', connector, undefined, { maxAgeMs: 0 })).rejects.toMatchObject({ name: 'ConnectorError', code: 'upstream_tokens_unreadable' });
+    expect(calls()).toBe(0);
+    expect(audit).toEqual([expect.objectContaining({ event: 'upstream.token.refresh_failed', level: 'error', reason: 'upstream_tokens_unreadable' })]);
+    // No entry at all is not a failure: nothing to refresh.
+    expect(await vault.getFresh('nobody', connector)).toBeUndefined();
+  });
+
   it('accepts only 32-byte keys', () => {
     expect(() => parseVaultKey(randomBytes(16).toString('base64'))).toThrow(VaultKeyError);
     expect(() => createTokenVault({ store: new MemoryStore({ sweepMs: 0 }), keys: [] })).toThrow(VaultKeyError);
