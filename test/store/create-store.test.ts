@@ -34,7 +34,7 @@ describe('storeConfigSchema', () => {
   it('accepts memory and Redis sections and fills documented defaults', () => {
     expect(storeConfigSchema.parse({ type: 'memory' })).toEqual({ type: 'memory' });
     expect(storeConfigSchema.parse({ type: 'redis', url: 'rediss://u:p@redis.example:6380/2' })).toEqual({
-      type: 'redis', url: 'rediss://u:p@redis.example:6380/2', prefix: 'vestibule:', commandTimeoutMs: 2000,
+      type: 'redis', url: 'rediss://u:p@redis.example:6380/2', prefix: 'vestibule:', commandTimeoutMs: 2000, lostClaimWaitMs: 15_000,
     });
     expect(storeConfigSchema.parse({ type: 'redis', cluster: ['10.0.0.1:7000', 'redis-b:7001', '[::1]:7002'], password: 'x', tls: true })).toMatchObject({
       cluster: ['10.0.0.1:7000', 'redis-b:7001', '[::1]:7002'],

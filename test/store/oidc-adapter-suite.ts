@@ -45,7 +45,7 @@ export function runOidcAdapterSuite(
       expect(await store.get(`${p}AccessToken:tok`)).toEqual({ grantId: 'gc', scope: 'openid' });
       expect(await tokens.find('tok')).toEqual({ jti: 'tok', kind: 'AccessToken', grantId: 'gc', scope: 'openid' });
       await tokens.consume('tok');
-      expect(await tokens.find('tok')).toEqual({ jti: 'tok', kind: 'AccessToken', grantId: 'gc', scope: 'openid', consumed: expect.any(Number) });
+      expect(await tokens.find('tok')).toEqual({ jti: 'tok', kind: 'AccessToken', grantId: 'gc', scope: 'openid', consumed: expect.any(Number), consumedBy: expect.any(String) });
 
       await tokens.upsert('odd', { jti: 'other', kind: 'RefreshToken' }, 60);
       expect(await tokens.find('odd')).toEqual({ jti: 'other', kind: 'RefreshToken' });
