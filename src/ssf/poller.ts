@@ -1,7 +1,7 @@
 // Poll delivery (RFC 8936): the broker polls an upstream transmitter's endpoint, applies the SETs, and acknowledges them (or reports their errors) in the next poll.
 import type { Logger } from 'pino';
 import type { SsfReceiverConfig } from '../config/ssf-schema.js';
-import type { SsfReceiver } from './receiver.js';
+import { SetBusyError, type SsfReceiver } from './receiver.js';
 import { SetError } from './set.js';
 
 export interface PollerOptions {
@@ -74,6 +74,8 @@ export class SsfPoller {
           applied += 1;
           this.ack.push(jti);
         } catch (error) {
+          // Being applied by another delivery: neither acknowledged nor an error, so the next poll offers it again.
+          if (error instanceof SetBusyError) continue;
           if (!(error instanceof SetError)) throw error;
           // A replay was applied before: acknowledge it so the transmitter stops offering it.
           if (error.reason === 'set_replayed') this.ack.push(jti);

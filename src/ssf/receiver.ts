@@ -13,7 +13,7 @@ export interface ReceiverDeps {
   sessions: Pick<SessionRepository, 'byUpstreamSubject' | 'byUpstreamSid'>;
   terminate: TerminateSession;
   stepUps: Pick<StepUpDemands, 'demand' | 'clear'>;
-  store: Pick<KeyValueStore, 'setIfAbsent' | 'delete'>;
+  store: Pick<KeyValueStore, 'setIfAbsent' | 'get' | 'set' | 'delete'>;
   auditor: Pick<Auditor, 'record'>;
   now: () => number;
   /** The broker issuer: the default audience. */
@@ -28,6 +28,22 @@ export interface Applied {
   ended: number;
   steppedUp: number;
 }
+
+/**
+ * A SET with this jti is being applied right now (or was, by a request that failed without a word from the store):
+ * come back later. Its effects are idempotent, so once the mark lapses (APPLYING_MS) a retry applies it again.
+ */
+export class SetBusyError extends Error {
+  override readonly name = 'SetBusyError';
+  constructor() {
+    super('a SET with this jti is being applied');
+  }
+}
+
+/** How long a jti is held while its SET is applied: longer than an apply takes, short enough for a retry to follow. */
+const APPLYING_MS = 30_000;
+/** A jti's mark once its SET is applied: a replay of it is refused. */
+const APPLIED = 'applied';
 
 const replayKey = (provider: string, jti: string) => `ssf-jti:${createHash('sha256').update(`${provider}\u0000${jti}`).digest('base64url')}`;
 
@@ -121,17 +137,23 @@ export class SsfReceiver {
         maxAgeSec: config.maxAgeSeconds,
         now: deps.now(),
       });
-      // Kept a little longer than a SET may be old, so a replay is refused until its iat refuses it anyway.
+      // The jti is held while the SET is applied and marked applied only afterwards, so a store that fails at any step
+      // (even one that took the mark and lost its answer) leads to a retry that applies it, never to a false replay.
       const key = replayKey(config.provider, set.jti);
-      if (!(await deps.store.setIfAbsent(key, 1, (config.maxAgeSeconds + 120) * 1000))) throw new SetError('invalid_request', 'set_replayed', 'jti already received');
+      if (!(await deps.store.setIfAbsent(key, 'applying', APPLYING_MS))) {
+        if ((await deps.store.get(key)) === APPLIED) throw new SetError('invalid_request', 'set_replayed', 'jti already received');
+        throw new SetBusyError();
+      }
       let applied: Applied;
       try {
         applied = await this.apply(config, set, context);
       } catch (error) {
-        // The store failed half-way: forget the jti so that the transmitter's retry is not refused as a replay.
+        // The store failed half-way: forget the jti so that the transmitter's retry is not refused (or held) meanwhile.
         await deps.store.delete(key).catch(() => undefined);
         throw error;
       }
+      // Kept a little longer than a SET may be old, so a replay is refused until its iat refuses it anyway.
+      await deps.store.set(key, APPLIED, (config.maxAgeSeconds + 120) * 1000);
       deps.auditor.record({
         event: 'ssf.received',
         outcome: 'success',
@@ -141,7 +163,7 @@ export class SsfReceiver {
       });
       return applied;
     } catch (error) {
-      const reason = error instanceof SetError ? error.reason : 'internal_error';
+      const reason = error instanceof SetError ? error.reason : error instanceof SetBusyError ? 'set_busy' : 'internal_error';
       const detail = error instanceof SetError ? error.detail : 'unexpected error';
       deps.auditor.record({ event: 'ssf.received', outcome: 'failure', reason, connectorId: config.provider, ...context, details: { detail } });
       throw error;

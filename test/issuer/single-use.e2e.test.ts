@@ -2,9 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { RedisStore } from '../../src/store/redis.js';
-import { StoreUnavailableError, type KeyValueStore, type WriteOp } from '../../src/store/store.js';
+import type { KeyValueStore, WriteOp } from '../../src/store/store.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { outage, withFaults as withStoreFaults } from '../helpers/store-faults.js';
 import { loginAndExchange } from '../helpers/rp.js';
 import { expectGrantRevoked, freshCode, OFFLINE, refreshParams, tokenRequest, userinfoStatus } from '../helpers/token-endpoint.js';
 
@@ -13,58 +14,18 @@ const PARALLEL = 8;
 /** Which store call a fault waits for: the claim of a code or refresh token, or the batch that saves a new token. */
 type FaultPoint = 'claim' | 'AccessToken save' | 'RefreshToken save';
 
-function matches(point: FaultPoint, method: string, args: unknown[]): boolean {
-  if (point === 'claim') return method === 'claim';
-  const model = point === 'AccessToken save' ? 'AccessToken:' : 'RefreshToken:';
-  return method === 'batch' && (args[0] as WriteOp[]).some((op) => op.op === 'set' && op.key.includes(model));
-}
-
-/**
- * The real store, with fault injection: once armed, the next call at the chosen point runs `fault` first (throw an
- * outage, or kill the real Redis) and is then passed on; with `after`, the call is made first and the fault then runs
- * in place of its answer (the claim landed, its answer was lost). `silence` makes every call fail for a while.
- */
 function withFaults(store: KeyValueStore) {
-  let armed: { point: FaultPoint; fault: () => Promise<void>; after: boolean } | undefined;
-  let silentUntil = 0;
-  const proxied = new Proxy(store, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        if (Date.now() < silentUntil) throw new StoreUnavailableError('injected silence');
-        const due = armed;
-        const call = () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        if (due && matches(due.point, String(prop), args)) {
-          armed = undefined;
-          if (due.after) {
-            await call();
-            await due.fault();
-            throw new StoreUnavailableError('answer lost');
-          }
-          await due.fault();
-        }
-        return call();
-      };
-    },
-  });
-  return {
-    store: proxied,
-    arm(point: FaultPoint, fault: () => Promise<void>, options: { after?: boolean } = {}) {
-      armed = { point, fault, after: options.after ?? false };
-    },
-    silence(ms: number) {
-      silentUntil = Date.now() + ms;
-    },
-    get fired() {
-      return armed === undefined;
-    },
+  const faults = withStoreFaults(store);
+  const at = (point: FaultPoint) => (method: string, args: unknown[]) => {
+    if (point === 'claim') return method === 'claim';
+    const model = point === 'AccessToken save' ? 'AccessToken:' : 'RefreshToken:';
+    return method === 'batch' && (args[0] as WriteOp[]).some((op) => op.op === 'set' && op.key.includes(model));
   };
+  const armAt = faults.arm;
+  return Object.assign(faults, {
+    arm: (point: FaultPoint, fault: () => Promise<void>, options: { after?: boolean } = {}) => armAt(at(point), fault, options),
+  });
 }
-
-const outage = async () => {
-  throw new StoreUnavailableError('injected outage');
-};
 
 const backends: { name: string; open(): Promise<{ store: KeyValueStore; dispose(): Promise<void>; config: Record<string, unknown> }> }[] = [
   {

@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { SetError } from '../../ssf/set.js';
-import type { SsfReceiver } from '../../ssf/receiver.js';
+import { SetBusyError, type SsfReceiver } from '../../ssf/receiver.js';
 import { HttpError } from '../errors.js';
 import { readTypedBody } from './ssf-body.js';
 
@@ -45,6 +45,13 @@ export function ssfReceiverRoutes(router: Router, receiver: SsfReceiver, logger:
         receiver.refused(provider, error.code, context);
         ctx.status = error.status;
         ctx.body = { err: 'invalid_request', description: error.code };
+        return;
+      }
+      if (error instanceof SetBusyError) {
+        // Another delivery of this SET is being applied: the transmitter's retry will be answered 202 or 400 replayed.
+        ctx.status = 503;
+        ctx.set('Retry-After', '5');
+        ctx.body = '';
         return;
       }
       if (!(error instanceof SetError)) throw error;
