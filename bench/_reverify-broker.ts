@@ -1,4 +1,4 @@
-// bench/reverify-signins' broker, in its own process: the real buildApp on Redis with the local connector (sign-ins) and the upstream (re-verified sessions); on command it sweeps back to back or idles for a while and reports its CPU.
+// bench/reverify-signins' broker, in its own process: the real buildApp on Redis with the local connector (sign-ins) and the upstream (re-verified sessions); on command it sweeps every second (paced as its timer does, or all at once as before pacing) or idles, and reports its CPU.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -42,6 +42,8 @@ const config = await loadConfig({
     loginThrottle: { perIp: 100_000 },
     // The fake clock runs faster than real time: sessions must outlive the run's fake hours.
     tokens: { sessionTtl: 30 * 86400 },
+    // One sweep a second, as the loop below runs them: a paced sweep spreads its checks over 80% of it.
+    session: { sweepIntervalSeconds: 1 },
     providers: [
       { id: 'local', type: 'local', name: 'Bench accounts', domains: ['example.com'], config: { users } },
       { id: 'up', type: 'oidc', name: 'Upstream', config: { issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, allowInsecureRequests: true, scopes: ['openid', 'email', 'profile', 'offline_access'] } },
@@ -68,21 +70,23 @@ const cpuMsSince = (start: NodeJS.CpuUsage) => {
 
 /**
  * `sweep`: every second (as an instance's sweep timer), moves the clock so that TARGET_RATE sessions fall due and
- * sweeps them, until `stop`; `idle`: does nothing until `stop`.
+ * sweeps them paced (spread over the second, yielding to requests), until `stop`; `burst`: the same, each second's
+ * checks at once at the configured concurrency (the sweep before pacing); `idle`: does nothing until `stop`.
  * `stop` reports the CPU this process used since the command, so it covers every sign-in of the phase too.
  */
 let phase: { sweeping: boolean; cpu: NodeJS.CpuUsage; started: number; checks: number; verified: number; loop?: Promise<void> } | undefined;
 for await (const line of createInterface({ input: process.stdin })) {
   const command = line.trim();
-  if (command === 'sweep' || command === 'idle') {
-    phase = { sweeping: command === 'sweep', cpu: process.cpuUsage(), started: performance.now(), checks: 0, verified: 0 };
+  if (command === 'sweep' || command === 'burst' || command === 'idle') {
+    const paced = command === 'sweep';
+    phase = { sweeping: command !== 'idle', cpu: process.cpuUsage(), started: performance.now(), checks: 0, verified: 0 };
     const current = phase;
     if (current.sweeping) {
       current.loop = (async () => {
         while (current.sweeping) {
           const tick = performance.now();
           clock += 1000 * FAKE_PER_REAL;
-          const report = await app.scheduler.sweepOnce();
+          const report = await app.scheduler.sweepOnce({ paced });
           current.checks += report.taken;
           current.verified += report.outcomes.verified;
           const rest = 1000 - (performance.now() - tick);

@@ -50,6 +50,7 @@ import { createGrantRevoker, createOidcAdapter } from './store/oidc-adapter.js';
 import { createTokenVault } from './session/vault.js';
 import { checkSession, reverifyAccount, type ReverifyDeps } from './session/reverify.js';
 import { ReverifyScheduler } from './session/scheduler.js';
+import { createTrafficGauge } from './session/traffic-gauge.js';
 import { authorizationUse, createLazyCheck, liveAfterLazyCheck } from './session/lazy-check.js';
 import { StepUpDemands } from './session/step-up-demand.js';
 import { createSsf, type Ssf } from './ssf/index.js';
@@ -210,6 +211,8 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
       await ssf.transmitter?.riskLevelChanged(session, await bindings.grantsOf(session.accountId, session.id), previous, current, 'reverification');
     },
   };
+  // Requests in flight: the sweep's paced checks let them go first.
+  const traffic = createTrafficGauge();
   const scheduler = new ReverifyScheduler({
     sessions,
     check: (session) => checkSession(reverifyDeps, session),
@@ -219,6 +222,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     batchSize: config.session.sweepBatchSize,
     concurrency: config.session.sweepConcurrency,
     leaseMs: config.session.sweepLeaseSeconds * 1000,
+    busy: traffic.busy,
     onSweep: (report) => {
       for (const [outcome, count] of Object.entries(report.outcomes)) if (count > 0) metrics.sweepChecks.inc({ outcome }, count);
       if (report.behind) metrics.sweepsBehind.inc();
@@ -309,6 +313,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   ssf.routes(router, provider);
   if (demoAudit) demoRoutes(router, broker, demoAudit, (session) => checkSession(reverifyDeps, session, { force: true }));
 
+  provider.use(traffic.middleware);
   if (config.tracing) provider.use(tracingMiddleware());
   provider.use(authorizationServerMetadata());
   const staticCache = createStaticCache(['/.well-known/openid-configuration', '/jwks']);

@@ -102,7 +102,7 @@ export const sessionSchema = z
     upstreamRefreshSkewSeconds: seconds(300, 'Refresh upstream access tokens when less than this remains.'),
     reverifyGraceSeconds: seconds(3600, 'How long a session outlives an unreachable upstream (timeouts, 5xx) before it ends (upstream_unreachable).'),
     reverifyRetrySeconds: seconds(30, 'First retry after an unreachable upstream; doubles on each failure, capped by the interval.'),
-    sweepIntervalSeconds: seconds(30, 'How often each instance looks for sessions due for re-verification (20% jitter).'),
+    sweepIntervalSeconds: seconds(30, 'How often each instance starts a sweep for sessions due for re-verification (20% jitter); a sweep spreads its checks over 80% of it, yielding to requests.'),
     sweepBatchSize: seconds(500, 'Due sessions one sweep takes from the store at a time.'),
     sweepConcurrency: seconds(16, 'Checks one instance runs at the same time.'),
     sweepLeaseSeconds: seconds(300, 'A taken session comes back due after this long if its checker died.'),

@@ -1,10 +1,10 @@
-// The re-verification sweep over the store's due index: once per interval, leases, bounded concurrency, falling behind, and two instances on one Redis.
+// The re-verification sweep over the store's due index: once per interval, leases, bounded concurrency, falling behind, paced sweeps that yield to requests, and two instances on one Redis.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionRepository, type FederatedSession } from '../../src/session/federated-session.js';
 import type { CheckOutcome } from '../../src/session/reverify.js';
-import { ReverifyScheduler, type SchedulerOptions } from '../../src/session/scheduler.js';
+import { ReverifyScheduler, type SchedulerOptions, type SweepClock } from '../../src/session/scheduler.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { KeyValueStore } from '../../src/store/store.js';
@@ -157,6 +157,137 @@ describe('ReverifyScheduler on the memory store', () => {
     expect(checked.sort()).toEqual(['0', '1']);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(sweeps).toBe(after);
+  });
+});
+
+/** A sweep clock whose sleeps move its time at once; `starts` collects the time each check began. */
+function fakeSweepClock(): SweepClock & { t: number } {
+  const clock = {
+    t: 0,
+    monotonic: () => clock.t,
+    sleep: async (ms: number) => {
+      clock.t += ms;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+  return clock;
+}
+
+/** `count` sessions on the memory store, the i-th verified `stepMs` after the one before (so due `stepMs` apart from T0 + INTERVAL). */
+async function staggered(clock: { now: number }, count: number, stepMs: number) {
+  const store = new MemoryStore({ now: () => clock.now, sweepMs: 0 });
+  const sessions = new SessionRepository(store, 24 * 3600_000, () => INTERVAL);
+  for (let i = 0; i < count; i += 1) await sessions.save(session(String(i), T0 + i * stepMs), { accountId: `acct${i}`, connectorId: 'corp', claims: {}, updatedAt: T0 });
+  return sessions;
+}
+
+describe('paced sweeps (as the timer runs them)', () => {
+  it('spread one batch evenly over 80% of the sweep interval', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const sweepClock = fakeSweepClock();
+    const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 10);
+    const starts: number[] = [];
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
+    expect(await sweeper.sweepOnce({ paced: true })).toMatchObject({ taken: 10, outcomes: { unchanged: 10 } });
+    expect(starts.map(Math.round)).toEqual([0, 80, 160, 240, 320, 400, 480, 560, 640, 720]);
+  });
+
+  it('give each batch the share of the window that its due times cover', async () => {
+    // Due every 100 ms from T0 + INTERVAL; the sweep at +1000 covers due times from 1.2 intervals back (-200).
+    const clock = { now: T0 + INTERVAL + 1000 };
+    const sweepClock = fakeSweepClock();
+    const sessions = await staggered(clock, 10, 100);
+    const starts: number[] = [];
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, sweepIntervalMs: 1000, batchSize: 5, check: async () => (starts.push(sweepClock.t), 'unchanged') });
+    expect((await sweeper.sweepOnce({ paced: true })).taken).toBe(10);
+    // First batch: due 0..400 of the span -200..1000, half of it: 400 ms of the 800 for 5. Second (full, so maybe not
+    // the last): due 500..900 of the 400..1000 left, 5/6 of the 480 ms left: 400 ms for 5.
+    expect(starts.map(Math.round)).toEqual([0, 80, 160, 240, 320, 320, 400, 480, 560, 640]);
+  });
+
+  it('check late sessions (due before the longest wait between sweeps) first, unspread', async () => {
+    const clock = { now: T0 + INTERVAL + 10 * MINUTE };
+    const sweepClock = fakeSweepClock();
+    const sessions = await staggered(clock, 4, 1);
+    const starts: number[] = [];
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, sweepIntervalMs: 1000, batchSize: 2, check: async () => (starts.push(sweepClock.t), 'unchanged') });
+    expect(await sweeper.sweepOnce({ paced: true })).toMatchObject({ taken: 4, behind: true });
+    expect(starts).toEqual([0, 0, 0, 0]);
+  });
+
+  it('let requests in flight go first: a check waits while the broker is busy', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const sweepClock = fakeSweepClock();
+    const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 10);
+    const starts: number[] = [];
+    let busyAsked = 0;
+    // Busy for the first 50 ms, and again from 300 to 400 ms.
+    const busy = () => (busyAsked += 1, sweepClock.t < 50 || (sweepClock.t >= 300 && sweepClock.t < 400));
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, busy, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
+    expect((await sweeper.sweepOnce({ paced: true })).outcomes.unchanged).toBe(10);
+    expect(starts.map(Math.round)).toEqual([50, 80, 160, 240, 400, 400, 480, 560, 640, 720]);
+    expect(busyAsked).toBeGreaterThan(10);
+  });
+
+  it('keep their pace under constant traffic: each check starts at most a quarter of the window late, and all are checked', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const sweepClock = fakeSweepClock();
+    const { sessions, check, checked } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 10);
+    const starts: number[] = [];
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, busy: () => true, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
+    expect((await sweeper.sweepOnce({ paced: true })).outcomes.unchanged).toBe(10);
+    expect(starts.map(Math.round)).toEqual([200, 280, 360, 440, 520, 600, 680, 760, 840, 920]);
+    expect(new Set(checked).size).toBe(10);
+  });
+
+  it('run at most `concurrency` checks at once', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 12);
+    let inFlight = 0;
+    let most = 0;
+    let release = () => {};
+    let gate = new Promise<void>((resolve) => (release = resolve));
+    const sweeper = scheduler({
+      sessions,
+      now: () => clock.now,
+      clock: fakeSweepClock(),
+      concurrency: 3,
+      check: async (s) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await gate;
+        inFlight -= 1;
+        return check(s);
+      },
+    });
+    let done = false;
+    const sweep = sweeper.sweepOnce({ paced: true }).finally(() => (done = true));
+    // Let the sweep start what it may, then release the checks in flight; again until it is done.
+    while (!done) {
+      for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+      const open = release;
+      gate = new Promise<void>((resolve) => (release = resolve));
+      open();
+    }
+    expect((await sweep).taken).toBe(12);
+    expect(most).toBe(3);
+  });
+
+  it('stop() ends a paced sweep without starting its remaining checks; they come back due when the lease runs out', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const { sessions, check, checked } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 5);
+    // Real sleeps of a minute between starts (the window: half the lease): only stop() ends the wait.
+    const sweeper = scheduler({ sessions, check, now: () => clock.now, sweepIntervalMs: 3600_000, leaseMs: 10 * MINUTE });
+    const sweep = sweeper.sweepOnce({ paced: true });
+    while (checked.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await sweeper.stop();
+    expect(await sweep).toMatchObject({ taken: 5, outcomes: { unchanged: 1 } });
+    expect(checked).toHaveLength(1);
+    clock.now += 10 * MINUTE - 1;
+    expect((await sweeper.sweepOnce()).taken).toBe(0);
+    clock.now += 1;
+    expect((await sweeper.sweepOnce()).taken).toBe(4);
+    expect(new Set(checked).size).toBe(5);
   });
 });
 
