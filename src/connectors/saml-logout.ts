@@ -76,7 +76,7 @@ function authenticate(input: SloInput, param: 'SAMLRequest' | 'SAMLResponse', lo
   }
   let view: Element = root;
   if (input.binding === 'post') {
-    const verified = verifyEnvelopedSignature(xml, root, options.certs, options.signature);
+    const verified = verifyEnvelopedSignature(root, options.certs, options.signature);
     if (!verified) throw new ConnectorError('saml_signature_missing', `the ${localName} is not signed`);
     view = verified;
   } else {

@@ -287,7 +287,7 @@ export async function verifyLoginResponse(xml: string, options: ResponseCheckOpt
   if (options.validateSchema) await options.validateSchema(xml);
 
   const sig = options.signature;
-  const responseView = verifyEnvelopedSignature(xml, root, options.certs, sig);
+  const responseView = verifyEnvelopedSignature(root, options.certs, sig);
   const response = responseView ?? root;
 
   const status = statusError(response);
@@ -314,12 +314,12 @@ export async function verifyLoginResponse(xml: string, options: ResponseCheckOpt
     const plain = await decryptAssertion(source, options.decryptionKeys);
     const decrypted = parseDecrypted(plain);
     if (options.validateSchema) await options.validateSchema(plain);
-    assertionSigned = verifyEnvelopedSignature(plain, decrypted, options.certs, sig);
+    assertionSigned = verifyEnvelopedSignature(decrypted, options.certs, sig);
     if (responseView) coveredByResponse = decrypted;
   } else {
     if (!is(assertionNode, NS.assertion, 'Assertion')) throw new ConnectorError('saml_invalid_message', 'the assertion is in the wrong namespace');
     if (options.requireEncryption) throw new ConnectorError('saml_encryption_required', 'this connector accepts encrypted assertions only');
-    assertionSigned = verifyEnvelopedSignature(xml, assertionNode, options.certs, sig);
+    assertionSigned = verifyEnvelopedSignature(assertionNode, options.certs, sig);
     if (responseView) coveredByResponse = requiredChild(responseView, NS.assertion, 'Assertion', 'saml_signature_wrapping');
   }
 
