@@ -18,8 +18,12 @@ function lines(child: ChildProcess): Interface {
 }
 const nextLine = <T>(reader: Interface, child: ChildProcess) =>
   new Promise<T>((resolve, reject) => {
-    reader.once('line', (line) => resolve(JSON.parse(line) as T));
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+    const exited = (code: number | null) => reject(new Error(`child exited with ${code}`));
+    child.once('exit', exited);
+    reader.once('line', (line) => {
+      child.off('exit', exited);
+      resolve(JSON.parse(line) as T);
+    });
   });
 
 const method = prepare();
@@ -113,5 +117,5 @@ emitResult({
     { metric: 'unpaced sweep: broker CPU per re-verification', unit: 'ms', broker: Math.round(burstCpuMs * 100) / 100, peer: null, ratio: null },
     { metric: 'unpaced sweep: re-verifications per second (wall) during sign-ins', unit: '/s', broker: Math.round(burstWallRate), peer: null, ratio: null },
   ],
-  method: { ...method, signinRatePerSec: RATE, signinsPerPhase: SIGNINS, sessions: SESSIONS, upstreamLatencyMs: Number(process.env.UPSTREAM_LATENCY_MS ?? 10), peer: 'the same sign-in load on the same broker process with the sweep idle (rotating phases: idle, paced sweep, unpaced sweep)' },
+  method: { ...method, signinRatePerSec: RATE, signinsPerPhase: SIGNINS, sessions: SESSIONS, upstreamLatencyMs: Number(process.env.UPSTREAM_LATENCY_MS ?? 10), peer: 'the same sign-in load on the same broker process with the sweep idle (rotating phases: idle, paced sweep, unpaced sweep)', p99PerRepeatMs: { alone: alone.map((l) => Math.round(percentile(l, 99))), paced: swept.map((l) => Math.round(percentile(l, 99))), unpaced: burst.map((l) => Math.round(percentile(l, 99))) } },
 });

@@ -72,9 +72,8 @@ export class ReverifyScheduler {
   private stopped = true;
   /** Set by stop(): a sweep in progress takes no further batch and starts no further paced check. */
   private closing = false;
-  /** Resolved by stop(): cuts a paced sweep's waits short. */
-  private halted: Promise<void>;
-  private halt!: () => void;
+  /** The waits of a paced sweep in progress: stop() cuts them short. */
+  private readonly wakers = new Set<() => void>();
   private readonly clock: SweepClock;
   /** The real time a paced sweep spreads its checks over, ms. */
   private readonly windowMs: number;
@@ -82,7 +81,6 @@ export class ReverifyScheduler {
   constructor(private readonly options: SchedulerOptions) {
     this.clock = options.clock ?? realClock;
     this.windowMs = Math.min(0.8 * options.sweepIntervalMs, options.leaseMs / 2);
-    this.halted = new Promise((resolve) => (this.halt = resolve));
   }
 
   /** Sweeps on a timer until stop(); the first sweep comes after one (jittered) interval. */
@@ -90,7 +88,6 @@ export class ReverifyScheduler {
     if (!this.stopped) return;
     this.stopped = false;
     this.closing = false;
-    this.halted = new Promise((resolve) => (this.halt = resolve));
     this.arm(this.jitteredInterval());
   }
 
@@ -101,7 +98,7 @@ export class ReverifyScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.closing = true;
-    this.halt();
+    for (const wake of this.wakers) wake();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
@@ -196,7 +193,15 @@ export class ReverifyScheduler {
 
   /** Waits `ms` of the sweep clock, or until stop(). */
   private async pause(ms: number): Promise<void> {
-    if (ms > 0 && !this.closing) await Promise.race([this.clock.sleep(ms), this.halted]);
+    if (ms <= 0 || this.closing) return;
+    let wake = () => {};
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.wakers.add(wake);
+    try {
+      await Promise.race([this.clock.sleep(ms), woken]);
+    } finally {
+      this.wakers.delete(wake);
+    }
   }
 
   private async runCheck(entry: DueSession, report: SweepReport): Promise<void> {
