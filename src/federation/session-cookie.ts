@@ -12,10 +12,18 @@ export function setSessionCookie(ctx: Context, pointer: SessionPointer, maxAgeMs
   ctx.cookies.set(SESSION_COOKIE, `${pointer.accountId}.${pointer.sessionId}`, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: maxAgeMs, overwrite: true });
 }
 
+/** What each request's cookie header named (a request reads it several times: findAccount, the interaction policy's checks). */
+const readOnce = new WeakMap<Context, SessionPointer | null>();
+
+/** The session the request's cookie names, its signature checked once per request (later calls reuse the answer). */
 export function readSessionCookie(ctx: Context): SessionPointer | undefined {
+  const known = readOnce.get(ctx);
+  if (known !== undefined) return known ?? undefined;
   const value = ctx.cookies.get(SESSION_COOKIE, { signed: true });
   const match = value ? /^([A-Za-z0-9_-]{1,128})\.([A-Za-z0-9_-]{1,128})$/.exec(value) : null;
-  return match ? { accountId: match[1]!, sessionId: match[2]! } : undefined;
+  const pointer = match ? { accountId: match[1]!, sessionId: match[2]! } : undefined;
+  readOnce.set(ctx, pointer ?? null);
+  return pointer;
 }
 
 export function clearSessionCookie(ctx: Context): void {

@@ -1,5 +1,6 @@
 // findAccount: a token is served only while the federated session that issued its grant lives; at /auth it is a lookup (the interaction policy judges the browser's session).
 import type { KoaContextWithOIDC, Account } from 'oidc-provider';
+import { readSessionCookie } from '../federation/session-cookie.js';
 import type { AccountLocks } from '../session/account-locks.js';
 import type { AccountRecord, SessionRepository } from '../session/federated-session.js';
 import type { GrantBindings } from '../session/grant-bindings.js';
@@ -15,7 +16,11 @@ export const SCOPE_CLAIMS = {
 /** The Account findAccount answers, with what the interaction policy needs to judge a session without another read. */
 export interface BrokerAccount extends Account {
   connectorId: string;
-  /** Ids of the account's sessions that have not ended or expired. */
+  /**
+   * The live sessions among those this request names: at an authorization, the one the browser's session cookie names
+   * (when it is this account's); for a token, the session that issued its grant. Each is one field of the account's
+   * session index, so the cost does not grow with the account's other sessions.
+   */
   liveSessionIds: readonly string[];
 }
 
@@ -54,18 +59,23 @@ interface GrantedToken {
 export function createFindAccount(deps: FindAccountDeps) {
   const { sessions, bindings, locks, now, reverify } = deps;
   return async function findAccount(ctx: KoaContextWithOIDC, accountId: string, token?: GrantedToken): Promise<BrokerAccount | undefined> {
-    // One store turn: the account, its live sessions, (for a token) the session that issued the token's grant and the account's lock.
-    const [record, liveSessionIds, owner, locked] = await Promise.all([
+    if (!token) {
+      // One store turn: the account and whether the session the browser's cookie names lives.
+      const pointer = readSessionCookie(ctx);
+      const browserSessionId = pointer?.accountId === accountId ? pointer.sessionId : undefined;
+      const [record, live] = await Promise.all([sessions.account(accountId), browserSessionId === undefined ? false : sessions.isLive(accountId, browserSessionId, now())]);
+      if (!record) return undefined;
+      return toAccount(record, live ? [browserSessionId!] : []);
+    }
+    // One store turn: the account, the session that issued the token's grant and the account's lock; then whether that session lives.
+    const [record, owner, locked] = await Promise.all([
       sessions.account(accountId),
-      sessions.sessionsOf(accountId, now()),
-      token?.grantId ? bindings.sessionOf(accountId, token.grantId) : undefined,
-      token ? locks.isLocked(accountId) : false,
+      token.grantId ? bindings.sessionOf(accountId, token.grantId) : undefined,
+      locks.isLocked(accountId),
     ]);
-    if (!record) return undefined;
-    if (!token) return toAccount(record, liveSessionIds);
-    if (locked) return undefined;
+    if (!record || locked) return undefined;
     // Ended (logout, SLO, refused upstream, replaced, expired) or never bound: userinfo, refresh and code exchange stop.
-    if (owner === undefined || !liveSessionIds.includes(owner)) return undefined;
+    if (owner === undefined || !(await sessions.isLive(accountId, owner, now()))) return undefined;
     if ((await reverify(record, [owner], isRefreshGrant(ctx) ? 'refresh' : 'use')) === 0) return undefined;
     return toAccount(record, [owner]);
   };

@@ -195,6 +195,12 @@ export class SessionRepository {
     return this.store.get<AccountRecord>(accountKey(accountId));
   }
 
+  /** Whether one session of the account lives (not ended, not expired): one field of the index, however many sessions the account holds. */
+  async isLive(accountId: string, id: string, now = Date.now()): Promise<boolean> {
+    const expiresAt = await this.store.mapGet<number>(accountSessionsKey(accountId), id);
+    return expiresAt !== undefined && expiresAt > now;
+  }
+
   /** Ids of the account's sessions that have not expired. */
   async sessionsOf(accountId: string, now = Date.now()): Promise<string[]> {
     const sessions = await this.store.mapGetAll<number>(accountSessionsKey(accountId));

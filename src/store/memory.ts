@@ -139,6 +139,11 @@ export class MemoryStore implements KeyValueStore {
     return out;
   }
 
+  async mapGet<T>(key: string, field: string): Promise<T | undefined> {
+    const json = this.liveMap(key)?.fields.get(field);
+    return json === undefined ? undefined : (JSON.parse(json) as T);
+  }
+
   async scheduleAdd(key: string, member: string, dueAt: number): Promise<void> {
     let schedule = this.schedules.get(key);
     if (!schedule) this.schedules.set(key, (schedule = new Map()));
@@ -223,8 +228,9 @@ export class MemoryStore implements KeyValueStore {
         if (op.op === 'mapDelete') entry.fields.delete(op.field);
         else {
           for (const [field, value] of entry.fields) {
-            const expiresAt: unknown = JSON.parse(value);
-            if (typeof expiresAt === 'number' && expiresAt > 0 && expiresAt <= op.upTo) entry.fields.delete(field);
+            // Number() of JSON text is the number it encodes, and NaN for every other JSON value: no parse per field.
+            const expiresAt = Number(value);
+            if (expiresAt > 0 && expiresAt <= op.upTo) entry.fields.delete(field);
           }
         }
         if (entry.fields.size === 0) this.maps.delete(op.key);

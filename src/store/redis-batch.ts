@@ -18,6 +18,7 @@ export function hashTagOf(key: string): string {
  *
  *   g  GET                        -> value | nil          x  GETDEL -> value | nil
  *   m  n  MGET of n keys          -> [value | nil, ...]   h  HGETALL -> [field, value, ...]
+ *   hg field  HGET                -> value | nil
  *   s  value px  SET [PX]         -> 1                    n  value px  SET PX NX -> 1 | 0
  *   d  n  DEL of n keys           -> 1                    e  value  DEL while equal -> 1 | 0
  *   a  fields  assign (see below) -> 1 | 0 | -1           t  PTTL -> ms | -1 | -2
@@ -74,6 +75,9 @@ while a <= #ARGV do
   elseif op == 'h' then
     r = redis.call('TYPE', KEYS[k]).ok == 'hash' and redis.call('HGETALL', KEYS[k]) or {}
     k = k + 1; a = a + 1
+  elseif op == 'hg' then
+    r = redis.call('TYPE', KEYS[k]).ok == 'hash' and redis.call('HGET', KEYS[k], ARGV[a + 1]) or false
+    k = k + 1; a = a + 2
   elseif op == 's' then
     setValue(KEYS[k], ARGV[a + 1], ARGV[a + 2])
     r = 1; k = k + 1; a = a + 3

@@ -260,6 +260,10 @@ export class RedisStore implements KeyValueStore {
     return out;
   }
 
+  async mapGet<T>(key: string, field: string): Promise<T | undefined> {
+    return parsed<T>(await this.op([this.k(key)], ['hg', field]));
+  }
+
   async batch(ops: readonly WriteOp[]): Promise<void> {
     if (ops.length === 0) return;
     const keys: string[] = [];

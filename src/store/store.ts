@@ -91,6 +91,8 @@ export interface KeyValueStore {
   scheduleTakeDue(key: string, upTo: number, limit: number, leaseMs: number): Promise<ScheduleEntry[]>;
   /** A map of fields; `ttlMs` on mapSet extends the whole map's life to at least that long (never shortens it). */
   mapGetAll<T = unknown>(key: string): Promise<Record<string, T>>;
+  /** One field of a map, without reading the others: undefined when the map, the field or a map under the key is absent. */
+  mapGet<T = unknown>(key: string, field: string): Promise<T | undefined>;
   /**
    * Applies every op atomically: all of them or none.
    * In Redis Cluster every key of one batch must carry the same hash tag (`{tag}` in the key) so they share a slot.

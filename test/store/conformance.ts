@@ -418,6 +418,34 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
         expect(await store.ttl('idx')).toBeUndefined();
       });
 
+      it('mapGet reads one field: its value, or undefined for an absent field, map, expired map or plain value', async () => {
+        await store.batch([
+          { op: 'mapSet', key: 'one-of', field: 'a', value: 1796000000000, ttlMs: 60_000 },
+          { op: 'mapSet', key: 'one-of', field: 'b', value: { two: [2] }, ttlMs: 60_000 },
+          { op: 'mapSet', key: 'one-of', field: 'zero', value: 0, ttlMs: 60_000 },
+        ]);
+        expect(await store.mapGet('one-of', 'a')).toBe(1796000000000);
+        expect(await store.mapGet('one-of', 'b')).toEqual({ two: [2] });
+        expect(await store.mapGet('one-of', 'zero')).toBe(0);
+        expect(await store.mapGet('one-of', 'missing')).toBeUndefined();
+        expect(await store.mapGet('no-such-map', 'a')).toBeUndefined();
+        await store.batch([{ op: 'mapDelete', key: 'one-of', field: 'a' }]);
+        expect(await store.mapGet('one-of', 'a')).toBeUndefined();
+        expect(await store.mapGet('one-of', 'zero')).toBe(0);
+        await store.set('plain-value', { a: 1 });
+        expect(await store.mapGet('plain-value', 'a')).toBeUndefined();
+        await store.batch([{ op: 'mapSet', key: 'short-map', field: 'a', value: 1, ttlMs: 40 }]);
+        await sleep(150);
+        expect(await store.mapGet('short-map', 'a')).toBeUndefined();
+      });
+
+      it('mapGet returns a copy: changing what it returned does not change the stored field', async () => {
+        await store.batch([{ op: 'mapSet', key: 'copied', field: 'f', value: { n: 1 } }]);
+        const read = await store.mapGet<{ n: number }>('copied', 'f');
+        read!.n = 2;
+        expect(await store.mapGet('copied', 'f')).toEqual({ n: 1 });
+      });
+
       it('mapSet extends the map TTL to at least its own and never shortens it', async () => {
         await store.batch([{ op: 'mapSet', key: 'grow', field: 'a', value: 1, ttlMs: 1_000 }]);
         await store.batch([{ op: 'mapSet', key: 'grow', field: 'b', value: 1, ttlMs: 60_000 }]);
@@ -633,6 +661,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<KeyVa
             ['increment', () => down.increment('k', 1000)],
             ['takeToken', () => down.takeToken('k', 1, 1, 0)],
             ['mapGetAll', () => down.mapGetAll('k')],
+            ['mapGet', () => down.mapGet('k', 'f')],
             ['scheduleAdd', () => down.scheduleAdd('k', 'm', 1)],
             ['scheduleRemove', () => down.scheduleRemove('k', 'm')],
             ['scheduleTakeDue', () => down.scheduleTakeDue('k', 1, 1, 1)],
