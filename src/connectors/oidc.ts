@@ -1,4 +1,5 @@
 // Upstream OpenID Connect connector (openid-client v6): code flow with PKCE, state and nonce; refresh; RP-initiated logout.
+import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, customFetch, decodeJwt, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
@@ -23,6 +24,7 @@ import { toConnectorError } from './oidc-errors.js';
 import { verifyLogoutToken } from './oidc-logout-token.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { circuitFetch } from './circuit-fetch.js';
+import { requestFetch } from './request-fetch.js';
 import { isUpstreamDown } from './upstream-down.js';
 
 /** What startLogin keeps in the broker's transaction until the callback. */
@@ -61,6 +63,11 @@ function subjectOf(idToken: string | undefined): string | undefined {
   }
 }
 
+/** RFC 7636 S256: base64url(SHA-256(verifier)), as openid-client's calculatePKCECodeChallenge computes it, without a WebCrypto job. */
+function pkceChallenge(codeVerifier: string): string {
+  return createHash('sha256').update(codeVerifier).digest('base64url');
+}
+
 function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
@@ -76,8 +83,8 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
   private logoutKeys: JWTVerifyGetKey | undefined;
   /** This instance's circuit for the upstream (none when the context gives no breaker). */
   private readonly breaker: CircuitBreaker | undefined;
-  /** Every upstream call: the context's fetch (timed), guarded by the circuit. */
-  private readonly fetch: typeof fetch | undefined;
+  /** Every upstream call: the context's fetch (timed), else undici's request behind fetch's signature, guarded by the circuit. */
+  private readonly fetch: typeof fetch;
   /** Timeout of each upstream call, ms: the provider's `timeoutMs`, else the broker's upstreamTimeoutMs. */
   private readonly timeoutMs: number;
 
@@ -92,7 +99,8 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     this.domains = [...base.domains];
     this.logger = context.logger.child({ connectorId: base.id });
     this.breaker = context.circuitBreaker?.(base.id);
-    this.fetch = this.breaker ? circuitFetch(this.breaker, context.fetch) : context.fetch;
+    const upstreamFetch = context.fetch ?? requestFetch;
+    this.fetch = this.breaker ? circuitFetch(this.breaker, upstreamFetch) : upstreamFetch;
     this.timeoutMs = config.timeoutMs ?? context.httpTimeoutMs;
   }
 
@@ -113,7 +121,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
    * is open or a probe is in flight, otherwise this call is the probe. The browser is never sent to a dead upstream.
    */
   private async probeIfTripped(): Promise<void> {
-    if (!this.breaker || this.breaker.state === 'closed' || !this.fetch) return;
+    if (!this.breaker || this.breaker.state === 'closed') return;
     const url = this.config.endpoints?.jwks ?? `${this.config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
     let response: Response;
     try {
@@ -145,7 +153,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
       scope: this.config.scopes.join(' '),
       state: request.state,
       nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge: pkceChallenge(codeVerifier),
       code_challenge_method: 'S256',
     };
     if (this.config.passLoginHint && request.loginHint) params.login_hint = request.loginHint;
@@ -272,7 +280,7 @@ export class OidcConnector implements RedirectConnector, RefreshableConnector, L
     if (!metadata.jwks_uri) throw new ConnectorError('invalid_logout_token', 'the upstream publishes no jwks_uri', { status: 400 });
     this.logoutKeys ??= createRemoteJWKSet(new URL(metadata.jwks_uri), {
       timeoutDuration: this.timeoutMs,
-      ...(this.fetch ? { [customFetch]: this.fetch } : {}),
+      [customFetch]: this.fetch,
     });
     return verifyLogoutToken(token, {
       issuer: metadata.issuer,
