@@ -14,8 +14,9 @@ const realClock: SweepClock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** How often a paced sweep looks again whether the requests in flight are answered, ms. */
+/** A paced check waiting for requests to be answered looks again after this long, ms, doubling up to YIELD_POLL_MAX_MS. */
 const YIELD_POLL_MS = 2;
+const YIELD_POLL_MAX_MS = 32;
 
 export interface SchedulerOptions {
   sessions: Pick<SessionRepository, 'takeDue' | 'get' | 'unschedule'>;
@@ -181,7 +182,7 @@ export class ReverifyScheduler {
       const plannedAt = begin + (windowMs * i) / due.length;
       await this.pause(plannedAt - clock.monotonic());
       while (running.size >= this.options.concurrency) await Promise.race(running);
-      while (!this.closing && this.options.busy?.() && clock.monotonic() < plannedAt + yieldLimitMs) await this.pause(YIELD_POLL_MS);
+      await this.yieldToRequests(plannedAt + yieldLimitMs);
       if (this.closing) break;
       const run: Promise<void> = this.runCheck(due[i]!, report).finally(() => running.delete(run));
       running.add(run);
@@ -189,6 +190,13 @@ export class ReverifyScheduler {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     await Promise.all(running);
+  }
+
+  /** Waits while the broker answers requests, until `deadline` at the latest; polls back off so constant traffic costs few wake-ups. */
+  private async yieldToRequests(deadline: number): Promise<void> {
+    for (let poll = YIELD_POLL_MS; !this.closing && this.options.busy?.() && this.clock.monotonic() < deadline; poll = Math.min(2 * poll, YIELD_POLL_MAX_MS)) {
+      await this.pause(Math.min(poll, deadline - this.clock.monotonic()));
+    }
   }
 
   /** Waits `ms` of the sweep clock, or until stop(). */
