@@ -225,6 +225,15 @@ function referencedOctets(element: Element, signature: Element, transforms: read
   return canonicalizeInPlace(element, signature, [], () => inclusiveC14n.process(element as unknown as globalThis.Node, options));
 }
 
+/** Runs a canonicalization; a node the canonicalizer cannot render fails the signature (as it did inside xml-crypto), never a 500. */
+function canonical(element: Element, run: () => string): string {
+  try {
+    return run();
+  } catch (error) {
+    throw new ConnectorError('saml_signature_invalid', `the signature on <${element.localName}> covers content that cannot be canonicalized (${String((error as Error).message).slice(0, 120)})`);
+  }
+}
+
 /** Whether `cert`'s key made `signatureBytes` over `octets`; a key or signature the library cannot use is a mismatch. */
 function signs(cert: TrustedCert, method: string, octets: Buffer, signatureBytes: Buffer): boolean {
   try {
@@ -256,12 +265,12 @@ export function verifyEnvelopedSignature(element: Element, certs: readonly Trust
   if (digestValues.length !== 1 || signatureValues.length !== 1) {
     throw new ConnectorError('saml_signature_invalid', 'the signature must have exactly one DigestValue and one SignatureValue');
   }
-  const covered = referencedOctets(element, signature, transforms);
+  const covered = canonical(element, () => referencedOctets(element, signature, transforms));
   const expectedDigest = base64Of(digestValues[0]!);
   if (expectedDigest.length === 0 || !createHash(NODE_DIGEST[digest]!).update(covered).digest().equals(expectedDigest)) {
     throw new ConnectorError('saml_signature_invalid', `signature on <${element.localName}> is not valid for any trusted certificate (the digest of the signed element does not match)`);
   }
-  const signedOctets = Buffer.from(exclusiveOctets(signedInfo, undefined, inclusivePrefixes(c14nMethod)), 'utf8');
+  const signedOctets = Buffer.from(canonical(element, () => exclusiveOctets(signedInfo, undefined, inclusivePrefixes(c14nMethod))), 'utf8');
   const signatureBytes = base64Of(signatureValues[0]!);
   const trusted = candidates(signature, certs).some((cert) => signs(cert, method, signedOctets, signatureBytes));
   if (!trusted) throw new ConnectorError('saml_signature_invalid', `signature on <${element.localName}> is not valid for any trusted certificate (signature value does not verify)`);
