@@ -241,6 +241,44 @@ describe('paced sweeps (as the timer runs them)', () => {
     expect(new Set(checked).size).toBe(10);
   });
 
+  it('start one check per turn of the event loop while on schedule, and back to back once past their latest start', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const sweepClock = fakeSweepClock();
+    const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 6);
+    let started = 0;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The first check takes the clock far past every check's latest start (a saturated event loop), then all wait.
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, concurrency: 10, sweepIntervalMs: 1000, check: async (s) => {
+      started += 1;
+      if (started === 1) sweepClock.t += 10_000;
+      await held;
+      return check(s);
+    } });
+    const sweep = sweeper.sweepOnce({ paced: true });
+    while (started === 0) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toBe(6);
+    release();
+    expect((await sweep).outcomes.unchanged).toBe(6);
+
+    // On schedule (all due now, none late): one start per turn.
+    const onTime = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 6);
+    let startedOnTime = 0;
+    const paced = scheduler({ sessions: onTime.sessions, now: () => clock.now, clock: fakeSweepClock(), concurrency: 10, sweepIntervalMs: 3600_000, check: async (s) => (startedOnTime += 1, onTime.check(s)) });
+    const second = paced.sweepOnce({ paced: true });
+    while (startedOnTime === 0) await new Promise((resolve) => setImmediate(resolve));
+    const counts: number[] = [];
+    for (let turn = 0; turn < 6; turn += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      counts.push(startedOnTime);
+    }
+    // One turn after the first start no other has started; six turns later, still not all (at most one per turn).
+    expect(counts[0]).toBe(1);
+    expect(counts.at(-1)).toBeLessThanOrEqual(4);
+    expect((await second).outcomes.unchanged).toBe(6);
+  });
+
   it('run at most `concurrency` checks at once', async () => {
     const clock = { now: T0 + INTERVAL };
     const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 12);
