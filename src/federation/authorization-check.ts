@@ -7,6 +7,7 @@ import type { AuthorizationJudgement, JudgeAuthorization, StepUpReason } from '.
 import { acrSatisfies } from '../mfa/assurance.js';
 import type { RiskDecision, StepUpCause } from '../risk/types.js';
 import type { FederatedSession } from '../session/federated-session.js';
+import type { StepUpResult } from './step-up.js';
 import { requestFacts } from './risk-facts.js';
 
 /** The step-up reason the page explains, from the engine's causes (risk and lockout first: they say why the user is asked). */
@@ -23,9 +24,10 @@ export function judgementOf(decision: Pick<RiskDecision, 'action' | 'reason' | '
 }
 
 /**
- * Right after a sign-in (this request resumes its login) the sign-in's decision stands: it asked for the acr recorded
- * on the session, and the request may ask for more. Any other authorization on the session, the one resuming a
- * step-up included (its factor is fresh now), is evaluated again.
+ * Right after a sign-in (this request resumes its login, with or without the step-up that sign-in asked for in the
+ * same interaction) the sign-in's decision stands: it asked for the acr recorded on the session, and the request may
+ * ask for more. Any other authorization on the session, the one resuming a step-up of its own interaction included
+ * (its factor is fresh now), is evaluated again.
  */
 export function createAuthorizationJudge(broker: BrokerContext): JudgeAuthorization {
   return async function judgeAuthorization(ctx: KoaContextWithOIDC, session: FederatedSession): Promise<AuthorizationJudgement> {
@@ -34,7 +36,8 @@ export function createAuthorizationJudge(broker: BrokerContext): JudgeAuthorizat
     // An upstream's CAEP event (assurance or device compliance lowered) asks for a second factor newer than the event.
     const demand = await broker.stepUpDemands?.demanded(session.accountId, session.id);
     if (demand && (session.assurance?.mfaAt ?? 0) < demand.at) return { kind: 'step_up', reason: 'upstream_signal', level: session.risk?.level ?? 'medium' };
-    if (ctx.oidc.result?.login && !ctx.oidc.result.mfa && session.risk) {
+    const stepUp = ctx.oidc.result?.mfa as StepUpResult | undefined;
+    if (ctx.oidc.result?.login && (!stepUp || (stepUp.withSignIn === true && stepUp.sessionId === session.id)) && session.risk) {
       const required = session.risk.requiredAcr;
       const level = session.risk.level;
       if (required && !acrSatisfies(sessionAcr, required)) return { kind: 'step_up', reason: session.risk.stepUpReason ?? 'risk_medium', level };

@@ -4,7 +4,7 @@ import type { Identity } from '../connectors/connector.js';
 import { accountIdFor } from '../connectors/claims.js';
 import type { BrokerContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
-import { acrFor, mergeAmr } from '../mfa/assurance.js';
+import { acrFor, acrSatisfies, mergeAmr } from '../mfa/assurance.js';
 import { issueDeviceCookie } from '../risk/device-cookie.js';
 import type { DenyReason, RiskDecision } from '../risk/types.js';
 import { newSessionId, type SessionAssurance, type SessionRisk } from '../session/federated-session.js';
@@ -109,5 +109,14 @@ export async function finalizeLogin(broker: BrokerContext, ctx: Context, identit
     requestId: ctx.state.requestId,
     details: { sessionId, risk: decision.level, action: decision.action },
   });
-  return { accountId, acr: assurance.acr, amr: assurance.amr, ts: assurance.authTime, sessionId };
+  return {
+    accountId,
+    acr: assurance.acr,
+    amr: assurance.amr,
+    ts: assurance.authTime,
+    sessionId,
+    riskLevel: decision.level,
+    // What the authorization's interaction policy would ask of this session right after the sign-in (authorization-check.ts).
+    ...(decision.action === 'step_up' && decision.requiredAcr && !acrSatisfies(assurance.acr, decision.requiredAcr) ? { stepUpReason: stepUpReason(decision.stepUpCauses) } : {}),
+  };
 }

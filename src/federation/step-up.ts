@@ -1,5 +1,6 @@
-// Finishes a step-up: the verified factor joins the browser's session (amr, acr, when), the interaction resumes with the raised acr/amr and the original auth_time.
+// Finishes a step-up: the verified factor joins the browser's session (amr, acr, when), and the interaction result resumes the authorization with the raised acr/amr and the original auth_time.
 import type { Context } from 'koa';
+import type { InteractionResults } from 'oidc-provider';
 import type { BrokerContext } from '../context.js';
 import { HttpError } from '../http/errors.js';
 import { acrFor, ACR_MFA, ACR_PHISHING_RESISTANT, mergeAmr } from '../mfa/assurance.js';
@@ -8,15 +9,28 @@ import type { FederatedSession, SessionAssurance } from '../session/federated-se
 import { requestFacts } from './risk-facts.js';
 import { readSessionCookie } from './session-cookie.js';
 
-/**
- * The browser's own live federated session for the account the interaction is about. A step-up proves a factor for
- * this session only: another browser's session, or a pointer to another account, is refused.
- */
-export async function stepUpSession(broker: BrokerContext, ctx: Context, accountId: string | undefined): Promise<FederatedSession> {
+/** What a verified step-up adds to the interaction result (read at the resume by authorization-check.ts). */
+export interface StepUpResult {
+  sessionId: string;
+  at: number;
+  /** The factor completed the sign-in of the same interaction (its login was held back until then). */
+  withSignIn?: true;
+}
+
+/** The live federated session this browser's cookie names; undefined when it names none or that session has ended. */
+export async function browserFederatedSession(broker: BrokerContext, ctx: Context): Promise<FederatedSession | undefined> {
   const pointer = readSessionCookie(ctx);
-  if (!accountId || !pointer || pointer.accountId !== accountId) throw new HttpError(400, 'interaction_expired', 'no federated session of this account in this browser');
-  const [session, live] = await Promise.all([broker.sessions.get(accountId, pointer.sessionId), broker.sessions.sessionsOf(accountId, broker.now())]);
-  if (!session || !live.includes(session.id)) throw new HttpError(400, 'interaction_expired', 'the federated session has ended');
+  if (!pointer) return undefined;
+  const [session, live] = await Promise.all([broker.sessions.get(pointer.accountId, pointer.sessionId), broker.sessions.sessionsOf(pointer.accountId, broker.now())]);
+  return session && live.includes(session.id) ? session : undefined;
+}
+
+/**
+ * The browser's own live federated session (`session`, from browserFederatedSession) for the account the interaction
+ * is about. A step-up proves a factor for this session only: another browser's session, or one of another account, is refused.
+ */
+export function stepUpSession(session: FederatedSession | undefined, accountId: string | undefined): FederatedSession {
+  if (!accountId || !session || session.accountId !== accountId) throw new HttpError(400, 'interaction_expired', 'no live federated session of this account in this browser');
   return session;
 }
 
@@ -32,15 +46,22 @@ export function raisedAssurance(session: FederatedSession, factor: Pick<FactorSu
 }
 
 /**
- * Records the verified factor on the session, audits it and resumes oidc-provider with the raised acr/amr. The sign-in
- * has now passed: this browser's device is remembered for the account (and its origin's failed sign-ins forgotten).
+ * Records the verified factor on the session, audits it, and resumes the authorization through `resume` with the
+ * interaction result carrying the raised acr/amr. The sign-in has now passed: this browser's device is remembered for
+ * the account (and its origin's failed sign-ins forgotten), alongside the resume. `withSignIn`: the factor completes
+ * the sign-in of the same interaction, whose risk decision then stands at the resume (authorization-check.ts) as it
+ * does for a sign-in without a step-up.
  */
-export async function finishStepUp(broker: BrokerContext, ctx: Context, session: FederatedSession, factor: FactorSuccess, clientId: string): Promise<void> {
+export async function finishStepUp(
+  broker: BrokerContext,
+  ctx: Context,
+  step: { session: FederatedSession; factor: FactorSuccess; clientId: string; withSignIn: boolean },
+  resume: (result: InteractionResults) => Promise<void>,
+): Promise<void> {
+  const { session, factor, clientId } = step;
   const now = broker.now();
   const assurance = raisedAssurance(session, factor, now);
   if (!(await broker.sessions.raiseAssurance(session, assurance))) throw new HttpError(400, 'interaction_expired', 'the federated session has ended');
-  const { deviceId, userAgent } = requestFacts(broker, ctx);
-  if (deviceId) await broker.risk.recordSuccessfulSignIn({ accountId: session.accountId, deviceId, ip: ctx.ip, now, ...(userAgent ? { userAgent } : {}) });
   broker.auditor.record({
     event: 'mfa.verified',
     outcome: 'success',
@@ -51,10 +72,10 @@ export async function finishStepUp(broker: BrokerContext, ctx: Context, session:
     requestId: ctx.state.requestId,
     details: { kind: factor.kind, acr: assurance.acr, amr: assurance.amr.join(' ') },
   });
-  await broker.provider.interactionFinished(
-    ctx.req,
-    ctx.res,
-    { login: { accountId: session.accountId, acr: assurance.acr, amr: assurance.amr, ts: assurance.authTime }, mfa: { sessionId: session.id, at: assurance.mfaAt } },
-    { mergeWithLastSubmission: false },
-  );
+  const mfa: StepUpResult = { sessionId: session.id, at: now, ...(step.withSignIn ? { withSignIn: true } : {}) };
+  const { deviceId, userAgent } = requestFacts(broker, ctx);
+  await Promise.all([
+    deviceId ? broker.risk.recordSuccessfulSignIn({ accountId: session.accountId, deviceId, ip: ctx.ip, now, ...(userAgent ? { userAgent } : {}) }) : undefined,
+    resume({ login: { accountId: session.accountId, acr: assurance.acr, amr: assurance.amr, ts: assurance.authTime }, mfa }),
+  ]);
 }

@@ -1,6 +1,8 @@
 // Short-lived, one-time login transactions: what the broker must remember between sending a user upstream and the callback.
 import { randomBytes } from 'node:crypto';
 import type { Identity } from '../connectors/connector.js';
+import type { StepUpReason } from '../issuer/interaction-policy.js';
+import type { RiskLevel } from '../risk/types.js';
 import type { KeyValueStore } from '../store/store.js';
 
 export interface Transaction {
@@ -33,6 +35,10 @@ export interface PendingLogin {
   sessionId: string;
   /** A passive re-authentication confirmed the existing login: the interaction finishes without a new login (no session rotation, auth_time kept). */
   keepLogin?: boolean;
+  /** The sign-in's risk level. */
+  riskLevel?: RiskLevel;
+  /** The second factor the sign-in's decision asks for before the authorization may go on (client policy, risk, lockout). */
+  stepUpReason?: StepUpReason;
 }
 
 /** A login verified at a cross-site POST (SAML), waiting for its browser at the same-site completion GET. */

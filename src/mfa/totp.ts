@@ -120,17 +120,21 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
   async finishVerification(subject: FactorSubject, answer: TotpAnswer): Promise<FactorVerification> {
     const code = normaliseTotpCode(answer?.code);
     if (!code) return fail('malformed');
-    const records = await this.options.credentials.ofKind(subject.accountId, 'totp');
+    // The answer is counted while the factors are read (one store round trip): still before the code is checked.
+    const [records, allowed] = await Promise.all([this.options.credentials.ofKind(subject.accountId, 'totp'), this.options.attempts.begin(subject.accountId)]);
     if (records.length === 0) return fail('no_factor');
-    if (!(await this.options.attempts.begin(subject.accountId))) return fail('too_many_attempts');
+    if (!allowed) return fail('too_many_attempts');
     for (const record of records) {
       const secret = this.options.credentials.keyRing.open(totpSecretBinding(subject.accountId, record.id), record.secret);
       const step = secret === undefined ? undefined : this.matchingStep(secret, code);
       if (step === undefined) continue;
       // RFC 6238 section 5.2: a code is accepted once; a step older than the newest accepted one is spent too.
-      if ((record.lastStep !== undefined && step <= record.lastStep) || !(await this.spendStep(subject.accountId, record.id, step))) return fail('replayed');
-      // A factor removed meanwhile (admin reset) is not brought back, and its code does not count.
-      if (!(await this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) }))) return fail('no_factor');
+      if (record.lastStep !== undefined && step <= record.lastStep) return fail('replayed');
+      // The step is spent and the factor's newest step recorded together (one round trip); the spend decides, atomically.
+      // A factor removed meanwhile (admin reset) is not brought back (touch answers false), and its code does not count.
+      const [spent, touched] = await Promise.all([this.spendStep(subject.accountId, record.id, step), this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) })]);
+      if (!spent) return fail('replayed');
+      if (!touched) return fail('no_factor');
       await this.options.attempts.succeeded(subject.accountId);
       return { ok: true, factorId: record.id, kind: 'totp', amr: ['otp'], phishingResistant: false };
     }

@@ -59,6 +59,9 @@ export async function authorize(issuer: string, browser: Browser, client: RpClie
 
 export const hasForm = (page: Page, actionPart: string) => forms(page).some((form) => form.action.includes(actionPart));
 
+/** True on a step-up's factor or enrolment page: a page of an interaction whose forms answer with a second factor, and no password form. */
+export const atFactorPage = (page: Page) => /\/interaction\/[\w-]+(\/|$)/.test(new URL(page.url).pathname) && hasForm(page, '/mfa/') && !hasForm(page, '/login');
+
 /** Submits the local password form; answers the next page (factor page, consent, refusal or the client). */
 export function submitPassword(auth: Authorization, page: Page, username: string, password = TEST_USER.password): Promise<Page> {
   return auth.browser.submit(page, '/login', { username, password }, auth.client.redirectUri);

@@ -10,7 +10,7 @@ import type { KeyValueStore } from '../../src/store/store.js';
 import { Browser, forms } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import type { RpClient } from '../helpers/rp.js';
-import { authorize, daysOffToday, enrolTotp, exchange, hasForm, localAccountId, localAccounts, submitPassword, totpCode, untilClient } from '../helpers/step-up.js';
+import { atFactorPage, authorize, daysOffToday, enrolTotp, exchange, hasForm, localAccountId, localAccounts, submitPassword, totpCode, untilClient } from '../helpers/step-up.js';
 import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 import { expectGrantRevoked } from '../helpers/token-endpoint.js';
 
@@ -115,7 +115,7 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     const secret = await enrolTotp(broker, localAccountId('medium'));
     const auth = await authorize(broker.issuer, new Browser({ headers: ELSEWHERE }), TEST_CLIENT);
     const stepUp = await submitPassword(auth, auth.page, 'medium');
-    expect(stepUp.url).toMatch(/\/interaction\/[\w-]+\/mfa$/);
+    expect(atFactorPage(stepUp)).toBe(true);
     expect(stepUp.body).toContain('looks unusual');
     expect(stepUp.body).not.toContain('name="password"');
     expect(riskOf('medium').at(-1)?.details).toMatchObject({ level: 'medium', action: 'step_up', signals: expect.stringMatching(/network\.untrusted.*device\.new.*time\.off_hours|network\.untrusted/) });
@@ -220,7 +220,7 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
 
     const again = await authorize(broker.issuer, owner, TEST_CLIENT, { prompt: 'login' });
     const stepUp = await submitPassword(again, again.page, 'victim');
-    expect(stepUp.url).toMatch(/\/mfa$/);
+    expect(atFactorPage(stepUp)).toBe(true);
     const tokens = await exchange(again, await untilClient(again, await owner.submit(stepUp, '/mfa/totp', { code: totpCode(secret) }, TEST_CLIENT.redirectUri)));
     expect(tokens.claims()?.acr).toBe(ACR_MFA);
 
@@ -263,11 +263,24 @@ describe.each(STORE_BACKENDS)('risk-graded access on the %s store', (_name, open
     const crossed = await theirs.auth.browser.request(new URL(form.action, mine.page.url).href, { form: { ...form.fields, code: totpCode(secret) } });
     expect(crossed.status).toBe(400);
     expect(crossed.body).toContain('expired or is unknown');
-    // The other browser finishes its own step-up; this browser is still asked.
-    await theirs.auth.browser.submit(theirs.page, '/mfa/totp', { code: totpCode(secret) }, TEST_CLIENT.redirectUri);
-    const reloaded = await mine.auth.browser.follow(mine.page.url, {}, TEST_CLIENT.redirectUri);
-    expect(reloaded.url).toMatch(/\/mfa$/);
+    // The other browser finishes its own step-up; this browser is still asked: its interaction page is the factor page,
+    // and going on to the authorization without a factor meets the factor page again (the mfa prompt), not the client.
+    const theirTokens = await exchange(theirs.auth, await untilClient(theirs.auth, await theirs.auth.browser.submit(theirs.page, '/mfa/totp', { code: totpCode(secret) }, TEST_CLIENT.redirectUri)));
+    const interactionUrl = new URL(form.action, mine.page.url);
+    interactionUrl.pathname = interactionUrl.pathname.replace(/\/mfa\/totp$/, '');
+    const reloaded = await mine.auth.browser.follow(interactionUrl.href, {}, TEST_CLIENT.redirectUri);
+    expect(atFactorPage(reloaded)).toBe(true);
     expect(hasForm(reloaded, '/mfa/totp')).toBe(true);
+    const skipped = await mine.auth.browser.follow(`${broker.issuer}/auth/${interactionUrl.pathname.split('/').at(-1)}`, {}, TEST_CLIENT.redirectUri);
+    expect(atFactorPage(skipped)).toBe(true);
+    // The code the other browser spent is refused here; the next one raises this browser's own session.
+    const replayed = await mine.auth.browser.submit(skipped, '/mfa/totp', { code: totpCode(secret) }, TEST_CLIENT.redirectUri);
+    expect(replayed.status).toBe(401);
+    const myTokens = await exchange(mine.auth, await untilClient(mine.auth, await mine.auth.browser.submit(replayed, '/mfa/totp', { code: totpCode(secret, Date.now() + 30_000) }, TEST_CLIENT.redirectUri)));
+    expect(myTokens.claims()).toMatchObject({ sub: accountId, acr: ACR_MFA });
+    expect(theirTokens.claims()).toMatchObject({ sub: accountId, acr: ACR_MFA });
+    const sessions = await broker.app.broker.sessions.sessionsOf(accountId);
+    expect(sessions).toHaveLength(2);
   });
 
   it('a second sign-in in the same browser starts again at the password level: an earlier step-up does not carry over', async () => {

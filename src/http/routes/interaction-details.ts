@@ -1,5 +1,6 @@
 // What every interaction route shares: the interaction this browser holds (or its error page's way back), its view, and CSRF-checked forms.
 import type { Context } from 'koa';
+import type { InteractionResults } from 'oidc-provider';
 import type { BrokerContext } from '../../context.js';
 import type { InteractionView } from '../../federation/start.js';
 import { csrfValid } from '../csrf.js';
@@ -45,6 +46,21 @@ export function pageState(broker: BrokerContext, ctx: Context, details: { uid: s
   ctx.state.backTo = backToApplication(broker.clients.get(clientId)?.name ?? clientId, redirectUri, new URL(broker.config.issuer).origin);
   ctx.state.langPath = `/interaction/${details.uid}`;
   ctx.state.uiLocales = details.params.ui_locales;
+}
+
+export type LoadedInteraction = Awaited<ReturnType<typeof loadInteraction>>;
+
+/**
+ * Stores the interaction's result on the interaction this request loaded and sends the browser to the authorization's
+ * resume (what oidc-provider's interactionFinished does, without reading the interaction from the store a second time).
+ * `merge` keeps what an earlier step submitted (mergeWithLastSubmission).
+ */
+export async function finishInteraction(ctx: Context, details: LoadedInteraction, result: InteractionResults, merge = false): Promise<void> {
+  details.result = merge && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
+  await details.save(details.exp - Math.floor(Date.now() / 1000));
+  ctx.status = 303;
+  ctx.set('Location', details.returnTo);
+  ctx.body = '';
 }
 
 export function viewOf(broker: BrokerContext, details: Awaited<ReturnType<typeof loadInteraction>>): InteractionView {

@@ -13,7 +13,8 @@ import { startReauthentication } from '../../federation/upstream-reauth.js';
 import { UPSTREAM_REAUTH } from '../../issuer/interaction-policy.js';
 import { csrfToken } from '../csrf.js';
 import { HttpError } from '../errors.js';
-import { loadInteraction, MAX_FIELD, postedForm, viewOf } from './interaction-details.js';
+import { finishInteraction, loadInteraction, MAX_FIELD, postedForm, viewOf } from './interaction-details.js';
+import { awaitsSecondFactor, finishSignIn, showStepUp, stepUpContext } from './step-up-page.js';
 
 /** The consent page's "not you?": the same authorization request again with prompt=login, so another account can sign in. */
 function switchAccountHref(params: Record<string, unknown>): string {
@@ -75,9 +76,10 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       });
       return;
     }
-    if (details.prompt.name === 'mfa') {
-      ctx.status = 303;
-      return ctx.redirect(`/interaction/${view.uid}/mfa`);
+    // A second factor is due (the mfa prompt, or this interaction's sign-in waiting on one): the factor page, in this response.
+    if (awaitsSecondFactor(details)) {
+      const { session } = await stepUpContext(broker, ctx, details);
+      return showStepUp(broker, ctx, details, session);
     }
     if (details.prompt.name === 'access') {
       // Refused by the access policy or the risk level: a clear page; its way back ends the request with access_denied.
@@ -153,15 +155,15 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     await broker.throttle.succeeded(connector.id, throttleKey, ctx.ip);
     const scopes = typeof view.params.scope === 'string' ? view.params.scope.split(' ').filter(Boolean) : undefined;
     const pending = await finalizeLogin(broker, ctx, identity, { clientId: view.clientId, ...(scopes ? { scopes } : {}) });
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } }, { mergeWithLastSubmission: false });
+    await finishSignIn(broker, ctx, details, pending);
   });
 
   router.get('/interaction/:uid/finish', async (ctx) => {
-    await loadInteraction(broker, ctx);
+    const details = await loadInteraction(broker, ctx);
     const pending = await broker.transactions.takeResult(String(ctx.params.uid));
     if (!pending) throw new HttpError(400, 'transaction_not_found', 'no pending login for this interaction');
-    const result = pending.keepLogin ? {} : { login: { accountId: pending.accountId, acr: pending.acr, amr: pending.amr, ts: pending.ts } };
-    await provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    if (pending.keepLogin) return finishInteraction(ctx, details, {});
+    await finishSignIn(broker, ctx, details, pending);
   });
 
   router.post('/interaction/:uid/consent', async (ctx) => {
@@ -172,8 +174,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     const accountId = details.session.accountId;
     if (form.decision !== 'allow') {
       broker.auditor.record({ event: 'consent.granted', outcome: 'failure', reason: 'denied_by_user', accountId, clientId, ip: ctx.ip, requestId: ctx.state.requestId });
-      await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user denied consent' }, { mergeWithLastSubmission: false });
-      return;
+      return finishInteraction(ctx, details, { error: 'access_denied', error_description: 'the user denied consent' });
     }
     const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
     if (!grant) throw new HttpError(400, 'interaction_expired', 'grant not found');
@@ -183,7 +184,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     for (const [indicator, scopes] of Object.entries(prompt.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
     broker.auditor.record({ event: 'consent.granted', outcome: 'success', accountId, clientId, ip: ctx.ip, requestId: ctx.state.requestId, details: { scopes: (prompt.missingOIDCScope ?? []).join(' ') } });
-    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    await finishInteraction(ctx, details, { consent: { grantId } }, true);
   });
 
   router.get('/interaction/:uid/abort', async (ctx) => {
@@ -192,6 +193,6 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     const refused = details.prompt.name === 'access';
     broker.auditor.record({ event: 'login.failure', outcome: 'failure', reason: refused ? 'access_refused' : 'aborted_by_user', accountId: details.session?.accountId, clientId: String(details.params.client_id), ip: ctx.ip, requestId: ctx.state.requestId });
     const description = refused ? 'the access policy or the risk level refused the authorization' : 'the user cancelled the sign-in';
-    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
+    await finishInteraction(ctx, details, { error: 'access_denied', error_description: description });
   });
 }
