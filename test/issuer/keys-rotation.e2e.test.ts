@@ -108,9 +108,11 @@ describe('signing-key rotation during a sign-in load, two instances on one Redis
     let stop = false;
     const worker = async () => {
       while (!stop) {
-        const rpJwks = held;
         try {
           const { tokens } = await loginAndExchange(issuer);
+          // The relying party checks the ID token when it arrives, with the JWKS it holds then (a sign-in can outlast
+          // publishBeforeUseSeconds on a busy machine: what it held when it started is not what it checks with).
+          const rpJwks = held;
           received.push({ idToken: tokens.id_token!, kid: decodeProtectedHeader(tokens.id_token!).kid as string, rpJwks });
         } catch (error) {
           failures.push(error);
