@@ -1,5 +1,6 @@
 // Recovery codes: a set of single-use codes of 140 random bits, shown once, stored as SHA-256 hashes, each spent atomically.
 import { createHash, randomBytes } from 'node:crypto';
+import { claimOnce, DEFAULT_LOST_CLAIM_WAIT_MS } from '../store/claim-once.js';
 import type { KeyValueStore } from '../store/store.js';
 import type { FactorAttempts } from './attempts.js';
 import { recoverySpentKey, type CredentialRepository, type RecoveryRecord } from './credentials.js';
@@ -107,7 +108,8 @@ export class RecoveryCodesFactor implements Factor<RecoveryEnrolmentStart, Recor
     const hash = hashRecoveryCode(subject.accountId, code);
     const set = sets.find((record) => record.hashes.includes(hash));
     if (!set) return fail('invalid');
-    const claim = await this.options.store.claim(recoverySpentKey(subject.accountId, set.id), hash, this.now());
+    // A claim whose answer the store lost is read back (claimOnce): the user is not told "used" for their own use.
+    const claim = await claimOnce(this.options.store, recoverySpentKey(subject.accountId, set.id), hash, this.now(), { markField: `${hash}:by`, waitMs: DEFAULT_LOST_CLAIM_WAIT_MS });
     if (claim !== 'won') return fail(claim === 'taken' ? 'replayed' : 'no_factor');
     if (!(await this.options.credentials.touch(subject.accountId, set.id))) return fail('no_factor');
     await this.options.attempts.succeeded(subject.accountId);

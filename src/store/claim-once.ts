@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError, type ClaimResult, type KeyValueStore } from './store.js';
 
+/** How long a claim whose answer was lost waits for the store by default, ms. */
+export const DEFAULT_LOST_CLAIM_WAIT_MS = 15_000;
+
 export interface ClaimOnceOptions {
   /** The field written beside the claimed one with this claim's own id. */
   markField: string;

@@ -1,6 +1,6 @@
 // oidc-provider 9 Adapter on a KeyValueStore: a port of oidc-provider's memory adapter (same keys and grant/sessionUid/userCode indexes).
 import Provider, { errors } from 'oidc-provider';
-import { claimOnce } from './claim-once.js';
+import { claimOnce, DEFAULT_LOST_CLAIM_WAIT_MS } from './claim-once.js';
 import type { KeyValueStore, WriteOp } from './store.js';
 
 /** What oidc-provider hands to upsert and expects back from find (plus `consumed`, set by consume). */
@@ -105,9 +105,6 @@ export function takeDeferredConsumes(ctx: object): DeferredConsume[] {
   deferred.delete(ctx);
   return list;
 }
-
-/** How long a consume whose answer was lost waits for the store by default, ms. */
-export const DEFAULT_LOST_CLAIM_WAIT_MS = 15_000;
 
 /** Every how many grant-member saves (per adapter factory) the grant index's expired members are dropped. */
 export const PRUNE_EVERY = 16;

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashRecoveryCode, normaliseRecoveryCode } from '../../src/mfa/recovery.js';
 import type { KeyValueStore } from '../../src/store/store.js';
+import { outage, withFaults } from '../helpers/store-faults.js';
 import { closeTestStore, STORE_BACKENDS } from '../helpers/stores.js';
 import { mfaFixture, type MfaFixture } from './mfa-fixture.js';
 
@@ -65,6 +66,19 @@ describe.each(STORE_BACKENDS)('recovery codes on the %s store', (_name, open) =>
     const results = await Promise.all(Array.from({ length: 6 }, () => mfa.recovery.finishVerification(alice, { code: codes[0]! })));
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.filter((r) => !r.ok && r.reason === 'replayed')).toHaveLength(5);
+  });
+
+  it('a use whose answer the store lost (the code was spent, the reply never came) still signs in once, and the code stays spent', async () => {
+    store = await open();
+    const faults = withFaults(store);
+    const mfa = mfaFixture(faults.store, {});
+    const { codes } = await mfa.recovery.startEnrolment(alice);
+    await mfa.recovery.finishEnrolment(alice);
+    faults.arm((method) => method === 'claim', outage, { after: true });
+    expect(await mfa.recovery.finishVerification(alice, { code: codes[0]! })).toMatchObject({ ok: true, kind: 'recovery' });
+    expect(faults.fired).toBe(true);
+    expect(await mfa.recovery.finishVerification(alice, { code: codes[0]! })).toEqual({ ok: false, reason: 'replayed' });
+    expect(await mfa.recovery.remaining(alice.accountId)).toBe(codes.length - 1);
   });
 
   it("refuses unknown, malformed and other accounts' codes; wrong answers count toward the budget", async () => {
