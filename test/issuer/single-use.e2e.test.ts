@@ -5,26 +5,19 @@ import type { RedisStore } from '../../src/store/redis.js';
 import type { KeyValueStore, WriteOp } from '../../src/store/store.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore, startRedisServer, type RedisServer } from '../helpers/redis.js';
-import { outage, withFaults as withStoreFaults } from '../helpers/store-faults.js';
+import { outage, withFaults } from '../helpers/store-faults.js';
 import { loginAndExchange } from '../helpers/rp.js';
 import { expectGrantRevoked, freshCode, OFFLINE, refreshParams, tokenRequest, userinfoStatus } from '../helpers/token-endpoint.js';
 
 const PARALLEL = 8;
 
 /** Which store call a fault waits for: the claim of a code or refresh token, or the batch that saves a new token. */
-type FaultPoint = 'claim' | 'AccessToken save' | 'RefreshToken save';
-
-function withFaults(store: KeyValueStore) {
-  const faults = withStoreFaults(store);
-  const at = (point: FaultPoint) => (method: string, args: unknown[]) => {
+function at(point: 'claim' | 'AccessToken save' | 'RefreshToken save') {
+  return (method: string, args: unknown[]) => {
     if (point === 'claim') return method === 'claim';
     const model = point === 'AccessToken save' ? 'AccessToken:' : 'RefreshToken:';
     return method === 'batch' && (args[0] as WriteOp[]).some((op) => op.op === 'set' && op.key.includes(model));
   };
-  const armAt = faults.arm;
-  return Object.assign(faults, {
-    arm: (point: FaultPoint, fault: () => Promise<void>, options: { after?: boolean } = {}) => armAt(at(point), fault, options),
-  });
 }
 
 const backends: { name: string; open(): Promise<{ store: KeyValueStore; dispose(): Promise<void>; config: Record<string, unknown> }> }[] = [
@@ -111,7 +104,7 @@ describe.each(backends)('single use at the token endpoint on $name', (backend) =
   describe.each(['RefreshToken save', 'AccessToken save'] as const)('the store fails at the %s of a rotation', (point) => {
     it('answers 503; the retry with the same refresh token succeeds and the user stays signed in', async () => {
       const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-      faults.arm(point, outage);
+      faults.arm(at(point), outage);
       const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
       expect(faults.fired).toBe(true);
       expect(failed.status).toBe(503);
@@ -136,7 +129,7 @@ describe.each(backends)('single use at the token endpoint on $name', (backend) =
   ])('the store fails $what', ({ after }) => {
     it('the request reads back whose claim is there once the store answers: 200, the user stays signed in, the old refresh token is spent', async () => {
       const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-      faults.arm('claim', outage, { after });
+      faults.arm(at('claim'), outage, { after });
       const rotated = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
       expect(faults.fired).toBe(true);
       expect(rotated.status).toBe(200);
@@ -151,7 +144,7 @@ describe.each(backends)('single use at the token endpoint on $name', (backend) =
 
     it('a code exchange settles the same way, and the code stays single use', async () => {
       const { params } = await freshCode(broker);
-      faults.arm('claim', outage, { after });
+      faults.arm(at('claim'), outage, { after });
       const exchanged = await tokenRequest(broker, params);
       expect(exchanged.status).toBe(200);
       expect(await userinfoStatus(broker, exchanged.body.access_token!)).toBe(200);
@@ -163,7 +156,7 @@ describe.each(backends)('single use at the token endpoint on $name', (backend) =
 
   it("two requests with one refresh token while the first one's claim answer is lost: one 200 at most, and the grant ends", async () => {
     const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-    faults.arm('claim', outage, { after: true });
+    faults.arm(at('claim'), outage, { after: true });
     const answers = await Promise.all([0, 1].map(() => tokenRequest(broker, refreshParams(tokens.refresh_token!))));
     expect(answers.filter((a) => a.status === 200).length).toBeLessThanOrEqual(1);
     for (const loser of answers.filter((a) => a.status !== 200)) expect(loser.body).toMatchObject({ error: 'invalid_grant' });
@@ -188,7 +181,7 @@ describe('a claim whose answer is lost while the store stays silent longer than 
 
   it('never hands the tokens out: 503; the claim did land, so a retry afterwards counts as reuse and ends the grant', async () => {
     const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-    faults.arm('claim', async () => faults.silence(1000), { after: true });
+    faults.arm(at('claim'), async () => faults.silence(1000), { after: true });
     const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
     expect(faults.fired).toBe(true);
     expect(failed.status).toBe(503);
@@ -201,7 +194,7 @@ describe('a claim whose answer is lost while the store stays silent longer than 
 
   it('a claim that never landed stays unspent: 503, then the retry succeeds', async () => {
     const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-    faults.arm('claim', async () => {
+    faults.arm(at('claim'), async () => {
       faults.silence(1000);
       await outage();
     });
@@ -240,7 +233,7 @@ describe('Redis killed in the middle of a refresh-token rotation (AOF on)', () =
 
   it('killed right before the AccessToken save: 503, then the retry after the restart succeeds', async () => {
     const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
-    faults.arm('AccessToken save', () => redis.kill());
+    faults.arm(at('AccessToken save'), () => redis.kill());
     const failed = await tokenRequest(broker, refreshParams(tokens.refresh_token!));
     expect(faults.fired).toBe(true);
     expect(failed.status).toBe(503);
@@ -260,8 +253,7 @@ describe('Redis killed in the middle of a refresh-token rotation (AOF on)', () =
   ])('killed $what and back a second later: the waiting request reads back its claim and answers 200', async ({ after }) => {
     const { tokens } = await loginAndExchange(broker.issuer, { params: OFFLINE });
     let restarted: Promise<void> | undefined;
-    faults.arm(
-      'claim',
+    faults.arm(at('claim'),
       async () => {
         await redis.kill();
         restarted = new Promise((resolve) => setTimeout(resolve, 1000)).then(restart);
