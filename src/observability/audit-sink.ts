@@ -1,4 +1,4 @@
-// An audit sink that counts events into the metrics: sign-ins, tokens, refreshes and session endings, with bounded labels.
+// An audit sink that counts events into the metrics: sign-ins, risk decisions, step-ups, tokens, refreshes and session endings, with bounded labels.
 import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { codeLabel, configuredLabel, grantTypeLabel } from './labels.js';
 import type { Metrics } from './metrics.js';
@@ -12,6 +12,9 @@ export interface MetricsSinkOptions {
   /** Client ids of the configuration. */
   clients: Iterable<string>;
 }
+
+/** A detail that is a string, else undefined (labelled "none"). */
+const text = (value: string | number | boolean | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
 
 export class MetricsAuditSink implements AuditSink {
   private readonly connectors: ReadonlySet<string>;
@@ -57,6 +60,14 @@ export class MetricsAuditSink implements AuditSink {
         return;
       case 'session.reverified':
         metrics.reverifications.inc({ connector: configuredLabel(this.connectors, event.connectorId), outcome: failed ? 'unreachable' : event.details?.upstreamAsked === true ? 'verified' : 'confirmed' });
+        return;
+      case 'risk.evaluated':
+        metrics.riskDecisions.inc({ phase: codeLabel(text(event.details?.phase)), level: codeLabel(text(event.details?.level)), action: codeLabel(text(event.details?.action)) });
+        return;
+      case 'mfa.verified':
+        // The account security page proves a factor to manage factors: not a step-up.
+        if (event.details?.via === 'account_security') return;
+        metrics.stepUps.inc({ kind: codeLabel(text(event.details?.kind)), outcome: event.outcome, reason: failed ? this.reason(event.reason) : 'none' });
         return;
       case 'session.ended':
         metrics.sessionsEnded.inc({ reason: this.reason(event.reason) });

@@ -15,6 +15,10 @@ export interface Metrics {
   readonly registry: Registry;
   /** Sign-in attempts that reached a decision, by connector, outcome and reason (failures). */
   readonly signIns: Counter<'connector' | 'outcome' | 'reason'>;
+  /** Risk decisions (`risk.evaluated`), by phase (sign-in, authorization, refresh, reverify), level and action. */
+  readonly riskDecisions: Counter<'phase' | 'level' | 'action'>;
+  /** Second factors answered in a step-up (not on the account security page), by kind, outcome and failure reason. */
+  readonly stepUps: Counter<'kind' | 'outcome' | 'reason'>;
   /** Session re-verifications (sweep and refresh): verified (the upstream answered), confirmed (checked locally), unreachable. */
   readonly reverifications: Counter<'connector' | 'outcome'>;
   /** Upstream token refreshes the vault made (re-verification and near-expiry refresh). */
@@ -74,6 +78,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     signIns: counter('vestibule_sign_ins_total', 'Sign-ins that reached a decision, by connector, outcome and failure reason.', ['connector', 'outcome', 'reason']),
+    riskDecisions: counter('vestibule_risk_decisions_total', 'Risk decisions, by phase, level (low, medium, high) and action (allow, step_up, deny; none for a re-verification).', ['phase', 'level', 'action']),
+    stepUps: counter('vestibule_step_ups_total', 'Second factors answered in a step-up, by kind (totp, webauthn, recovery), outcome and failure reason.', ['kind', 'outcome', 'reason']),
     reverifications: counter('vestibule_reverifications_total', 'Session re-verifications: verified (the upstream answered), confirmed (checked without an upstream call), unreachable (kept within the grace).', ['connector', 'outcome']),
     upstreamRefreshes: counter('vestibule_upstream_refreshes_total', 'Upstream token refreshes, by connector, outcome and failure reason.', ['connector', 'outcome', 'reason']),
     tokensIssued: counter('vestibule_tokens_issued_total', 'Tokens issued at the token endpoint, by grant type and client.', ['grant_type', 'client']),

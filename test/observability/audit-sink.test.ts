@@ -1,4 +1,4 @@
-// The counting audit sink keeps labels bounded: unknown connectors and clients, free text and forged grant types become "other".
+// The counting audit sink: what each event counts, with bounded labels (unknown connectors and clients, free text and forged grant types become "other").
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { MAX_REASONS, MetricsAuditSink } from '../../src/observability/audit-sink.js';
@@ -44,5 +44,27 @@ describe('MetricsAuditSink', () => {
     sink.write(event({ event: 'session.reverified', outcome: 'failure', connectorId: 'corp', reason: 'upstream_timeout' }));
     const text = await metrics.registry.metrics();
     for (const outcome of ['verified', 'confirmed', 'unreachable']) expect(sample(text, 'vestibule_reverifications_total', { connector: 'corp', outcome })).toBe(1);
+  });
+
+  it('counts risk decisions by phase, level and action, and step-ups by kind and outcome (not factors proved on the account security page)', async () => {
+    const { metrics, sink } = setup();
+    sink.write(event({ event: 'risk.evaluated', outcome: 'success', level: 'info', details: { phase: 'sign-in', level: 'low', score: 0, action: 'allow' } }));
+    sink.write(event({ event: 'risk.evaluated', outcome: 'success', details: { phase: 'sign-in', level: 'medium', score: 60, action: 'step_up' } }));
+    sink.write(event({ event: 'risk.evaluated', outcome: 'failure', reason: 'risk_high', details: { phase: 'authorization', level: 'high', score: 90, action: 'deny' } }));
+    sink.write(event({ event: 'risk.evaluated', outcome: 'success', details: { phase: 'reverify', level: 'Medium; DROP', previous: 'low', score: 55 } }));
+    sink.write(event({ event: 'mfa.verified', outcome: 'success', level: 'info', details: { kind: 'totp', acr: 'urn:vestibule:acr:mfa' } }));
+    sink.write(event({ event: 'mfa.verified', outcome: 'failure', reason: 'invalid', details: { kind: 'totp' } }));
+    sink.write(event({ event: 'mfa.verified', outcome: 'failure', reason: 'replayed', details: { kind: 'recovery' } }));
+    sink.write(event({ event: 'mfa.verified', outcome: 'success', level: 'info', details: { kind: 'webauthn', via: 'account_security' } }));
+    const text = await metrics.registry.metrics();
+    expect(sample(text, 'vestibule_risk_decisions_total', { phase: 'sign-in', level: 'low', action: 'allow' })).toBe(1);
+    expect(sample(text, 'vestibule_risk_decisions_total', { phase: 'sign-in', level: 'medium', action: 'step_up' })).toBe(1);
+    expect(sample(text, 'vestibule_risk_decisions_total', { phase: 'authorization', level: 'high', action: 'deny' })).toBe(1);
+    expect(sample(text, 'vestibule_risk_decisions_total', { phase: 'reverify', level: 'other', action: 'none' })).toBe(1);
+    expect(sample(text, 'vestibule_step_ups_total', { kind: 'totp', outcome: 'success', reason: 'none' })).toBe(1);
+    expect(sample(text, 'vestibule_step_ups_total', { kind: 'totp', outcome: 'failure', reason: 'invalid' })).toBe(1);
+    expect(sample(text, 'vestibule_step_ups_total', { kind: 'recovery', outcome: 'failure', reason: 'replayed' })).toBe(1);
+    expect(text).not.toMatch(/vestibule_step_ups_total\{[^}]*kind="webauthn"/);
+    expect(text).not.toContain('DROP');
   });
 });

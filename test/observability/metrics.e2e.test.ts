@@ -59,6 +59,7 @@ describe('counters move with real sign-ins', () => {
     const after = await scrape(metricsUrl, TOKEN);
     const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
     expect(delta('vestibule_sign_ins_total', { connector: 'local', outcome: 'success', reason: 'none' })).toBe(1);
+    expect(delta('vestibule_risk_decisions_total', { phase: 'sign-in', level: 'low', action: 'allow' })).toBe(1);
     expect(delta('vestibule_tokens_issued_total', { grant_type: 'authorization_code', client: TEST_CLIENT.clientId })).toBe(1);
     expect(delta('vestibule_audit_events_total', { event: 'consent.granted', outcome: 'success' })).toBe(1);
     expect(delta('vestibule_store_operation_duration_seconds_count', { op: 'get' })).toBeGreaterThan(0);
