@@ -25,9 +25,9 @@ export async function handleBackchannelLogout(
   logoutToken: string,
   context: EndContext,
 ): Promise<number> {
-  const connector = broker.connectors.get(connectorId);
-  if (!connector || !isBackchannelLogoutConnector(connector)) throw new ConnectorError('not_found', `no OIDC connector ${connectorId.slice(0, 64)}`, { status: 404 });
   try {
+    const connector = broker.connectors.get(connectorId);
+    if (!connector || !isBackchannelLogoutConnector(connector)) throw new ConnectorError('not_found', `no OIDC connector ${connectorId.slice(0, 64)}`, { status: 404 });
     const claims = await connector.verifyLogoutToken(logoutToken);
     const ttlMs = Math.max(60_000, claims.expiresAt - broker.now() + 60_000);
     if (!(await broker.store.setIfAbsent(replayKey(connectorId, claims.jti), 1, ttlMs))) {
@@ -47,7 +47,7 @@ export async function handleBackchannelLogout(
   } catch (error) {
     const reason = error instanceof ConnectorError ? error.code : 'internal_error';
     const detail = error instanceof ConnectorError ? error.detail.slice(0, 200) : 'unexpected error';
-    broker.auditor.record({ event: 'upstream.backchannel_logout', outcome: 'failure', reason, connectorId, ...context, details: { detail } });
+    broker.auditor.record({ event: 'upstream.backchannel_logout', outcome: 'failure', reason, connectorId: connectorId.slice(0, 64), ...context, details: { detail } });
     throw error;
   }
 }

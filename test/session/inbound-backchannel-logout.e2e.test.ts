@@ -141,11 +141,20 @@ describe('inbound back-channel logout', () => {
     expect(await live(session.sub, session.sessionId)).toBe(false);
   });
 
-  it('refuses malformed requests: no token, a token over 16 KiB, a body over the limit, JSON, an unknown connector', async () => {
+  it('refuses malformed requests, each audited once: no token, a token over 16 KiB, a body over the limit, JSON, an unknown connector', async () => {
+    const from = broker.audit.length;
     expect((await post('')).status).toBe(400);
     expect((await send('x'.repeat(16 * 1024 + 100))).status).toBe(400);
     expect((await post(`logout_token=${'x'.repeat(64 * 1024)}`)).status).toBe(413);
     expect((await post(JSON.stringify({ logout_token: await logoutToken() }), { contentType: 'application/json' })).status).toBe(415);
     expect((await post(new URLSearchParams({ logout_token: await logoutToken() }).toString(), { connector: 'nope' })).status).toBe(404);
+    expect(refusals(from).map((e) => [e.reason, e.connectorId, e.ip])).toEqual([
+      ['invalid_request', 'acme', '127.0.0.1'],
+      ['invalid_request', 'acme', '127.0.0.1'],
+      ['payload_too_large', 'acme', '127.0.0.1'],
+      ['missing_fields', 'acme', '127.0.0.1'],
+      ['not_found', 'nope', '127.0.0.1'],
+    ]);
+    for (const event of refusals(from)) expect(event.requestId).toEqual(expect.any(String));
   });
 });
