@@ -1,16 +1,22 @@
-// The command-line tools: check-config fails with every problem, hash-password makes a verifiable argon2id hash, generate-jwks a usable JWKS.
+// The command-line tools: check-config fails with every problem, hash-password makes a verifiable argon2id hash, generate-jwks a usable JWKS, config-schema the published schemas.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import argon2 from 'argon2';
 import { describe, expect, it } from 'vitest';
 import { readJwksFile } from '../src/issuer/keys.js';
 
-function cli(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
+/** tsx's loader and the CLI by absolute location, so a command can run in another working directory. */
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const CLI = resolve('src/cli.ts');
+
+function cli(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}) {
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   if (!options.env?.BROKER_CONFIG) delete env.BROKER_CONFIG;
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env, input: options.input ?? '', encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { env, input: options.input ?? '', encoding: 'utf8', timeout: 30_000, ...(options.cwd ? { cwd: options.cwd } : {}) });
 }
 
 describe('vestibule CLI', () => {
@@ -53,6 +59,16 @@ describe('vestibule CLI', () => {
     writeFileSync(join(dir, 'jwks.json'), result.stdout);
     const keys = readJwksFile(join(dir, 'jwks.json'));
     expect(keys.map((k) => k.alg)).toEqual(['ES256', 'RS256']);
+  });
+
+  it('config-schema writes both JSON Schemas into schemas/ of the working directory, as the published ones', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'vestibule-schema-'));
+    const result = cli(['config-schema', '--json'], { cwd });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ wrote: ['schemas/config.schema.json', 'schemas/provider.schema.json'] });
+    for (const file of ['config.schema.json', 'provider.schema.json']) {
+      expect(JSON.parse(readFileSync(join(cwd, 'schemas', file), 'utf8')), file).toEqual(JSON.parse(readFileSync(join('schemas', file), 'utf8')));
+    }
   });
 
   it('an unknown command prints usage and exits 2', () => {

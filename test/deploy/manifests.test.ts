@@ -1,4 +1,5 @@
-// The deployment recipes (deploy/k8s/*.yaml, docker-compose.yml, Dockerfile) parse and agree with the configuration reference: every variable they set is a documented setting, probe paths answer, ports and selectors match.
+// The deployment recipes (deploy/k8s/*.yaml, docker-compose.yml, Dockerfile) parse and agree with the configuration reference: every variable they set is a documented setting, probe paths answer, ports and selectors match, docker-compose accepts the file.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,17 +119,46 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 });
 
 describe('docker-compose.yml and Dockerfile', () => {
-  const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string>; build?: string }> };
+  interface Service {
+    environment?: Record<string, string>;
+    build?: string;
+    command?: string[];
+    volumes?: string[];
+  }
+  const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
+  const brokers = Object.entries(compose.services).filter(([, service]) => service.build);
 
   it('brokers set only documented settings the loader reads', () => {
-    const brokers = Object.values(compose.services).filter((service) => service.build);
     expect(brokers).toHaveLength(2);
-    for (const service of brokers) expect(undocumented(Object.keys(service.environment ?? {}))).toEqual([]);
+    for (const [, service] of brokers) expect(undocumented(Object.keys(service.environment ?? {}))).toEqual([]);
   });
 
-  it('the image runs Node 22 LTS, slim, with a healthcheck on /healthz', () => {
+  it('docker-compose config accepts the file (Debian docker-compose; .ci/run installs it)', () => {
+    const env = { ...process.env, ISSUER: 'https://sso.example.com', COOKIE_KEYS: 'k'.repeat(40), VAULT_KEYS: Buffer.alloc(32, 7).toString('base64url') };
+    const result = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(result.error).toBeUndefined();
+    expect(result.status, result.stderr).toBe(0);
+  });
+
+  it('Redis keeps an append-only file on a volume, and nginx balances over both brokers at the port they listen on', () => {
+    const redis = compose.services.redis!;
+    expect(redis.command?.join(' ')).toMatch(/--appendonly yes/);
+    expect(redis.volumes?.some((volume) => volume.endsWith(':/data'))).toBe(true);
+    const nginx = readFileSync('deploy/nginx.conf', 'utf8');
+    const upstream = [...nginx.matchAll(/^\s*server ([\w.-]+):(\d+)/gm)].map((m) => `${m[1]}:${m[2]}`).sort();
+    expect(upstream).toEqual(brokers.map(([name, service]) => `${name}:${service.environment?.PORT}`).sort());
+    expect(compose.services.proxy!.volumes).toContain('./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro');
+  });
+
+  it('the image runs Node 22 LTS, slim, as a non-root user, with a healthcheck on /healthz', () => {
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     expect([...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1])).toEqual(['node:22-bookworm-slim', 'node:22-bookworm-slim']);
+    const users = [...dockerfile.matchAll(/^USER (\d+):(\d+)$/gm)];
+    expect(users).toHaveLength(1);
+    expect(Number(users[0]![1])).toBeGreaterThan(0);
+    expect(Number(users[0]![2])).toBeGreaterThan(0);
+    // In the final stage: a USER of the build stage does not carry over to the image.
+    expect(dockerfile.lastIndexOf('\nUSER ')).toBeGreaterThan(dockerfile.lastIndexOf('\nFROM '));
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\/healthz/m);
   });
 });

@@ -342,7 +342,12 @@ describe('SLO /saml/<connectorId>/slo: forged LogoutRequests end no session', ()
     expect(page.status).toBe(200);
     const answer = forms(page).find((f) => f.action === IDP_SLO);
     expect(answer?.fields.SAMLResponse).toBeTruthy();
-    expect(broker.audit.slice(before)).toContainEqual(expect.objectContaining({ event: 'saml.logout', outcome: 'success', connectorId }));
+    const requestId = page.headers.get('x-request-id');
+    expect(requestId).toBeTruthy();
+    const events = broker.audit.slice(before);
+    expect(events).toContainEqual(expect.objectContaining({ event: 'saml.logout', outcome: 'success', connectorId, requestId, ip: '127.0.0.1' }));
+    // The session it ended is audited with the IdP's request: its id and the address it came from.
+    expect(events.filter((e) => e.event === 'session.ended')).toEqual([expect.objectContaining({ reason: 'upstream_logout', connectorId, requestId, ip: '127.0.0.1' })]);
     expect(await sessionCount(connectorId, [VICTIM])).toBe(0);
   });
 });
