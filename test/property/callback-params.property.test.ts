@@ -14,7 +14,7 @@ import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpe
 import { SP_CERT, SP_KEY, TestIdp, b64 } from '../helpers/upstream-saml.js';
 import { authnRequestFromRedirect, requestIdOf } from '../connectors/saml-setup.js';
 import type { RedisStore } from '../../src/store/redis.js';
-import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runParameters } from './runs.js';
 
 let broker: TestBroker;
 let up: TestUpstream;
@@ -182,7 +182,7 @@ describe('callback and form parameters', () => {
         }
         expect(browser.cookie(broker.issuer, SESSION_COOKIE)).toBeUndefined();
       }),
-      { numRuns: runs(150), timeout: 20_000 },
+      { ...runParameters(150), timeout: 20_000 },
     );
     expect(logins()).toBe(before);
     expect(await broker.app.broker.sessions.byUpstreamSubject('local', TEST_USER.username)).toEqual([]);
@@ -197,7 +197,7 @@ describe('callback and form parameters', () => {
         expect(page.status, `${target.name}: ${page.status}`).toBeLessThan(500);
         expect(page.headers.get('set-cookie') ?? '').not.toContain(`${SESSION_COOKIE}=`);
       }),
-      { numRuns: runs(60), timeout: 20_000 },
+      { ...runParameters(60), timeout: 20_000 },
     );
   }, PROPERTY_TEST_TIMEOUT_MS);
 });

@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig, type BrokerConfig } from '../../src/config/load.js';
 import { localProvider } from '../helpers/broker.js';
 import { SP_CERT, SP_KEY, TestIdp } from '../helpers/upstream-saml.js';
-import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runParameters } from './runs.js';
 
 type Outcome = { config: BrokerConfig } | { problems: string[] };
 
@@ -139,7 +139,7 @@ describe('configuration loader', () => {
         if ('problems' in outcome) expectReadableProblems(outcome.problems);
         else expect(outcome.config.port).toBeGreaterThan(0);
       }),
-      { numRuns: runs(150) },
+      runParameters(150),
     );
     expect(Object.prototype).not.toHaveProperty('polluted');
   }, PROPERTY_TEST_TIMEOUT_MS);
@@ -161,7 +161,7 @@ describe('configuration loader', () => {
         expect('config' in again).toBe(true);
         if ('config' in again) expect(comparable(again.config)).toEqual(comparable(outcome.config));
       }),
-      { numRuns: runs(150) },
+      runParameters(150),
     );
     expect(Object.prototype).not.toHaveProperty('polluted');
     // Both branches ran: some edits keep the file valid (the round trip was checked), others break it.
@@ -186,7 +186,7 @@ describe('configuration loader', () => {
         if ('problems' in outcome) expectReadableProblems(outcome.problems);
         else expect(outcome.config.providers.length).toBeGreaterThanOrEqual(3);
       }),
-      { numRuns: runs(100) },
+      runParameters(100),
     );
   }, PROPERTY_TEST_TIMEOUT_MS);
 
@@ -198,7 +198,7 @@ describe('configuration loader', () => {
         if ('problems' in outcome) expectReadableProblems(outcome.problems);
         else expect(outcome.config.providers.length).toBe(3);
       }),
-      { numRuns: runs(100) },
+      runParameters(100),
     );
   }, PROPERTY_TEST_TIMEOUT_MS);
 });

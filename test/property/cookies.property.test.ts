@@ -10,7 +10,7 @@ import { Browser } from '../helpers/browser.js';
 import { startBroker, TEST_CLIENT, TEST_USER, type TestBroker } from '../helpers/broker.js';
 import { disposeRedisStore, openRedisStore } from '../helpers/redis.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
-import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runParameters } from './runs.js';
 
 const POINTER_SIG = `${SESSION_COOKIE}.sig`;
 /** The cookies that carry a sign-in or a login in progress (the broker's and oidc-provider's), with their signatures. */
@@ -149,7 +149,7 @@ describe('cookies and the session pointer', () => {
           expect(broker.audit.filter((e) => e.event === 'login.success').length).toBe(logins);
         }
       }),
-      { numRuns: runs(120), timeout: 20_000 },
+      { ...runParameters(120), timeout: 20_000 },
     );
     // Nothing above ended Alice's session (only a genuine logout confirmation could).
     const [accountId, sessionId] = alice[SESSION_COOKIE]!.split('.') as [string, string];

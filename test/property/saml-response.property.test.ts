@@ -13,7 +13,7 @@ import { authorizationRequest, discoverRp } from '../helpers/rp.js';
 import { SP_CERT, SP_KEY, TestIdp, b64, type ResponseOptions } from '../helpers/upstream-saml.js';
 import { SESSION_COOKIE } from '../../src/federation/session-cookie.js';
 import { mutationFor, type Mutation, type SignedPart } from './saml-mutations.js';
-import { PROPERTY_TEST_TIMEOUT_MS, runs } from './runs.js';
+import { PROPERTY_TEST_TIMEOUT_MS, runParameters } from './runs.js';
 
 /** The genuine Response every run starts from: a NameID plus attributes, so a changed attribute set would show. */
 const GENUINE: ResponseOptions = { nameId: 'user-1234', attributes: { email: 'alice@example.com', displayName: 'Alice', groups: ['staff', 'admins'] } };
@@ -73,7 +73,7 @@ describe.each([
         const outcome = await outcomeOf(env.connector.handleCallback(callbackInput(mutated), transactionData));
         checkOutcome(outcome, m, signed, original, mutated, xml);
       }),
-      { numRuns: runs(numRuns), timeout: HANG_GUARD_MS },
+      { ...runParameters(numRuns), timeout: HANG_GUARD_MS },
     );
   }, PROPERTY_TEST_TIMEOUT_MS);
 });
@@ -141,7 +141,7 @@ describe('ACS over HTTP (a broker on Redis)', () => {
         expect(await broker.app.broker.sessions.byUpstreamSubject(connectorId, 'victim-admin')).toEqual([]);
         expect(browser.cookie(broker.issuer, SESSION_COOKIE)).toBeUndefined();
       }),
-      { numRuns: runs(25), timeout: HANG_GUARD_MS },
+      { ...runParameters(25), timeout: HANG_GUARD_MS },
     );
     // The log check above looked at something: the broker did log the refusals.
     expect(logLines.length).toBeGreaterThan(0);

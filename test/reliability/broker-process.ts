@@ -1,4 +1,4 @@
-// Real broker processes for fault tests: src/main.ts under tsx with a written configuration file, started, signalled, killed and restarted.
+// Real broker processes for fault tests: src/main.ts under tsx with a written configuration file, started, signalled, killed and restarted; their audit records read back.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -114,6 +114,31 @@ export function brokerProcess(configFile: string, port: number, extraEnv: Record
       return exited;
     },
   };
+}
+
+/** An audit record as the stdout sink writes it (auditLog "stdout"). */
+export interface AuditLine {
+  event: string;
+  outcome: string;
+  reason?: string;
+  connectorId?: string;
+  details?: Record<string, unknown>;
+}
+
+/** The audit records the process wrote to stdout (in its kept output), parsed. */
+export function auditRecordsOf(instance: BrokerProcess): AuditLine[] {
+  return instance
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"event":"'))
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((record) => record && typeof record.event === 'string' && typeof record.seq === 'number');
 }
 
 /** SIGKILLs every broker process still running and removes the configuration files (afterAll). */

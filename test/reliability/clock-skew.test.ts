@@ -1,4 +1,4 @@
-// Clock skew of ±2 minutes between broker processes and the upstream (libfaketime shifts each process's clock): sign-ins, cross-instance tokens and the upstream ID token's exp check behave per their documented tolerances.
+// Clock skew of ±2 minutes between broker processes and the upstreams (libfaketime shifts each process's clock): OIDC and SAML sign-ins, cross-instance tokens, re-verification and the upstream time checks behave per their documented tolerances.
 import { existsSync } from 'node:fs';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,11 +7,16 @@ import { TEST_CLIENT } from '../helpers/broker.js';
 import { flushPrefix, openRedisStore, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
-import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from './broker-process.js';
+import { SP_CERT, SP_KEY, TestIdp, b64 } from '../helpers/upstream-saml.js';
+import { authnRequestFromRedirect, requestIdOf } from '../connectors/saml-setup.js';
+import { auditRecordsOf, brokerProcess, killAllBrokerProcesses, writeSharedConfig, type AuditLine, type BrokerProcess } from './broker-process.js';
 import { startFrontProxy, type FrontProxy } from './front-proxy.js';
 
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const prefix = testPrefix('skew');
+/** The `wide` provider's re-verification interval: a refresh grant a second after the last check asks the upstream. */
+const REVERIFY_INTERVAL_SECONDS = 1;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let proxy: FrontProxy;
 let strict: TestUpstream;
 let wide: TestUpstream;
@@ -20,6 +25,9 @@ let ahead: BrokerProcess;
 /** Two minutes behind. */
 let behind: BrokerProcess;
 let rp: oidc.Configuration;
+
+/** A SAML provider's configuration for the test IdP (whose clock is this process's). */
+const samlConfig = (overrides: Record<string, unknown>) => ({ idp: { metadataXml: TestIdp.metadata() }, sp: { signingKey: SP_KEY, signingCert: SP_CERT }, schemaValidation: 'off', ...overrides });
 
 /** The environment that shifts a process's wall clock by `seconds` (its monotonic clock is left alone: timers run normally). */
 const shifted = (seconds: number) => ({ LD_PRELOAD: LIBFAKETIME, FAKETIME: `${seconds >= 0 ? '+' : ''}${seconds}`, FAKETIME_DONT_FAKE_MONOTONIC: '1' });
@@ -36,8 +44,13 @@ beforeAll(async () => {
     prefix,
     providers: [
       { id: 'strict', type: 'oidc', name: 'Strict SSO', domains: ['strict.test'], config: strict.connectorConfig() },
-      { id: 'wide', type: 'oidc', name: 'Wide SSO', domains: ['wide.test'], config: wide.connectorConfig({ clockToleranceSec: 150 }) },
+      { id: 'wide', type: 'oidc', name: 'Wide SSO', domains: ['wide.test'], reverifyIntervalSeconds: REVERIFY_INTERVAL_SECONDS, config: wide.connectorConfig({ clockToleranceSec: 150 }) },
+      // SAML providers with the default clockSkewSeconds (120) and with 30.
+      { id: 'saml', type: 'saml', name: 'Corp SAML', domains: ['saml.test'], config: samlConfig({}) },
+      { id: 'saml-strict', type: 'saml', name: 'Strict SAML', domains: ['saml-strict.test'], config: samlConfig({ clockSkewSeconds: 30 }) },
     ],
+    // Audit records show each re-verification; no sweep, so a refresh grant's own check is the only one.
+    extra: { auditLog: 'stdout', session: { sweepIntervalSeconds: 3600 } },
   });
   ahead = brokerProcess(file, await freeLoopbackPort(), shifted(120));
   behind = brokerProcess(file, await freeLoopbackPort(), shifted(-120));
@@ -66,6 +79,30 @@ async function signIn(instance: BrokerProcess, connector: string) {
   if (back.status >= 400) return { refused: back };
   const callback = await completeLogin(browser, back, TEST_CLIENT.redirectUri);
   return { request, callback };
+}
+
+/**
+ * A SAML sign-in through `connector`, every request to `instance`; the IdP (this process's clock) answers with an
+ * assertion valid from 5 s before its now for one minute. The RP callback URL, or the page that refused the Response.
+ */
+async function samlSignIn(instance: BrokerProcess, connector: 'saml' | 'saml-strict') {
+  proxy.setBackends([instance.port]);
+  const spEntityId = `${proxy.url}/saml/${connector}/metadata`;
+  const idp = new TestIdp(await (await fetch(spEntityId)).text());
+  const request = await authorizationRequest(rp, TEST_CLIENT, { scope: 'openid email', idp_hint: connector });
+  const browser = new Browser();
+  const atIdp = await browser.follow(request.url.href, {}, idp.ssoUrl);
+  const now = Date.now();
+  const acs = `${proxy.url}/callback/${connector}`;
+  const xml = await idp.responseXml(
+    { inResponseTo: requestIdOf(authnRequestFromRedirect(atIdp.url)), nameId: 'carol', attributes: { email: 'carol@saml.test' }, sign: 'assertion', now, notOnOrAfter: now + 60_000, scdNotOnOrAfter: now + 60_000 },
+    acs,
+    spEntityId,
+  );
+  const posted = await browser.request(acs, { form: { SAMLResponse: b64(xml), RelayState: new URL(atIdp.url).searchParams.get('RelayState')! } });
+  if (posted.status !== 303) return { refused: posted };
+  const done = await browser.follow(new URL(posted.headers.get('location')!, proxy.url).href, {}, TEST_CLIENT.redirectUri);
+  return { request, callback: await completeLogin(browser, done, TEST_CLIENT.redirectUri) };
 }
 
 const exchange = (signedIn: Awaited<ReturnType<typeof signIn>>) =>
@@ -107,6 +144,48 @@ describe('clock skew of two minutes', () => {
     expect(await oidc.fetchUserInfo(rp, fromAhead.access_token, fromAhead.claims()!.sub)).toMatchObject({ sub: fromAhead.claims()!.sub });
     proxy.setBackends([ahead.port]);
     expect((await oidc.refreshTokenGrant(rp, fromBehind.refresh_token!)).claims()?.sub).toBe(fromBehind.claims()?.sub);
+  });
+
+  it('re-verification across the skew: each instance asks the upstream once the interval has passed by its own clock (the one ahead accepts the refreshed ID token within clockToleranceSec 150); the one behind does not re-check a session the one ahead just checked until that check falls due by its own clock', async () => {
+    const tokens = await exchange(await signIn(behind, 'wide'));
+    let refreshToken = tokens.refresh_token!;
+    /** A refresh grant at `instance` once the interval has passed: the session's re-verification records it wrote meanwhile. */
+    const refreshAt = async (instance: BrokerProcess): Promise<AuditLine[]> => {
+      await sleep(REVERIFY_INTERVAL_SECONDS * 1000 + 100);
+      const seen = auditRecordsOf(instance).length;
+      proxy.setBackends([instance.port]);
+      const refreshed = await oidc.refreshTokenGrant(rp, refreshToken);
+      expect(refreshed.claims()?.sub).toBe(tokens.claims()?.sub);
+      refreshToken = refreshed.refresh_token!;
+      return auditRecordsOf(instance).slice(seen).filter((record) => record.event === 'session.reverified' && record.connectorId === 'wide');
+    };
+    const askedUpstream = [expect.objectContaining({ outcome: 'success', details: { upstreamAsked: true } })];
+    // Two minutes behind the upstream: the refreshed ID token's exp is in its future.
+    expect(await refreshAt(behind)).toEqual(askedUpstream);
+    // Two minutes ahead: the refreshed ID token (60 s) expired a minute ago by its clock, within the tolerance.
+    expect(await refreshAt(ahead)).toEqual(askedUpstream);
+    // Behind again: the check made ahead is four minutes in its future, so the upstream is not asked (re-verification there is late by up to the skew between instances).
+    expect((await refreshAt(behind)).filter((record) => record.details?.upstreamAsked === true)).toEqual([]);
+  });
+
+  it('SAML at the instance two minutes ahead: a one-minute assertion that expired a minute ago by its clock is accepted within clockSkewSeconds 120, refused (saml_expired) with 30', async () => {
+    const signedIn = await samlSignIn(ahead, 'saml');
+    expect(signedIn.refused).toBeUndefined();
+    expect((await exchange(signedIn)).claims()).toMatchObject({ email: 'carol@saml.test' });
+    const strictly = await samlSignIn(ahead, 'saml-strict');
+    expect(strictly.refused?.status).toBeGreaterThanOrEqual(400);
+    expect(strictly.refused?.status).toBeLessThan(500);
+    expect(strictly.refused?.body).toContain('<code>saml_expired</code>');
+  });
+
+  it('SAML at the instance two minutes behind: an assertion whose NotBefore is two minutes in its future is accepted within clockSkewSeconds 120, refused (saml_not_yet_valid) with 30', async () => {
+    const signedIn = await samlSignIn(behind, 'saml');
+    expect(signedIn.refused).toBeUndefined();
+    expect((await exchange(signedIn)).claims()).toMatchObject({ email: 'carol@saml.test' });
+    const strictly = await samlSignIn(behind, 'saml-strict');
+    expect(strictly.refused?.status).toBeGreaterThanOrEqual(400);
+    expect(strictly.refused?.status).toBeLessThan(500);
+    expect(strictly.refused?.body).toContain('<code>saml_not_yet_valid</code>');
   });
 
   it('an authorization code (60 s) issued by the instance behind is expired for the instance four minutes ahead of it: instance clocks must agree within the code lifetime', async () => {

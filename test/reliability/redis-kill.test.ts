@@ -1,4 +1,4 @@
-// Redis (AOF, appendfsync always) SIGKILLed under load of two real broker processes, then restarted: 503 with Retry-After meanwhile (never a 500, never a false "not found"), recovery without a restart, every session and refresh token kept.
+// Redis (AOF, appendfsync always) SIGKILLed under load of two real broker processes, then restarted: 503 with Retry-After meanwhile (never a 500, never a false "not found"), recovery without a restart, every session and refresh token kept, every spent one still refused.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_CLIENT } from '../helpers/broker.js';
@@ -8,7 +8,7 @@ import { freeLoopbackPort } from '../helpers/upstream-oidc.js';
 import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from './broker-process.js';
 import { startFrontProxy, type FrontProxy } from './front-proxy.js';
 import { keepAliveAgent, NoAnswer } from './keep-alive-client.js';
-import { callOnce, ROUND, signIn, type Held, type Outcome } from './token-load.js';
+import { callOnce, refreshAnswer, ROUND, signIn, spendRefreshToken, type Held, type Outcome } from './token-load.js';
 
 type Phase = 'before' | 'down' | 'recovering' | 'after';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,6 +30,9 @@ describe('Redis killed under load, then restarted', () => {
   const outcomes: (Outcome & { phase: Phase })[] = [];
   const errors: string[] = [];
   let untouched: Held;
+  /** A refresh token rotated away before the kill, and its client's tokens after that rotation. */
+  let spent: string;
+  let rotated: Held;
   let sso: Awaited<ReturnType<typeof loginAndExchange>>;
   let readyWhileDown: boolean[] = [];
   let outageMs = 0;
@@ -43,6 +46,8 @@ describe('Redis killed under load, then restarted', () => {
     proxy.setBackends(instances.map((instance) => instance.port));
     const sessions = await Promise.all(Array.from({ length: 4 }, () => signIn(proxy.url)));
     untouched = await signIn(proxy.url);
+    rotated = await signIn(proxy.url);
+    spent = await spendRefreshToken(proxy.url, rotated);
     sso = await loginAndExchange(proxy.url, { params: { scope: 'openid email offline_access', prompt: 'consent' } });
 
     let phase: Phase = 'before';
@@ -108,6 +113,11 @@ describe('Redis killed under load, then restarted', () => {
     const refreshed = await callOnce('refresh', proxy.url, agent, untouched);
     expect(refreshed.ok).toBe(true);
     expect((await callOnce('userinfo', proxy.url, agent, untouched)).ok).toBe(true);
+  });
+
+  it('a refresh token rotated away before the kill is still refused after the restart (AOF kept its consumption), and its reuse revokes the token that replaced it', async () => {
+    expect(await refreshAnswer(proxy.url, spent)).toBe('400 invalid_grant');
+    expect(await refreshAnswer(proxy.url, rotated.refreshToken)).toBe('400 invalid_grant');
   });
 
   it('the browser session from before the kill still signs in silently (prompt=none)', async () => {

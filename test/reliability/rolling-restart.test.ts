@@ -1,11 +1,11 @@
-// Rolling restart of two real broker processes (SIGTERM one at a time, then start it again) behind a load balancer, under API load: no request fails, no token chain breaks.
+// Rolling restart of two real broker processes (SIGTERM one at a time, then start it again) behind a load balancer, under API load: no request fails, no token chain breaks, no spent token comes back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushPrefix, openRedisStore, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { freeLoopbackPort } from '../helpers/upstream-oidc.js';
 import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from './broker-process.js';
 import { startFrontProxy, type FrontProxy } from './front-proxy.js';
 import { keepAliveAgent, NoAnswer } from './keep-alive-client.js';
-import { callOnce, ROUND, signIn, type Outcome } from './token-load.js';
+import { callOnce, refreshAnswer, ROUND, signIn, spendRefreshToken, type Held, type Outcome } from './token-load.js';
 
 const prefix = testPrefix('rolling');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,6 +25,9 @@ describe('rolling restart under load', () => {
   const errors: string[] = [];
   const exitCodes: (number | null)[] = [];
   let duringRestart = 0;
+  /** A client's refresh token rotated away before the restarts, and the client's tokens after that rotation. */
+  let spent: string;
+  let rotated: Held;
 
   beforeAll(async () => {
     proxy = await startFrontProxy();
@@ -33,6 +36,8 @@ describe('rolling restart under load', () => {
     await Promise.all(instances.map((instance) => instance.start()));
     proxy.setBackends(instances.map((instance) => instance.port));
     const sessions = await Promise.all(Array.from({ length: 6 }, () => signIn(proxy.url)));
+    rotated = await signIn(proxy.url);
+    spent = await spendRefreshToken(proxy.url, rotated);
 
     let running = true;
     let restarting = false;
@@ -67,6 +72,11 @@ describe('rolling restart under load', () => {
     expect(proxy.failures).toEqual([]);
     expect(duringRestart).toBeGreaterThan(0);
     console.info(`rolling restart: ${outcomes.length} requests, ${duringRestart} during the restarts, ${proxy.retried} sent to the other instance after a refused or closed connection`);
+  });
+
+  it('a refresh token rotated away before the restarts is still refused after them, and its reuse revokes the token that replaced it', async () => {
+    expect(await refreshAnswer(proxy.url, spent)).toBe('400 invalid_grant');
+    expect(await refreshAnswer(proxy.url, rotated.refreshToken)).toBe('400 invalid_grant');
   });
 
   it('each instance exits 0 after its drain', () => {

@@ -1,4 +1,4 @@
-// Redis Sentinel failover under load of two real broker processes: the primary is SIGKILLed, the sentinels promote the replica, the brokers follow it; the seconds of 503 are measured and printed.
+// Redis Sentinel failover under load of two real broker processes: the primary is SIGKILLed, the sentinels promote the replica, the brokers follow it; the seconds of 503 are measured and printed; a refresh token spent (and replicated) before stays refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCli } from '../helpers/redis.js';
 import { freeLoopbackPort } from '../helpers/upstream-oidc.js';
@@ -6,9 +6,25 @@ import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerPr
 import { startFrontProxy, type FrontProxy } from './front-proxy.js';
 import { keepAliveAgent, NoAnswer } from './keep-alive-client.js';
 import { MASTER_NAME, startSentinelGroup, type SentinelGroup } from './sentinel.js';
-import { callOnce, ROUND, signIn, type Held, type Outcome } from './token-load.js';
+import { callOnce, refreshAnswer, ROUND, signIn, spendRefreshToken, type Held, type Outcome } from './token-load.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A field of INFO replication on the Redis at `port` (a byte offset in the replication stream). */
+function replicationOffset(port: number, field: 'master_repl_offset' | 'slave_repl_offset'): number {
+  const line = redisCli(port, 'INFO', 'replication').split('\n').find((entry) => entry.startsWith(`${field}:`));
+  if (!line) throw new Error(`no ${field} in INFO replication of port ${port}`);
+  return Number(line.slice(field.length + 1));
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 let group: SentinelGroup;
 let proxy: FrontProxy;
 const instances: BrokerProcess[] = [];
@@ -23,6 +39,9 @@ describe('Redis Sentinel failover under load', () => {
   const outcomes: (Outcome & { at: number })[] = [];
   const errors: string[] = [];
   let sessions: Held[];
+  /** A refresh token rotated away (and the rotation replicated) before the kill, and its client's tokens after that rotation. */
+  let spent: string;
+  let rotated: Held;
   let killedAt = 0;
   let promotedPort = 0;
   let switchedAt = 0;
@@ -41,6 +60,11 @@ describe('Redis Sentinel failover under load', () => {
     await Promise.all(instances.map((instance) => instance.start()));
     proxy.setBackends(instances.map((instance) => instance.port));
     sessions = await Promise.all(Array.from({ length: 4 }, () => signIn(proxy.url)));
+    rotated = await signIn(proxy.url);
+    spent = await spendRefreshToken(proxy.url, rotated);
+    // Replication is asynchronous: the rotation must have reached the replica for the promoted one to know it (see README, Reliability).
+    const spentAt = replicationOffset(group.primary.port, 'master_repl_offset');
+    await until(() => replicationOffset(group.replica.port, 'slave_repl_offset') >= spentAt, 'the replica to receive the rotation');
 
     let running = true;
     const workers = sessions.map(async (held) => {
@@ -91,6 +115,11 @@ describe('Redis Sentinel failover under load', () => {
     expect(wrong.map((result) => `${result.op} ${result.status} ${result.detail}`)).toEqual([]);
     expect(errors).toEqual([]);
     expect(proxy.failures).toEqual([]);
+  });
+
+  it('a refresh token rotated away before the kill is still refused after both failovers, and its reuse revokes the token that replaced it', async () => {
+    expect(await refreshAnswer(proxy.url, spent)).toBe('400 invalid_grant');
+    expect(await refreshAnswer(proxy.url, rotated.refreshToken)).toBe('400 invalid_grant');
   });
 
   /** The 503s of one window, how long after its start the last one came, and what came after it within the window. */

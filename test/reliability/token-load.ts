@@ -1,8 +1,8 @@
-// One client's round of API calls against the broker (refresh with rotation, userinfo, introspection, discovery), each answer checked.
+// One client's round of API calls against the broker (refresh with rotation, userinfo, introspection, discovery), each answer checked; a refresh token rotated away, and what the broker answers to it.
 import type { Agent } from 'node:http';
 import { TEST_CLIENT } from '../helpers/broker.js';
 import { loginAndExchange } from '../helpers/rp.js';
-import { basicAuth, send, type Answer } from './keep-alive-client.js';
+import { basicAuth, keepAliveAgent, send, type Answer } from './keep-alive-client.js';
 
 export type Operation = 'refresh' | 'userinfo' | 'introspection' | 'discovery';
 
@@ -73,4 +73,20 @@ export const ROUND: readonly Operation[] = ['refresh', 'userinfo', 'introspectio
 export async function signIn(issuer: string): Promise<Held> {
   const { tokens } = await loginAndExchange(issuer, { params: { scope: 'openid email offline_access', prompt: 'consent' } });
   return { refreshToken: tokens.refresh_token!, accessToken: tokens.access_token, sub: tokens.claims()!.sub };
+}
+
+/** Rotates the held refresh token once (the held tokens move on); returns the token it replaced, which the broker must refuse from then on. */
+export async function spendRefreshToken(base: string, held: Held): Promise<string> {
+  const spent = held.refreshToken;
+  const agent = keepAliveAgent();
+  const result = await callOnce('refresh', base, agent, held).finally(() => agent.destroy());
+  if (!result.ok) throw new Error(`refresh answered ${result.status}: ${result.detail}`);
+  return spent;
+}
+
+/** The broker's answer to a refresh grant with `refreshToken`, as "status error" ("400 invalid_grant"; "200 undefined" when it was accepted). */
+export async function refreshAnswer(base: string, refreshToken: string): Promise<string> {
+  const agent = keepAliveAgent();
+  const answer = await send(agent, `${base}/token`, { method: 'POST', headers: form, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString() }).finally(() => agent.destroy());
+  return `${answer.status} ${String(json(answer).error)}`;
 }

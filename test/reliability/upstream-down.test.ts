@@ -7,7 +7,7 @@ import { localProvider, TEST_CLIENT } from '../helpers/broker.js';
 import { flushPrefix, openRedisStore, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { authorizationRequest, completeLogin, discoverRp } from '../helpers/rp.js';
 import { freeLoopbackPort, startTestUpstream, type TestUpstream } from '../helpers/upstream-oidc.js';
-import { brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from './broker-process.js';
+import { auditRecordsOf, brokerProcess, killAllBrokerProcesses, writeSharedConfig, type BrokerProcess } from './broker-process.js';
 
 const prefix = testPrefix('updown');
 const FAILURE_THRESHOLD = 3;
@@ -45,22 +45,6 @@ let acme: TestUpstream;
 let acmePort: number;
 let other: TestUpstream;
 let rp: oidc.Configuration;
-
-/** The audit records the broker wrote to stdout, parsed. */
-function auditRecords(): { event: string; outcome: string; reason?: string; connectorId?: string; details?: Record<string, unknown> }[] {
-  return broker
-    .output()
-    .split('\n')
-    .filter((line) => line.includes('"event":"'))
-    .map((line) => {
-      try {
-        return JSON.parse(line);
-      } catch {
-        return undefined;
-      }
-    })
-    .filter((record) => record && typeof record.event === 'string' && typeof record.seq === 'number');
-}
 
 /** Starts a sign-in at the broker (idp_hint picks the upstream), following redirects until the broker or an upstream answers. */
 async function startSignIn(browser: Browser, idpHint?: string): Promise<{ page: Page; request: Awaited<ReturnType<typeof authorizationRequest>> }> {
@@ -171,11 +155,11 @@ describe('an upstream that is down, then hangs, then comes back', () => {
     const replayed = await pending[0]!.browser.follow(pending[0]!.callback.href, {}, TEST_CLIENT.redirectUri);
     expect(replayed.status).toBe(400);
     expect(replayed.body).toContain('transaction_not_found');
-    expect(auditRecords()).toContainEqual(expect.objectContaining({ event: 'upstream.callback.rejected', outcome: 'failure', reason: 'upstream_unavailable', connectorId: 'acme' }));
+    expect(auditRecordsOf(broker)).toContainEqual(expect.objectContaining({ event: 'upstream.callback.rejected', outcome: 'failure', reason: 'upstream_unavailable', connectorId: 'acme' }));
     // The rest reach the threshold: the circuit opens (the refused and replayed callbacks above counted for nothing).
-    expect(auditRecords().some((r) => r.event === 'upstream.circuit')).toBe(false);
+    expect(auditRecordsOf(broker).some((r) => r.event === 'upstream.circuit')).toBe(false);
     for (const { browser, callback } of pending.slice(1)) expectFriendlyPage(await browser.follow(callback.href, {}, TEST_CLIENT.redirectUri));
-    expect(auditRecords()).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', outcome: 'failure', connectorId: 'acme', reason: 'failures', details: expect.objectContaining({ from: 'closed', to: 'open' }) }));
+    expect(auditRecordsOf(broker)).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', outcome: 'failure', connectorId: 'acme', reason: 'failures', details: expect.objectContaining({ from: 'closed', to: 'open' }) }));
     expect(broker.output()).not.toMatch(/"(access_token|refresh_token|id_token|code_verifier)":"[^"]/);
   });
 
@@ -209,7 +193,7 @@ describe('an upstream that is down, then hangs, then comes back', () => {
     const probe = await startSignIn(new Browser(), 'acme');
     expectFriendlyPage(probe.page, 'upstream_timeout');
     expect(hang.requests()).toBe(1);
-    expect(auditRecords()).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', connectorId: 'acme', reason: 'probe_failed' }));
+    expect(auditRecordsOf(broker)).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', connectorId: 'acme', reason: 'probe_failed' }));
     for (let i = 0; i < 5; i++) expectFriendlyPage((await startSignIn(new Browser(), 'acme')).page, 'upstream_circuit_open');
     expect(hang.requests()).toBe(1);
   });
@@ -249,7 +233,7 @@ describe('an upstream that is down, then hangs, then comes back', () => {
     };
     expect(await refresh()).toBe('503 temporarily_unavailable');
     expect(await refresh()).toBe('503 temporarily_unavailable');
-    const records = auditRecords();
+    const records = auditRecordsOf(broker);
     expect(records).toContainEqual(expect.objectContaining({ event: 'session.reverified', outcome: 'failure', connectorId: 'acme' }));
     expect(records.some((r) => r.event === 'session.ended')).toBe(false);
   });
@@ -260,7 +244,7 @@ describe('an upstream that is down, then hangs, then comes back', () => {
     await sleep(COOLDOWN_SECONDS * 1000);
     const tokens = await signInThrough(acme, 'acme');
     expect(tokens.claims()?.email).toBe('alice@acme.test');
-    expect(auditRecords()).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', outcome: 'success', connectorId: 'acme', reason: 'probe_succeeded' }));
+    expect(auditRecordsOf(broker)).toContainEqual(expect.objectContaining({ event: 'upstream.circuit', outcome: 'success', connectorId: 'acme', reason: 'probe_succeeded' }));
     expect(broker.running).toBe(true);
   });
 });
