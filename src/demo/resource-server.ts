@@ -8,9 +8,12 @@ export interface DemoResourceOptions {
   name: string;
   /** The broker's issuer: the one authorization server it trusts. */
   issuer: string;
-  /** Scopes it publishes (scopes_supported); the first is needed for any call. */
+  /** Scopes of its read tool; the first is needed for any call and named in its 401 challenge. */
   scopes: readonly string[];
-  /** A scope its "write" tool needs on top (answered 403 insufficient_scope without it, so a client can step up). */
+  /**
+   * A scope its "write" tool needs on top (answered 403 insufficient_scope without it, so a client can step up).
+   * It is published in scopes_supported with the others: an MCP client registers scopes_supported, so the step-up stays within its registration.
+   */
   writeScope?: string;
   /** Where the broker's keys are fetched (default issuer + /jwks). */
   jwksUri?: string;
@@ -44,7 +47,8 @@ function handler(options: DemoResourceOptions, resource: () => string, keys: Ret
   return async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://resource').pathname;
     if (req.method === 'GET' && (path === METADATA_PATH || path === METADATA_PATH + RESOURCE_PATH)) {
-      return send(res, 200, { resource: resource(), resource_name: options.name, authorization_servers: [options.issuer], scopes_supported: options.scopes, bearer_methods_supported: ['header'] }, { 'cache-control': 'max-age=300' });
+      const scopesSupported = [...options.scopes, ...(options.writeScope ? [options.writeScope] : [])];
+      return send(res, 200, { resource: resource(), resource_name: options.name, authorization_servers: [options.issuer], scopes_supported: scopesSupported, bearer_methods_supported: ['header'] }, { 'cache-control': 'max-age=300' });
     }
     if (path !== RESOURCE_PATH && path !== `${RESOURCE_PATH}/write`) return send(res, 404, { error: 'not_found' });
     const token = /^Bearer ([\x21-\x7e]+)$/i.exec(req.headers.authorization ?? '')?.[1];

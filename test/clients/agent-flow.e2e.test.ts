@@ -64,10 +64,13 @@ describe('an MCP-style agent with a Client ID Metadata Document', () => {
     // 1. The resource refuses and names its metadata.
     const first = await fetch(resourceA.resource);
     expect(first.status).toBe(401);
-    const metadataUrl = challenge(first.headers.get('www-authenticate')).resource_metadata!;
+    const { resource_metadata: metadataUrl, scope: challengedScope } = challenge(first.headers.get('www-authenticate'));
     expect(metadataUrl).toBe(resourceA.metadataUrl);
-    const resourceMetadata = (await (await fetch(metadataUrl)).json()) as { resource: string; authorization_servers: string[]; scopes_supported: string[] };
+    const resourceMetadata = (await (await fetch(metadataUrl!)).json()) as { resource: string; authorization_servers: string[]; scopes_supported: string[] };
     expect(resourceMetadata.resource).toBe(resourceA.resource);
+    // Every scope is published (a client registers them all); the challenge names what a first call needs.
+    expect(resourceMetadata.scopes_supported).toEqual(['files:read', 'files:write']);
+    expect(challengedScope).toBe('files:read');
 
     // 2. The authorization server's RFC 8414 metadata says metadata documents are supported (the boolean true).
     const as = resourceMetadata.authorization_servers[0]!;
@@ -83,7 +86,8 @@ describe('an MCP-style agent with a Client ID Metadata Document', () => {
       response_type: 'code',
       client_id: clientId,
       redirect_uri: REDIRECT,
-      scope: resourceMetadata.scopes_supported.join(' '),
+      // The MCP scope selection: the 401 challenge's scope first, scopes_supported only when it names none.
+      scope: challengedScope!,
       resource: resourceMetadata.resource,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
