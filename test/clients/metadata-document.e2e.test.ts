@@ -1,4 +1,4 @@
-// Client ID Metadata Documents cannot be turned against the broker's network: http, private/loopback/link-local addresses, redirects, oversized and slow documents are refused, proven by loopback listeners that must not be hit.
+// Client ID Metadata Documents cannot be turned against the broker's network: http, private/loopback/link-local addresses, hosts outside allowedHosts, redirects, oversized and slow documents are refused, proven by loopback listeners that must not be hit; Cache-Control is honoured; off by default.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
@@ -27,6 +27,8 @@ describe('Client ID Metadata Document fetches', () => {
   const resolver = testResolver({ 'agent.test': '127.0.0.1', 'internal.test': '127.0.0.1', 'private.test': '10.1.2.3', 'cloud-metadata.test': '169.254.169.254', 'mapped.test': '::ffff:127.0.0.1', 'ula.test': 'fd00::1' });
   let strict: TestBroker;
   let loopbackAllowed: TestBroker;
+  /** Metadata documents left at their default: off. */
+  let off: TestBroker;
 
   beforeAll(async () => {
     certificate = testCertificate(['agent.test', 'internal.test']);
@@ -40,10 +42,11 @@ describe('Client ID Metadata Document fetches', () => {
     }
     const outbound = { outboundResolver: resolver, outboundCa: certificate.ca };
     strict = await startBroker({ config: { authorizationServer: { clientIdMetadataDocument: { enabled: true } } }, outbound });
-    loopbackAllowed = await startBroker({ config: { authorizationServer: { clientIdMetadataDocument: { enabled: true, allowedAddresses: ['loopback'], maxBytes: 1024, timeoutMs: 300 } } }, outbound });
+    loopbackAllowed = await startBroker({ config: { authorizationServer: { clientIdMetadataDocument: { enabled: true, allowedAddresses: ['loopback'], allowedHosts: ['agent.test'], maxBytes: 1024, timeoutMs: 300, cacheMinSeconds: 0 } } }, outbound });
+    off = await startBroker({ outbound });
   });
   afterAll(async () => {
-    await Promise.all([strict?.close(), loopbackAllowed?.close()]);
+    await Promise.all([strict?.close(), loopbackAllowed?.close(), off?.close()]);
     await Promise.all([forbidden?.close(), internal?.close()]);
   });
 
@@ -76,12 +79,42 @@ describe('Client ID Metadata Document fetches', () => {
     expect(response.headers.get('location')).toMatch(/\/interaction\//);
   });
 
+  it('fetches nothing from a host outside allowedHosts, even at an allowed address', async () => {
+    const before = internal.hits.length;
+    const response = await authorize(loopbackAllowed, `https://internal.test:${internal.port}/doc`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(internal.hits.length).toBe(before);
+  });
+
   it('fetches a new document once when two authorizations for it arrive at the same moment', async () => {
     forbidden.routes.set('/together', (req, res) => void setTimeout(() => json(documentFor(`https://agent.test:${forbidden.port}/together`))(req, res), 100));
     const id = `https://agent.test:${forbidden.port}/together`;
     const [first, second] = await Promise.all([authorize(loopbackAllowed, id), authorize(loopbackAllowed, id)]);
     expect([first.status, second.status]).toEqual([303, 303]);
     expect(forbidden.hits.filter((path) => path === '/together')).toHaveLength(1);
+  });
+
+  it('honours the document\'s Cache-Control max-age: fetched once while fresh, again once it has expired', async () => {
+    const id = `https://agent.test:${forbidden.port}/cached`;
+    forbidden.routes.set('/cached', json(documentFor(id), { 'cache-control': 'max-age=1' }));
+    const fetches = () => forbidden.hits.filter((path) => path === '/cached').length;
+    expect((await authorize(loopbackAllowed, id)).status).toBe(303);
+    expect((await authorize(loopbackAllowed, id)).status).toBe(303);
+    expect(fetches()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await authorize(loopbackAllowed, id)).status).toBe(303);
+    expect(fetches()).toBe(2);
+  });
+
+  it('fetches nothing when metadata documents are off (the default): an https client_id is an unknown client', async () => {
+    const before = forbidden.hits.length;
+    const response = await authorize(off, `https://agent.test:${forbidden.port}/doc`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(forbidden.hits.length).toBe(before);
+    const discovery = (await (await fetch(`${off.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(discovery).not.toHaveProperty('client_id_metadata_document_supported');
   });
 
   it('does not follow a redirect, not even to an allowed address', async () => {

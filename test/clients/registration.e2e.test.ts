@@ -175,6 +175,25 @@ describe('dynamic client registration with initial access tokens', () => {
   });
 });
 
+describe('registration left at its defaults', () => {
+  it('is off: no registration endpoint advertised, /reg registers nothing with or without an initial access token', async () => {
+    const broker = await startBroker();
+    try {
+      const discovery = (await (await fetch(`${broker.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+      expect(discovery).not.toHaveProperty('registration_endpoint');
+      const { token } = await new InitialAccessTokens(broker.store).create({ ttlSeconds: 600, maxUses: 0 });
+      for (const bearer of [undefined, token]) {
+        const response = await fetch(`${broker.issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(NATIVE) });
+        await response.arrayBuffer();
+        expect(response.status).toBe(404);
+      }
+      expect(broker.audit.filter((event) => event.event === 'client.registered')).toEqual([]);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
 describe('open registration for agents', () => {
   let broker: TestBroker;
   beforeAll(async () => {
