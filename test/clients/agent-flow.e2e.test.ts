@@ -96,8 +96,12 @@ describe('an MCP-style agent with a Client ID Metadata Document', () => {
     const browser = new Browser();
     const loginPage = await browser.follow(authorization.href, {}, REDIRECT);
     const consentPage = await browser.submit(loginPage, '/login', { username: TEST_USER.username, password: TEST_USER.password }, REDIRECT);
-    // The consent page names the host that served the agent's document.
-    expect(consentPage.body).toContain(`(agent.test:${host.port})`);
+    // The consent page names the host that served the agent's document, the name the document states (marked as the
+    // application's own words) and the host of its client_uri (the same site: no warning).
+    expect(consentPage.body).toContain(`<strong>Test Agent</strong> <span class="muted">(agent.test:${host.port})</span>`);
+    expect(consentPage.body).toContain(`The application gave this name itself; agent.test:${host.port} is the address it was checked against.`);
+    expect(consentPage.body).toContain('Its website: <strong>agent.test</strong></p>');
+    expect(consentPage.body).not.toContain('not the address above');
     const callback = await completeLogin(browser, consentPage, REDIRECT);
     expect(callback.searchParams.get('state')).toBe(state);
 
@@ -125,6 +129,18 @@ describe('an MCP-style agent with a Client ID Metadata Document', () => {
     expect(challenge(refused.headers.get('www-authenticate'))).toMatchObject({ error: 'invalid_token', resource_metadata: resourceB.metadataUrl });
     // The document was fetched once and cached (Cache-Control: max-age=600).
     expect(host.hits.filter((path) => path === '/oauth/client.json')).toHaveLength(1);
+  });
+
+  it('shows a stated name as text and warns when the stated website is another site than the document\'s host', async () => {
+    const otherId = `https://agent.test:${host.port}/oauth/other.json`;
+    host.routes.set('/oauth/other.json', json({ client_id: otherId, client_name: '<b>Your Bank</b>', client_uri: 'https://bank.example', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }));
+    const query = new URLSearchParams({ response_type: 'code', client_id: otherId, redirect_uri: REDIRECT, scope: 'openid', code_challenge: createHash('sha256').update('v'.repeat(43)).digest('base64url'), code_challenge_method: 'S256' });
+    const browser = new Browser();
+    const loginPage = await browser.follow(`${broker.issuer}/auth?${query}`, {}, REDIRECT);
+    const consentPage = await browser.submit(loginPage, '/login', { username: TEST_USER.username, password: TEST_USER.password }, REDIRECT);
+    expect(consentPage.body).toContain(`<strong>&lt;b&gt;Your Bank&lt;/b&gt;</strong> <span class="muted">(agent.test:${host.port})</span>`);
+    expect(consentPage.body).not.toContain('<b>Your Bank</b>');
+    expect(consentPage.body).toContain('Its website: <strong>bank.example</strong> · not the address above: make sure you trust it.');
   });
 
   it('refuses a token for an unknown resource (invalid_target) and a redirect_uri the document does not list', async () => {

@@ -24,12 +24,33 @@ function switchAccountHref(params: Record<string, unknown>): string {
   return `/auth?${query}`;
 }
 
+/** A self-stated client name longer than this is cut: it is shown, never trusted. */
+const MAX_STATED_NAME = 100;
+
 function hostOf(uri: unknown): string | undefined {
   try {
     return typeof uri === 'string' ? new URL(uri).host || undefined : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The host without its port: a website on another port of the same host is the same site. */
+const hostnameOf = (host: string | undefined) => host?.replace(/:\d+$/, '');
+
+/**
+ * Who asks, for the consent page. A configured client is named by the operator. A registered or metadata-document client
+ * names itself: its `client_name` is shown marked as the application's own words, beside the host the broker can vouch for
+ * (the https client_id that served the document, else the redirect URI's) and the host of the `client_uri` it states.
+ */
+async function requester(broker: BrokerContext, view: InteractionView, params: Record<string, unknown>) {
+  const clientId = view.clientId;
+  const host = hostOf(clientId.startsWith('https://') ? clientId : params.redirect_uri);
+  if (broker.clients.has(clientId)) return { clientName: view.clientName, clientHost: host };
+  const client = (await broker.provider.Client.find(clientId)) as { clientName?: unknown; clientUri?: unknown } | undefined;
+  const statedName = typeof client?.clientName === 'string' && client.clientName.trim() ? client.clientName.trim().slice(0, MAX_STATED_NAME) : undefined;
+  const websiteHost = hostOf(client?.clientUri);
+  return { clientName: statedName ?? view.clientName, clientHost: host, nameStated: statedName !== undefined, websiteHost, websiteElsewhere: websiteHost !== undefined && hostnameOf(websiteHost) !== hostnameOf(host) };
 }
 
 function allowedFor(broker: BrokerContext, clientId: string) {
@@ -67,9 +88,7 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
       broker.renderer.render(ctx, 'consent', {
         uid: view.uid,
         csrf: csrfToken(broker.config.cookieKeys[0]!, view.uid),
-        clientName: view.clientName,
-        // A metadata-document client is known by its https client_id, the host that served the document (draft-ietf-oauth-client-id-metadata-document).
-        clientHost: hostOf(String(details.params.client_id).startsWith('https://') ? details.params.client_id : details.params.redirect_uri),
+        ...(await requester(broker, view, details.params)),
         account: typeof shownAs === 'string' ? shownAs : details.session?.accountId,
         switchAccountHref: switchAccountHref(details.params),
         scopes,
