@@ -12,7 +12,7 @@ const PORTAL_PSGI = '/usr/share/lemonldap-ng/portal/htdocs/index.psgi';
 const DEBIAN_CONFIG = '/var/lib/lemonldap-ng/conf/lmConf-1.json';
 /** The demo authentication backend's users (login = password). */
 export const LEMONLDAP_DEMO_USERS = ['dwho', 'rtyler', 'msmith'];
-export const LEMONLDAP_PACKAGES = 'lemonldap-ng lemonldap-ng-fastcgi-server libplack-perl libstring-random-perl libgd-securityimage-perl libimage-magick-perl';
+export const LEMONLDAP_PACKAGES = 'lemonldap-ng lemonldap-ng-fastcgi-server libplack-perl libstring-random-perl libgd-securityimage-perl libimage-magick-perl libio-string-perl';
 
 /** Why the peer cannot run here (a missing package or Perl library), or undefined when it can. */
 export function lemonldapMissing(): string | undefined {
@@ -47,6 +47,8 @@ function writeConfig(dir: string, port: number): string {
     notification: 0,
     notificationStorageOptions: { dirName: join(dir, 'notifications') },
     loginHistoryEnabled: 0,
+    // The demo configuration's self-registration plugin needs an SMTP stack (MIME::Entity, Email::Sender) the flows never use.
+    registerDB: 'Null',
     reloadUrls: {},
     issuerDBOpenIDConnectActivation: 1,
     oidcServicePrivateKeySig: privateKey,
