@@ -24,3 +24,16 @@ export function processCpuMs(pid: number): number {
   const stime = Number(fields[12]);
   return ((utime + stime) * 1000) / clockTicks();
 }
+
+/** utime + stime in ms of `pid`'s main thread (its thread id is the pid) and of all its other threads (workers, GC helpers, libuv pool). */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  const all = processCpuMs(pid);
+  const main = threadMs(pid, pid);
+  return { main, others: all - main };
+}
+
+function threadMs(pid: number, tid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+}
