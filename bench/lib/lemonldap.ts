@@ -93,13 +93,19 @@ export class LemonLdapPortal {
     const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LLNG_DEFAULTCONFFILE: ini } });
     const portal = new LemonLdapPortal(`http://127.0.0.1:${port}`, child, dir);
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`LemonLDAP::NG exited with ${child.exitCode}\n${portal.stderr}`);
-      const answer = await fetch(`${portal.url}/.well-known/openid-configuration`).catch(() => undefined);
-      if (answer?.ok) break;
-      if (answer) throw new Error(`LemonLDAP::NG discovery answered ${answer.status}\n${portal.stderr}`);
-      if (Date.now() > deadline) throw new Error(`LemonLDAP::NG not ready after ${timeoutMs} ms\n${portal.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    try {
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`LemonLDAP::NG exited with ${child.exitCode}\n${portal.stderr}`);
+        const answer = await fetch(`${portal.url}/.well-known/openid-configuration`).catch(() => undefined);
+        if (answer?.ok) break;
+        if (answer) throw new Error(`LemonLDAP::NG discovery answered ${answer.status}\n${portal.stderr}`);
+        if (Date.now() > deadline) throw new Error(`LemonLDAP::NG not ready after ${timeoutMs} ms\n${portal.stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } catch (error) {
+      // The caller gets no portal to stop when start fails: a plackup left running kept the scenario's process from exiting.
+      await portal.stop();
+      throw error;
     }
     return portal;
   }
