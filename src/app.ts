@@ -262,7 +262,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     providersAllowed,
     judgeAuthorization: (ctx, session) => judgeAuthorization!(ctx, session),
     sessionUsable: (session) => authorizationUse({ lazyCheck, sessions, now }, session),
-    reverify: (account, sessionIds, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessionIds) : liveAfterLazyCheck(lazyCheck, account.accountId, sessionIds)),
+    reverify: (account, sessions, trigger) => (trigger === 'refresh' ? reverifyAccount(reverifyDeps, account, sessions) : liveAfterLazyCheck(lazyCheck, sessions)),
   });
   auditProviderEvents(provider, auditor);
   auditClientEvents(provider, auditor);

@@ -2,7 +2,7 @@
 import type { KoaContextWithOIDC, Account } from 'oidc-provider';
 import { readSessionCookie } from '../federation/session-cookie.js';
 import type { AccountLocks } from '../session/account-locks.js';
-import type { AccountRecord, SessionRepository } from '../session/federated-session.js';
+import type { AccountRecord, FederatedSession, SessionRepository } from '../session/federated-session.js';
 import type { GrantBindings } from '../session/grant-bindings.js';
 
 export const SCOPE_CLAIMS = {
@@ -29,8 +29,8 @@ function isRefreshGrant(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token';
 }
 
-/** Confirms sessions of the account with their upstream (`refresh`: a refresh grant; `use`: any other token use, checked when overdue); answers how many are still live. */
-export type Reverify = (account: AccountRecord, sessionIds: readonly string[], trigger: 'refresh' | 'use') => Promise<number>;
+/** Confirms live sessions of the account (their records, just read) with their upstream (`refresh`: a refresh grant; `use`: any other token use, checked when overdue); answers how many are still live. */
+export type Reverify = (account: AccountRecord, sessions: readonly FederatedSession[], trigger: 'refresh' | 'use') => Promise<number>;
 
 export interface FindAccountDeps {
   sessions: SessionRepository;
@@ -67,7 +67,7 @@ export function createFindAccount(deps: FindAccountDeps) {
       if (!record) return undefined;
       return toAccount(record, live ? [browserSessionId!] : []);
     }
-    // One store turn: the account, the session that issued the token's grant and the account's lock; then whether that session lives.
+    // One store turn: the account, the session that issued the token's grant and the account's lock; then that session, if it lives.
     const [record, owner, locked] = await Promise.all([
       sessions.account(accountId),
       token.grantId ? bindings.sessionOf(accountId, token.grantId) : undefined,
@@ -75,8 +75,9 @@ export function createFindAccount(deps: FindAccountDeps) {
     ]);
     if (!record || locked) return undefined;
     // Ended (logout, SLO, refused upstream, replaced, expired) or never bound: userinfo, refresh and code exchange stop.
-    if (owner === undefined || !(await sessions.isLive(accountId, owner, now()))) return undefined;
-    if ((await reverify(record, [owner], isRefreshGrant(ctx) ? 'refresh' : 'use')) === 0) return undefined;
-    return toAccount(record, [owner]);
+    const session = owner === undefined ? undefined : await sessions.liveSession(accountId, owner, now());
+    if (!session) return undefined;
+    if ((await reverify(record, [session], isRefreshGrant(ctx) ? 'refresh' : 'use')) === 0) return undefined;
+    return toAccount(record, [session.id]);
   };
 }

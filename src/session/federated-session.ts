@@ -201,6 +201,15 @@ export class SessionRepository {
     return expiresAt !== undefined && expiresAt > now;
   }
 
+  /**
+   * The session's record when it lives (not ended, not expired): its index field and its record in one store turn, so a
+   * token use that goes on to check the session needs no second read.
+   */
+  async liveSession(accountId: string, id: string, now = Date.now()): Promise<FederatedSession | undefined> {
+    const [expiresAt, session] = await Promise.all([this.store.mapGet<number>(accountSessionsKey(accountId), id), this.get(accountId, id)]);
+    return expiresAt !== undefined && expiresAt > now ? session : undefined;
+  }
+
   /** Ids of the account's sessions that have not expired. */
   async sessionsOf(accountId: string, now = Date.now()): Promise<string[]> {
     const sessions = await this.store.mapGetAll<number>(accountSessionsKey(accountId));

@@ -19,8 +19,8 @@ export interface LazyCheckDeps {
 /** Whether the session may be used: `live` (verified, nothing to ask, or kept within the unreachable grace) or `ended`. */
 export type LazyVerdict = 'live' | 'ended';
 
-/** Checks a session first when it is overdue; answers whether it may be used. */
-export type LazyCheck = (accountId: string, sessionId: string) => Promise<LazyVerdict>;
+/** Checks a session first when it is overdue; answers whether it may be used. `known`: its record, when the caller has just read it. */
+export type LazyCheck = (accountId: string, sessionId: string, known?: FederatedSession) => Promise<LazyVerdict>;
 
 /** One claim per session and due time: the next due period is a new claim. */
 const claimKey = (accountId: string, sessionId: string, dueAt: number) => `lazy-check:{${accountId}}:${sessionId}:${dueAt}`;
@@ -66,8 +66,8 @@ export function createLazyCheck(deps: LazyCheckDeps): LazyCheck {
     }
   }
 
-  return async function lazyCheck(accountId, sessionId) {
-    const session = await deps.sessions.get(accountId, sessionId);
+  return async function lazyCheck(accountId, sessionId, known) {
+    const session = known ?? (await deps.sessions.get(accountId, sessionId));
     if (!session) return 'ended';
     const dueAt = session.nextCheckAt ?? 0;
     if (dueAt > deps.now()) return 'live';
@@ -80,9 +80,9 @@ export function createLazyCheck(deps: LazyCheckDeps): LazyCheck {
   };
 }
 
-/** How many of the account's sessions may still be used, each checked first when overdue (findAccount's `use` trigger). */
-export async function liveAfterLazyCheck(lazyCheck: LazyCheck, accountId: string, sessionIds: readonly string[]): Promise<number> {
-  const verdicts = await Promise.all(sessionIds.map((sessionId) => lazyCheck(accountId, sessionId)));
+/** How many of these live sessions (their records, just read) may still be used, each checked first when overdue (findAccount's `use` trigger). */
+export async function liveAfterLazyCheck(lazyCheck: LazyCheck, sessions: readonly FederatedSession[]): Promise<number> {
+  const verdicts = await Promise.all(sessions.map((session) => lazyCheck(session.accountId, session.id, session)));
   return verdicts.filter((verdict) => verdict === 'live').length;
 }
 

@@ -207,19 +207,17 @@ export async function checkSession(deps: ReverifyDeps, checked: FederatedSession
 }
 
 /**
- * Returns how many of the account's live sessions (`sessionIds`) are still live, checking them all at once (a refresh
- * grant). Sessions of refreshable connectors are confirmed upstream when near token expiry or past their interval;
+ * Returns how many of the account's live sessions (their records, just read by findAccount) are still live, checking
+ * them all at once (a refresh grant). Sessions of refreshable connectors are confirmed upstream when near token expiry or past their interval;
  * others are checked when overdue. An unreachable upstream within the grace throws (the refresh answers 503, the
  * session stays); after the grace the session ends. Its caller, findAccount, has just found the account unlocked.
  */
-export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessionIds: readonly string[]): Promise<number> {
+export async function reverifyAccount(deps: ReverifyDeps, account: AccountRecord, sessions: readonly FederatedSession[]): Promise<number> {
   // Nothing to ask without the user and nothing to mark: no read.
   const accountConnector = deps.connectors.get(account.connectorId);
-  if (accountConnector && !isRefreshableConnector(accountConnector) && !isAccountCheckConnector(accountConnector) && !isBrowserReauthConnector(accountConnector)) return sessionIds.length;
+  if (accountConnector && !isRefreshableConnector(accountConnector) && !isAccountCheckConnector(accountConnector) && !isBrowserReauthConnector(accountConnector)) return sessions.length;
   const outcomes = await Promise.all(
-    sessionIds.map(async (id) => {
-      const session = await deps.sessions.get(account.accountId, id);
-      if (!session) return 'gone';
+    sessions.map(async (session) => {
       const connector = deps.connectors.get(session.connectorId);
       const overdue = (session.nextCheckAt ?? 0) <= deps.now();
       if (connector && !isRefreshableConnector(connector) && !overdue) return 'unchanged';
