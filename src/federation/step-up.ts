@@ -48,9 +48,9 @@ export function raisedAssurance(session: FederatedSession, factor: Pick<FactorSu
 /**
  * Records the verified factor on the session, audits it, and resumes the authorization through `resume` with the
  * interaction result carrying the raised acr/amr. The sign-in has now passed: this browser's device is remembered for
- * the account (and its origin's failed sign-ins forgotten), alongside the resume. `withSignIn`: the factor completes
- * the sign-in of the same interaction, whose risk decision then stands at the resume (authorization-check.ts) as it
- * does for a sign-in without a step-up.
+ * the account (and its origin's failed sign-ins forgotten), alongside the resume; two store round trips in all.
+ * `withSignIn`: the factor completes the sign-in of the same interaction, whose risk decision then stands at the resume
+ * (authorization-check.ts) as it does for a sign-in without a step-up.
  */
 export async function finishStepUp(
   broker: BrokerContext,
@@ -61,7 +61,13 @@ export async function finishStepUp(
   const { session, factor, clientId } = step;
   const now = broker.now();
   const assurance = raisedAssurance(session, factor, now);
-  if (!(await broker.sessions.raiseAssurance(session, assurance))) throw new HttpError(400, 'interaction_expired', 'the federated session has ended');
+  const { deviceId, userAgent } = requestFacts(broker, ctx);
+  // The account's risk record is read while the session is raised (one store round trip); the device is remembered only once it is.
+  const [raised, remember] = await Promise.all([
+    broker.sessions.raiseAssurance(session, assurance),
+    deviceId ? broker.risk.prepareSuccessfulSignIn({ accountId: session.accountId, deviceId, ip: ctx.ip, now, ...(userAgent ? { userAgent } : {}) }) : undefined,
+  ]);
+  if (!raised) throw new HttpError(400, 'interaction_expired', 'the federated session has ended');
   broker.auditor.record({
     event: 'mfa.verified',
     outcome: 'success',
@@ -73,9 +79,5 @@ export async function finishStepUp(
     details: { kind: factor.kind, acr: assurance.acr, amr: assurance.amr.join(' ') },
   });
   const mfa: StepUpResult = { sessionId: session.id, at: now, ...(step.withSignIn ? { withSignIn: true } : {}) };
-  const { deviceId, userAgent } = requestFacts(broker, ctx);
-  await Promise.all([
-    deviceId ? broker.risk.recordSuccessfulSignIn({ accountId: session.accountId, deviceId, ip: ctx.ip, now, ...(userAgent ? { userAgent } : {}) }) : undefined,
-    resume({ login: { accountId: session.accountId, acr: assurance.acr, amr: assurance.amr, ts: assurance.authTime }, mfa }),
-  ]);
+  await Promise.all([remember?.(), resume({ login: { accountId: session.accountId, acr: assurance.acr, amr: assurance.amr, ts: assurance.authTime }, mfa })]);
 }

@@ -2,7 +2,7 @@
 import { Secret, TOTP } from 'otpauth';
 import type { KeyValueStore } from '../store/store.js';
 import type { FactorAttempts } from './attempts.js';
-import { cleanLabel, totpSecretBinding, type CredentialRepository, type TotpRecord } from './credentials.js';
+import { cleanLabel, totpSecretBinding, type CredentialRepository, type FactorRecord, type TotpRecord } from './credentials.js';
 import type { Factor, FactorEnrolment, FactorFailure, FactorSubject, FactorVerification } from './factor.js';
 import { qrSvg } from './qr.js';
 
@@ -116,12 +116,16 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
     return {};
   }
 
-  /** Accepts a code of any of the account's TOTP factors, once: a second use of its time step is refused, even at the same moment. */
-  async finishVerification(subject: FactorSubject, answer: TotpAnswer): Promise<FactorVerification> {
+  /**
+   * Accepts a code of any of the account's TOTP factors, once: a second use of its time step is refused, even at the same
+   * moment. `factors`: the account's factors as the caller is already reading them (CredentialRepository.records).
+   */
+  async finishVerification(subject: FactorSubject, answer: TotpAnswer, factors?: Promise<readonly FactorRecord[]>): Promise<FactorVerification> {
     const code = normaliseTotpCode(answer?.code);
     if (!code) return fail('malformed');
     // The answer is counted while the factors are read (one store round trip): still before the code is checked.
-    const [records, allowed] = await Promise.all([this.options.credentials.ofKind(subject.accountId, 'totp'), this.options.attempts.begin(subject.accountId)]);
+    const [all, allowed] = await Promise.all([factors ?? this.options.credentials.records(subject.accountId), this.options.attempts.begin(subject.accountId)]);
+    const records = all.filter((record): record is TotpRecord => record.kind === 'totp');
     if (records.length === 0) return fail('no_factor');
     if (!allowed) return fail('too_many_attempts');
     for (const record of records) {
@@ -130,12 +134,17 @@ export class TotpFactor implements Factor<TotpEnrolmentStart, TotpEnrolAnswer, R
       if (step === undefined) continue;
       // RFC 6238 section 5.2: a code is accepted once; a step older than the newest accepted one is spent too.
       if (record.lastStep !== undefined && step <= record.lastStep) return fail('replayed');
-      // The step is spent and the factor's newest step recorded together (one round trip); the spend decides, atomically.
-      // A factor removed meanwhile (admin reset) is not brought back (touch answers false), and its code does not count.
-      const [spent, touched] = await Promise.all([this.spendStep(subject.accountId, record.id, step), this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) })]);
+      // The step is spent, the factor's newest step recorded and the answers' count given back together (one round trip);
+      // the spend decides, atomically. The count goes back even when the spend loses: a code of the factor's secret is no
+      // guess (the race's winner knew the same code). A factor removed meanwhile (admin reset) is not brought back (touch
+      // answers false), and its code does not count.
+      const [spent, touched] = await Promise.all([
+        this.spendStep(subject.accountId, record.id, step),
+        this.options.credentials.touch(subject.accountId, record.id, { lastStep: Math.max(step, record.lastStep ?? step) }),
+        this.options.attempts.succeeded(subject.accountId),
+      ]);
       if (!spent) return fail('replayed');
       if (!touched) return fail('no_factor');
-      await this.options.attempts.succeeded(subject.accountId);
       return { ok: true, factorId: record.id, kind: 'totp', amr: ['otp'], phishingResistant: false };
     }
     return fail('invalid');

@@ -81,6 +81,11 @@ export interface RiskEngine {
   /** Counts a failed sign-in (velocity and smart lockout); the failure past the limit locks its origin (risk.lockout audited, SOAR webhook). */
   recordFailedSignIn(failure: FailedSignIn): Promise<FailureOutcome>;
   recordSuccessfulSignIn(success: SuccessfulSignIn): Promise<void>;
+  /**
+   * recordSuccessfulSignIn in two store round trips the caller can share: reads the account's record now and answers
+   * the write, which the caller issues once the sign-in has really passed (a step-up: once the session is raised).
+   */
+  prepareSuccessfulSignIn(success: SuccessfulSignIn): Promise<() => Promise<void>>;
   /** The high-risk action on its own (evaluate already calls it for a high-risk decision). */
   onHighRisk(input: RiskInput, decision: RiskDecision): Promise<HighRiskOutcome>;
   /** The settings the engine runs with (cookie name and lifetime for the device cookie, posture header name). */
@@ -211,6 +216,26 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
     return decision;
   }
 
+  /** Reads the account's record now; the answered write remembers the device and forgets the origin's failures. */
+  async function prepareSuccessfulSignIn(success: SuccessfulSignIn): Promise<() => Promise<void>> {
+    const now = success.now ?? clock();
+    const snapshot = await records.read(success.accountId);
+    const location = deps.geo?.(success.ip);
+    return () =>
+      records.signedIn(
+        success.accountId,
+        {
+          deviceId: success.deviceId,
+          family: userAgentFamily(success.userAgent),
+          origin: snapshot.device(success.deviceId, now, keepMs) ? 'familiar' : 'unfamiliar',
+          ...(location ? { location } : {}),
+          maxDevices: config.device.maxPerAccount,
+          now,
+        },
+        snapshot,
+      );
+  }
+
   return {
     config,
     evaluate,
@@ -245,22 +270,9 @@ export function createRiskEngine(deps: RiskEngineDeps): RiskEngine {
       }
       return outcome;
     },
+    prepareSuccessfulSignIn,
     async recordSuccessfulSignIn(success) {
-      const now = success.now ?? clock();
-      const snapshot = await records.read(success.accountId);
-      const location = deps.geo?.(success.ip);
-      await records.signedIn(
-        success.accountId,
-        {
-          deviceId: success.deviceId,
-          family: userAgentFamily(success.userAgent),
-          origin: snapshot.device(success.deviceId, now, keepMs) ? 'familiar' : 'unfamiliar',
-          ...(location ? { location } : {}),
-          maxDevices: config.device.maxPerAccount,
-          now,
-        },
-        snapshot,
-      );
+      await (await prepareSuccessfulSignIn(success))();
     },
   };
 }

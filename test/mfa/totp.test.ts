@@ -93,6 +93,26 @@ describe.each(STORE_BACKENDS)('TOTP on the %s store', (_name, open) => {
     expect(results.filter((r) => !r.ok && r.reason === 'replayed')).toHaveLength(7);
   });
 
+  it('with the factors its caller read already: one of two same-moment uses wins, the answer is counted first, a factor removed meanwhile is not revived', async () => {
+    const { mfa, secret, factorId } = await enrolled({ maxFailedAttempts: 3 });
+    const code = totpCode(secret, mfa.clock.now);
+    const factors = mfa.credentials.records(alice.accountId);
+    const results = await Promise.all([mfa.totp.finishVerification(alice, { code }, factors), mfa.totp.finishVerification(alice, { code }, factors)]);
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok && r.reason === 'replayed')).toHaveLength(1);
+    mfa.clock.now += 30_000;
+    const wrong = totpCode(secret, mfa.clock.now) === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 3; i++) expect(await mfa.totp.finishVerification(alice, { code: wrong }, mfa.credentials.records(alice.accountId))).toEqual({ ok: false, reason: 'invalid' });
+    expect(await mfa.totp.finishVerification(alice, { code: totpCode(secret, mfa.clock.now) }, mfa.credentials.records(alice.accountId))).toEqual({ ok: false, reason: 'too_many_attempts' });
+    await mfa.attempts.succeeded(alice.accountId);
+    // Read before an admin removes the factor: the code matches the read record, but the use neither counts nor writes the record back.
+    const before = mfa.credentials.records(alice.accountId);
+    await before;
+    expect(await mfa.credentials.remove(alice.accountId, factorId)).toBe(true);
+    expect(await mfa.totp.finishVerification(alice, { code: totpCode(secret, mfa.clock.now) }, before)).toEqual({ ok: false, reason: 'no_factor' });
+    expect(await mfa.credentials.get(alice.accountId, factorId)).toBeUndefined();
+  });
+
   it('refuses malformed and oversized codes without counting them, and accepts spaces between digit groups', async () => {
     const { mfa, secret } = await enrolled();
     for (const code of ['', '12345', '1234567', 'abcdef', '12 34 5x', '１２３４５６', '1'.repeat(10_000), null, 123456, { code: '123456' }]) {

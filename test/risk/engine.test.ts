@@ -113,6 +113,15 @@ describe.each(STORE_BACKENDS)('risk engine on %s', (_name, open) => {
     expect((await engine.evaluate(input({ accountId: 'acct-2', deviceId: first.device.id }))).device.known).toBe(false);
   });
 
+  it('a prepared success reads the record only: the device is remembered when its write is issued, not before', async () => {
+    const { engine, input } = await setup(open);
+    const first = await engine.evaluate(input());
+    const remember = await engine.prepareSuccessfulSignIn({ accountId: 'acct-1', deviceId: first.device.id, userAgent: FIREFOX, ip: '10.1.2.3', now: WORKDAY });
+    expect((await engine.evaluate(input({ deviceId: first.device.id }))).device.known).toBe(false);
+    await remember();
+    expect(await engine.evaluate(input({ deviceId: first.device.id }))).toMatchObject({ origin: 'familiar', device: { id: first.device.id, known: true } });
+  });
+
   it('an untrusted network, a new device and off hours: medium, step-up to the MFA acr; a factor verified recently satisfies it', async () => {
     const { engine, input } = await setup(open);
     const decision = await engine.evaluate(input({ ip: '192.0.2.50', now: NIGHT }));

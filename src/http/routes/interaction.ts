@@ -97,8 +97,8 @@ export function interactionRoutes(router: Router, broker: BrokerContext): void {
     }
     // A second factor is due (the mfa prompt, or this interaction's sign-in waiting on one): the factor page, in this response.
     if (awaitsSecondFactor(details)) {
-      const { session } = await stepUpContext(broker, ctx, details);
-      return showStepUp(broker, ctx, details, session);
+      const { session, factors } = await stepUpContext(broker, ctx, details);
+      return showStepUp(broker, ctx, details, session, { records: factors });
     }
     if (details.prompt.name === 'access') {
       // Refused by the access policy or the risk level: a clear page; its way back ends the request with access_denied.

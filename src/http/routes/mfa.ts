@@ -39,15 +39,19 @@ export function mfaRoutes(router: Router, broker: BrokerContext): void {
   const { mfa } = broker;
 
   router.get('/interaction/:uid/mfa', async (ctx) => {
-    const { details, session } = await stepUpContext(broker, ctx);
-    await showStepUp(broker, ctx, details, session);
+    const { details, session, factors } = await stepUpContext(broker, ctx);
+    await showStepUp(broker, ctx, details, session, { records: factors });
   });
 
   /** Verifies one answer with one factor; a refusal re-renders the factor page with a safe message (audited with the reason). */
   async function verify(ctx: Context, kind: 'totp' | 'recovery' | 'webauthn', answer: string) {
-    const { details, session, view, subject, withSignIn } = await stepUpContext(broker, ctx);
+    const { details, session, factors, view, subject, withSignIn } = await stepUpContext(broker, ctx);
     const result =
-      kind === 'webauthn' ? await mfa.webauthn.finishVerification(subject, { response: parsedCredential(answer) }) : await (kind === 'totp' ? mfa.totp : mfa.recovery).finishVerification(subject, { code: answer });
+      kind === 'webauthn'
+        ? await mfa.webauthn.finishVerification(subject, { response: parsedCredential(answer) })
+        : kind === 'totp'
+          ? await mfa.totp.finishVerification(subject, { code: answer }, factors)
+          : await mfa.recovery.finishVerification(subject, { code: answer });
     if (!result.ok) {
       auditFactor(broker, ctx, 'mfa.verified', session, view.clientId, 'failure', kind, result.reason);
       const status = (result.reason as string) === 'too_many_attempts' ? 429 : 401;

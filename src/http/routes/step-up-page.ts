@@ -1,6 +1,7 @@
 // The step-up's factor page (or a first enrolment) and the interaction it answers: an authorization's mfa prompt on a live session, or the sign-in of this very interaction holding its login back until a factor is verified.
 import type { Context } from 'koa';
 import type { BrokerContext } from '../../context.js';
+import { readSessionCookie } from '../../federation/session-cookie.js';
 import { browserFederatedSession, stepUpSession } from '../../federation/step-up.js';
 import type { PendingLogin } from '../../federation/transactions.js';
 import { requestedAcrOfParams } from '../../issuer/acr.js';
@@ -57,16 +58,23 @@ export function subjectOf(session: FederatedSession, uid: string): FactorSubject
 
 /**
  * The interaction this browser holds (`loaded` when the caller read it already), waiting on a second factor, with this
- * browser's own session of that account: for a sign-in's step-up, the very session that sign-in created.
+ * browser's own session of that account: for a sign-in's step-up, the very session that sign-in created. `factors`:
+ * that account's factors (CredentialRepository.records), being read meanwhile, for the caller that needs them.
  */
 export async function stepUpContext(broker: BrokerContext, ctx: Context, loaded?: LoadedInteraction) {
-  // The browser's session is read while the interaction is (one store round trip); it must then be of the interaction's account.
+  // The browser's session and its account's factor index are read while the interaction is (one store round trip); the
+  // session must then be of the interaction's account, and so are the factors (the cookie names that session's account).
+  const accountId = readSessionCookie(ctx)?.accountId;
+  const factors = accountId === undefined ? undefined : broker.mfa.credentials.records(accountId);
+  // Awaited by the caller that needs the factors; a request refused before that must not leave the read's failure unobserved.
+  factors?.catch(() => undefined);
   const [details, browserSession] = await Promise.all([loaded ?? loadInteraction(broker, ctx), browserFederatedSession(broker, ctx)]);
   const signIn = signInStepUpOf(details);
   if (details.prompt.name !== 'mfa' && !signIn) throw new HttpError(400, 'interaction_expired', 'no step-up pending for this interaction');
   const session = stepUpSession(browserSession, signIn ? signIn.accountId : details.session?.accountId);
   if (signIn && session.id !== signIn.stepUp.sessionId) throw new HttpError(400, 'interaction_expired', 'the browser holds another session than the sign-in of this interaction');
-  return { details, session, view: viewOf(broker, details), subject: subjectOf(session, details.uid), withSignIn: signIn !== undefined };
+  if (!factors || accountId !== session.accountId) throw new HttpError(400, 'interaction_expired', 'the session cookie names another account');
+  return { details, session, factors, view: viewOf(broker, details), subject: subjectOf(session, details.uid), withSignIn: signIn !== undefined };
 }
 
 /** Audits an answer on the factor or enrolment pages. */
@@ -78,12 +86,12 @@ export function auditFactor(broker: BrokerContext, ctx: Context, event: 'mfa.ver
  * The factor page: the account's factors (`records` when the caller read them already), or (with none) the enrolment
  * page when the gate allows it, else a refusal.
  */
-export async function showStepUp(broker: BrokerContext, ctx: Context, details: LoadedInteraction, session: FederatedSession, options: { error?: string; status?: number; records?: readonly FactorRecord[] } = {}): Promise<void> {
+export async function showStepUp(broker: BrokerContext, ctx: Context, details: LoadedInteraction, session: FederatedSession, options: { error?: string; status?: number; records?: Promise<readonly FactorRecord[]> | readonly FactorRecord[] } = {}): Promise<void> {
   const { mfa } = broker;
   const { error, status = 200 } = options;
   const view = viewOf(broker, details);
   const { reason, level } = causeOf(details);
-  const factors = options.records ?? (await mfa.credentials.records(session.accountId));
+  const factors = await (options.records ?? mfa.credentials.records(session.accountId));
   const csrf = csrfToken(broker.config.cookieKeys[0]!, details.uid);
   // The language switch of a sign-in's factor page comes back to the factor page (its interaction still asks for a login).
   ctx.state.langPath = `/interaction/${details.uid}`;
