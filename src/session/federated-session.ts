@@ -117,14 +117,22 @@ export class SessionRepository {
    * Saves the session, the account's claims and the account -> sessions index in one atomic write, then the
    * upstream-subject index and the due index (other cluster slots; an index entry without its session is skipped on read).
    * The saved record is due after its connector's interval from lastVerifiedAt; a save clears the unreachable and
-   * re-authentication marks.
+   * re-authentication marks. `previous`: the stored record this save replaces (a re-verification); when its upstream
+   * subject, upstream session id and end are the same, the upstream indexes already hold it and are not written again
+   * (each write prunes the whole subject's index: O(its sessions) in the store for every check).
    */
-  async save(saved: FederatedSession, account: AccountRecord): Promise<void> {
+  async save(saved: FederatedSession, account: AccountRecord, previous?: FederatedSession): Promise<void> {
     const { unreachableSince: _since, unreachableAttempts: _attempts, reauth: _reauth, ...rest } = saved;
     const session: FederatedSession = { ...rest, nextCheckAt: this.dueAt(rest) };
     // A session ends at its TTL or when its upstream said so (SAML SessionNotOnOrAfter), whichever comes first: from then on
     // sessionsOf leaves it out, so findAccount refuses its tokens and the interaction policy its browser session.
-    const expiresAt = Math.min(session.createdAt + this.ttlMs, session.identity.sessionNotOnOrAfter ?? Infinity);
+    const expiresAt = this.expiresAt(session);
+    const indexed =
+      previous !== undefined &&
+      previous.id === session.id &&
+      upstreamSubjectOf(previous) === upstreamSubjectOf(session) &&
+      upstreamSidOf(previous) === upstreamSidOf(session) &&
+      this.expiresAt(previous) === expiresAt;
     const upstream = upstreamKey(session.connectorId, upstreamSubjectOf(session));
     // Each save also drops the indexes' entries of sessions that have expired since (account.updatedAt is "now").
     await this.store.batch([
@@ -134,13 +142,20 @@ export class SessionRepository {
       { op: 'mapSet', key: accountSessionsKey(account.accountId), field: session.id, value: expiresAt, ttlMs: this.ttlMs },
     ]);
     await Promise.all([
-      this.store.batch([
-        { op: 'mapPrune', key: upstream, upTo: account.updatedAt },
-        { op: 'mapSet', key: upstream, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
-      ]),
+      indexed
+        ? undefined
+        : this.store.batch([
+            { op: 'mapPrune', key: upstream, upTo: account.updatedAt },
+            { op: 'mapSet', key: upstream, field: `${session.accountId}.${session.id}`, value: expiresAt, ttlMs: this.ttlMs },
+          ]),
       this.store.scheduleAdd(DUE_KEY, dueMember(session.accountId, session.id), session.nextCheckAt!),
-      this.indexSid(session, expiresAt, account.updatedAt),
+      indexed ? undefined : this.indexSid(session, expiresAt, account.updatedAt),
     ]);
+  }
+
+  /** When the session ends: its TTL after creation, or its upstream's end (SAML SessionNotOnOrAfter) if sooner. */
+  private expiresAt(session: FederatedSession): number {
+    return Math.min(session.createdAt + this.ttlMs, session.identity.sessionNotOnOrAfter ?? Infinity);
   }
 
   private async indexSid(session: FederatedSession, expiresAt: number, now: number): Promise<void> {

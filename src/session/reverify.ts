@@ -192,7 +192,7 @@ export async function checkSession(deps: ReverifyDeps, checked: FederatedSession
       // The upstream answered: the session is verified now, with the claims it just gave.
       const source: Identity = verdict.identity ?? session.identity;
       const { upstreamTokens: _tokens, ...identity } = source;
-      await deps.sessions.save({ ...session, identity, lastVerifiedAt: now }, { accountId: session.accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: now });
+      await deps.sessions.save({ ...session, identity, lastVerifiedAt: now }, { accountId: session.accountId, connectorId: session.connectorId, claims: brokerClaims(identity), updatedAt: now }, checked);
       break;
     }
   }
