@@ -72,14 +72,15 @@ const cpuMsSince = (start: NodeJS.CpuUsage) => {
  * `sweep`: every second (as an instance's sweep timer), moves the clock by the real time since the previous sweep so
  * that TARGET_RATE sessions fall due per real second, and sweeps them paced (spread over the second, yielding to requests), until `stop`; `burst`: the same, each second's
  * checks at once at the configured concurrency (the sweep before pacing); `idle`: does nothing until `stop`.
- * `stop` reports the CPU this process used since the command, so it covers every sign-in of the phase too.
+ * `stop` reports the CPU this process used since the command, so it covers every sign-in of the phase too, and how
+ * many paced checks started among requests (past their latest start).
  */
-let phase: { sweeping: boolean; cpu: NodeJS.CpuUsage; started: number; checks: number; verified: number; loop?: Promise<void> } | undefined;
+let phase: { sweeping: boolean; cpu: NodeJS.CpuUsage; started: number; checks: number; verified: number; forced: number; loop?: Promise<void> } | undefined;
 for await (const line of createInterface({ input: process.stdin })) {
   const command = line.trim();
   if (command === 'sweep' || command === 'burst' || command === 'idle') {
     const paced = command === 'sweep';
-    phase = { sweeping: command !== 'idle', cpu: process.cpuUsage(), started: performance.now(), checks: 0, verified: 0 };
+    phase = { sweeping: command !== 'idle', cpu: process.cpuUsage(), started: performance.now(), checks: 0, verified: 0, forced: 0 };
     const current = phase;
     if (current.sweeping) {
       current.loop = (async () => {
@@ -92,6 +93,7 @@ for await (const line of createInterface({ input: process.stdin })) {
           const report = await app.scheduler.sweepOnce({ paced });
           current.checks += report.taken;
           current.verified += report.outcomes.verified;
+          current.forced += report.forced;
           const rest = 1000 - (performance.now() - tick);
           if (rest > 0 && current.sweeping) await new Promise((resolve) => setTimeout(resolve, rest));
         }
@@ -100,7 +102,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   } else if (command === 'stop' && phase) {
     phase.sweeping = false;
     await phase.loop;
-    process.stdout.write(`${JSON.stringify({ checks: phase.checks, verified: phase.verified, cpuMs: cpuMsSince(phase.cpu), wallMs: performance.now() - phase.started })}\n`);
+    process.stdout.write(`${JSON.stringify({ checks: phase.checks, verified: phase.verified, forced: phase.forced, cpuMs: cpuMsSince(phase.cpu), wallMs: performance.now() - phase.started })}\n`);
   } else if (command === 'exit') break;
 }
 await app.close();

@@ -223,6 +223,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
     concurrency: config.session.sweepConcurrency,
     leaseMs: config.session.sweepLeaseSeconds * 1000,
     busy: traffic.busy,
+    whenIdle: traffic.whenIdle,
     onSweep: (report) => {
       for (const [outcome, count] of Object.entries(report.outcomes)) if (count > 0) metrics.sweepChecks.inc({ outcome }, count);
       if (report.behind) metrics.sweepsBehind.inc();

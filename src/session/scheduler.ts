@@ -45,6 +45,8 @@ export interface SchedulerOptions {
    * quarter of the spreading window past its planned start, so traffic delays the sweep without stopping it.
    */
   busy?: () => boolean;
+  /** Settles when busy() turns false (traffic-gauge.ts): a waiting check starts in the first idle moment; without it, busy() is polled. */
+  whenIdle?: () => Promise<void>;
   /** The real time pacing runs on (default performance.now and setTimeout); tests inject their own. */
   clock?: SweepClock;
 }
@@ -56,6 +58,8 @@ export interface SweepReport {
   lagMs: number;
   /** The sweep found more overdue work than one sweep interval can explain. */
   behind: boolean;
+  /** Paced checks that reached their latest start while requests were in flight, and started among them. */
+  forced: number;
 }
 
 export interface SweepOptions {
@@ -132,7 +136,7 @@ export class ReverifyScheduler {
 
   private async sweep(paced: boolean): Promise<SweepReport> {
     const { sessions, batchSize, leaseMs, now, logger, sweepIntervalMs } = this.options;
-    const report: SweepReport = { taken: 0, outcomes: { verified: 0, unchanged: 0, marked: 0, ended: 0, unreachable: 0, gone: 0, failed: 0 }, lagMs: 0, behind: false };
+    const report: SweepReport = { taken: 0, outcomes: { verified: 0, unchanged: 0, marked: 0, ended: 0, unreachable: 0, gone: 0, failed: 0 }, lagMs: 0, behind: false, forced: 0 };
     const startedAt = now();
     const windowEndsAt = this.clock.monotonic() + this.windowMs;
     // Sessions due longer ago than the longest wait between sweeps are late: they are checked first, unspread.
@@ -154,7 +158,7 @@ export class ReverifyScheduler {
     }
     report.behind = report.lagMs > 2 * sweepIntervalMs;
     if (report.behind) logger.warn({ lagMs: report.lagMs, taken: report.taken }, 'session re-verification is behind schedule');
-    else if (report.taken > 0) logger.debug({ taken: report.taken, outcomes: report.outcomes }, 'session re-verification sweep');
+    else if (report.taken > 0) logger.debug({ taken: report.taken, outcomes: report.outcomes, forced: report.forced }, 'session re-verification sweep');
     this.options.onSweep?.(report);
     return report;
   }
@@ -169,45 +173,55 @@ export class ReverifyScheduler {
   }
 
   /**
-   * Starts the checks of one batch evenly over `windowMs`, at most `concurrency` at a time, one per turn of the event
-   * loop while on schedule; each start waits for the requests in flight to be answered, at most a quarter of the sweep's window past
-   * its planned time (so the sweep keeps its pace under constant traffic, late by at most that).
+   * Starts the checks of one batch over `windowMs`, each around its share of it, at most `concurrency` at a time, one
+   * per turn of the event loop while on schedule. Requests go first: a check starts in a moment without requests in
+   * flight, as early as a quarter of the sweep's window before its planned time (idle moments do the work ahead, so a
+   * burst of requests finds it done), and while requests keep coming, at a quarter of the window past its planned time
+   * at the latest (so the sweep keeps its pace under constant traffic, late by at most that; `report.forced` counts these).
    */
   private async checkPaced(due: readonly DueSession[], report: SweepReport, windowMs: number): Promise<void> {
     const { clock } = this;
-    const yieldLimitMs = this.windowMs / 4;
+    const slackMs = this.windowMs / 4;
     const begin = clock.monotonic();
     const running = new Set<Promise<void>>();
     for (let i = 0; i < due.length && !this.closing; i += 1) {
       const plannedAt = begin + (windowMs * i) / due.length;
-      await this.pause(plannedAt - clock.monotonic());
+      await this.pause(plannedAt - slackMs - clock.monotonic());
       while (running.size >= this.options.concurrency) await Promise.race(running);
-      await this.yieldToRequests(plannedAt + yieldLimitMs);
+      if (await this.yieldToRequests(plannedAt + slackMs)) report.forced += 1;
       if (this.closing) break;
       const run: Promise<void> = this.runCheck(due[i]!, report).finally(() => running.delete(run));
       running.add(run);
       // A request that arrived meanwhile is read before the next check starts; but a sweep already past the next
       // check's latest start gives up no turn, or a saturated event loop (long turns) would hold it below its pace.
-      if (clock.monotonic() < begin + (windowMs * (i + 1)) / due.length + yieldLimitMs) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (clock.monotonic() < begin + (windowMs * (i + 1)) / due.length + slackMs) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     await Promise.all(running);
   }
 
-  /** Waits while the broker answers requests, until `deadline` at the latest; polls back off so constant traffic costs few wake-ups. */
-  private async yieldToRequests(deadline: number): Promise<void> {
-    for (let poll = YIELD_POLL_MS; !this.closing && this.options.busy?.() && this.clock.monotonic() < deadline; poll = Math.min(2 * poll, YIELD_POLL_MAX_MS)) {
-      await this.pause(Math.min(poll, deadline - this.clock.monotonic()));
+  /**
+   * Waits while the broker answers requests, until `deadline` at the latest: woken by whenIdle() when given, else
+   * polling, backing off so constant traffic costs few wake-ups. True when the deadline came with requests still in
+   * flight (the check starts among them).
+   */
+  private async yieldToRequests(deadline: number): Promise<boolean> {
+    const { busy, whenIdle } = this.options;
+    for (let poll = YIELD_POLL_MS; !this.closing && busy?.(); poll = Math.min(2 * poll, YIELD_POLL_MAX_MS)) {
+      const left = deadline - this.clock.monotonic();
+      if (left <= 0) return true;
+      await this.pause(whenIdle ? left : Math.min(poll, left), whenIdle?.());
     }
+    return false;
   }
 
-  /** Waits `ms` of the sweep clock, or until stop(). */
-  private async pause(ms: number): Promise<void> {
+  /** Waits `ms` of the sweep clock, or until stop() or `until` settles. */
+  private async pause(ms: number, until?: Promise<void>): Promise<void> {
     if (ms <= 0 || this.closing) return;
     let wake = () => {};
     const woken = new Promise<void>((resolve) => (wake = resolve));
     this.wakers.add(wake);
     try {
-      await Promise.race([this.clock.sleep(ms), woken]);
+      await Promise.race([this.clock.sleep(ms), woken, ...(until ? [until] : [])]);
     } finally {
       this.wakers.delete(wake);
     }

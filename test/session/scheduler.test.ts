@@ -182,14 +182,15 @@ async function staggered(clock: { now: number }, count: number, stepMs: number) 
 }
 
 describe('paced sweeps (as the timer runs them)', () => {
-  it('spread one batch evenly over 80% of the sweep interval', async () => {
+  it('spread one batch evenly over 80% of the sweep interval, a quarter of that window ahead while no request is in flight', async () => {
     const clock = { now: T0 + INTERVAL };
     const sweepClock = fakeSweepClock();
     const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 10);
     const starts: number[] = [];
     const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
     expect(await sweeper.sweepOnce({ paced: true })).toMatchObject({ taken: 10, outcomes: { unchanged: 10 } });
-    expect(starts.map(Math.round)).toEqual([0, 80, 160, 240, 320, 400, 480, 560, 640, 720]);
+    // Planned at 0, 80 … 720 ms; with no request in flight each starts 200 ms early (not before the sweep).
+    expect(starts.map(Math.round)).toEqual([0, 0, 0, 40, 120, 200, 280, 360, 440, 520]);
   });
 
   it('give each batch the share of the window that its due times cover', async () => {
@@ -200,9 +201,10 @@ describe('paced sweeps (as the timer runs them)', () => {
     const starts: number[] = [];
     const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, sweepIntervalMs: 1000, batchSize: 5, check: async () => (starts.push(sweepClock.t), 'unchanged') });
     expect((await sweeper.sweepOnce({ paced: true })).taken).toBe(10);
-    // First batch: due 0..400 of the span -200..1000, half of it: 400 ms of the 800 for 5. Second (full, so maybe not
-    // the last): due 500..900 of the 400..1000 left, 5/6 of the 480 ms left: 400 ms for 5.
-    expect(starts.map(Math.round)).toEqual([0, 80, 160, 240, 320, 320, 400, 480, 560, 640]);
+    // First batch: due 0..400 of the span -200..1000, half of it: 400 ms of the 800 for 5 (planned 0, 80 … 320). Second
+    // (full, so maybe not the last), from 120 ms: due 500..900 of the 400..1000 left, 5/6 of the 680 ms left: 567 ms for
+    // 5 (planned 120, 233 … 573). No request is in flight: each starts 200 ms early, not before its batch.
+    expect(starts.map(Math.round)).toEqual([0, 0, 0, 40, 120, 120, 120, 147, 260, 373]);
   });
 
   it('check late sessions (due before the longest wait between sweeps) first, unspread', async () => {
@@ -224,10 +226,34 @@ describe('paced sweeps (as the timer runs them)', () => {
     // Busy for the first 50 ms, and again from 300 to 400 ms.
     const busy = () => (busyAsked += 1, sweepClock.t < 50 || (sweepClock.t >= 300 && sweepClock.t < 400));
     const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, busy, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
-    expect((await sweeper.sweepOnce({ paced: true })).outcomes.unchanged).toBe(10);
-    // Polls 2, 4, 8, 16, 32, 32 … ms apart: the first check starts at the first poll after 50, the fifth (planned at 320) at the first after 400.
-    expect(starts.map(Math.round)).toEqual([62, 80, 160, 240, 414, 414, 480, 560, 640, 720]);
+    const report = await sweeper.sweepOnce({ paced: true });
+    expect(report.outcomes.unchanged).toBe(10);
+    // Polls 2, 4, 8, 16, 32, 32 … ms apart: the first check starts at the first poll after 50 (and the next three, whose
+    // early start has come, right after it); the others 200 ms before their planned time, except the eighth (planned at
+    // 560) whose early start falls in the busy 300..400: at the first poll after 400.
+    expect(starts.map(Math.round)).toEqual([62, 62, 62, 62, 120, 200, 280, 422, 440, 520]);
     expect(busyAsked).toBeGreaterThan(10);
+    expect(report.forced).toBe(0);
+  });
+
+  it('start a waiting check in the moment whenIdle() says the requests are answered, not at the next poll', async () => {
+    const clock = { now: T0 + INTERVAL };
+    const sweepClock = fakeSweepClock();
+    const { sessions, check } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 1);
+    let busy = true;
+    let idle = () => {};
+    const idleSoon = new Promise<void>((resolve) => (idle = resolve));
+    const starts: number[] = [];
+    // The fake sleeps would poll at once; whenIdle() given, the sweep sleeps until the deadline or the idle moment.
+    const sweeper = scheduler({ sessions, now: () => clock.now, clock: { ...sweepClock, sleep: () => new Promise(() => {}) }, busy: () => busy, whenIdle: () => idleSoon, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
+    const sweep = sweeper.sweepOnce({ paced: true });
+    for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(starts).toEqual([]);
+    sweepClock.t = 7;
+    busy = false;
+    idle();
+    expect(await sweep).toMatchObject({ taken: 1, forced: 0 });
+    expect(starts).toEqual([7]);
   });
 
   it('keep their pace under constant traffic: each check starts at most a quarter of the window late, and all are checked', async () => {
@@ -236,7 +262,7 @@ describe('paced sweeps (as the timer runs them)', () => {
     const { sessions, check, checked } = await setup(new MemoryStore({ now: () => clock.now, sweepMs: 0 }), clock, 10);
     const starts: number[] = [];
     const sweeper = scheduler({ sessions, now: () => clock.now, clock: sweepClock, busy: () => true, sweepIntervalMs: 1000, check: (s) => (starts.push(sweepClock.t), check(s)) });
-    expect((await sweeper.sweepOnce({ paced: true })).outcomes.unchanged).toBe(10);
+    expect(await sweeper.sweepOnce({ paced: true })).toMatchObject({ outcomes: { unchanged: 10 }, forced: 10 });
     expect(starts.map(Math.round)).toEqual([200, 280, 360, 440, 520, 600, 680, 760, 840, 920]);
     expect(new Set(checked).size).toBe(10);
   });
@@ -273,9 +299,10 @@ describe('paced sweeps (as the timer runs them)', () => {
       await new Promise((resolve) => setImmediate(resolve));
       counts.push(startedOnTime);
     }
-    // One turn after the first start no other has started; six turns later, still not all (at most one per turn).
-    expect(counts[0]).toBe(1);
-    expect(counts.at(-1)).toBeLessThanOrEqual(4);
+    // The first two are due to start at once (their early start has come), the others later: each turn starts at most one.
+    const perTurn = counts.map((count, turn) => count - (turn === 0 ? 1 : counts[turn - 1]!));
+    expect(Math.max(...perTurn)).toBe(1);
+    expect(counts[0]).toBe(2);
     expect((await second).outcomes.unchanged).toBe(6);
   });
 

@@ -48,6 +48,44 @@ describe('traffic gauge', () => {
     expect(gauge.busy()).toBe(false);
   });
 
+  it('whenIdle() settles at once when idle, and otherwise as soon as the last request in flight has ended and 2 ms have passed', async () => {
+    const gauge = createTrafficGauge();
+    const app = new Koa();
+    app.use(gauge.middleware);
+    const releases: (() => void)[] = [];
+    let entered = 0;
+    app.use(async (ctx) => {
+      entered += 1;
+      await new Promise<void>((resolve) => releases.push(resolve));
+      ctx.body = 'ok';
+    });
+    const server = createServer(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    let settled = false;
+    await gauge.whenIdle().then(() => (settled = true));
+    expect(settled).toBe(true);
+    const first = fetch(`${base}/a`);
+    const second = fetch(`${base}/b`);
+    while (entered < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    let idleAt = -1;
+    const idle = gauge.whenIdle().then(() => (idleAt = performance.now()));
+    // One of two requests answered: still waiting.
+    releases[0]!();
+    await (await first).text();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(idleAt).toBe(-1);
+    releases[1]!();
+    await (await second).text();
+    const endedBy = performance.now();
+    await idle;
+    expect(gauge.busy()).toBe(false);
+    // Settled by the gauge's own timer right after the quiet moment, not by a distant poll.
+    expect(idleAt - endedBy).toBeLessThan(50);
+  });
+
   it('counts a request that fails as ended', async () => {
     let t = 0;
     const gauge = createTrafficGauge(() => t);
