@@ -31,12 +31,12 @@ export function benchPasswordHash(): Promise<string> {
 }
 
 /**
- * Runs `measure` REPEATS times for every server, alternating their order each repeat (A B, B A, ...), and returns
- * the per-server list of samples. A sample is any record of numbers; medians are taken per field.
+ * Runs `measure` `repeats` times (default REPEATS) for every server, alternating their order each repeat (A B, B A, ...),
+ * and returns the per-server list of samples. A sample is any record of numbers; medians are taken per field.
  */
-export async function alternate<S extends Record<string, number>>(servers: ServerChild[], measure: (server: ServerChild, repeat: number) => Promise<S>): Promise<Map<string, S[]>> {
+export async function alternate<S extends Record<string, number>>(servers: ServerChild[], measure: (server: ServerChild, repeat: number) => Promise<S>, repeats = REPEATS): Promise<Map<string, S[]>> {
   const samples = new Map<string, S[]>(servers.map((s) => [s.name, []]));
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
+  for (let repeat = 0; repeat < repeats; repeat++) {
     const order = repeat % 2 === 0 ? servers : [...servers].reverse();
     for (const server of order) {
       const sample = await measure(server, repeat);
