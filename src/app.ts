@@ -327,7 +327,7 @@ export async function buildApp(config: BrokerConfig, deps: AppDeps = {}): Promis
   provider.use(upstreamDownPage(broker));
   provider.use(rateLimit({ limits: config.rateLimits, store, secrets: clientSecrets(config.clients), renderer, now, onRefused: (route, scope) => metrics.rateLimited.inc({ route, scope }) }));
   provider.use(registrationGate({ registration: config.authorizationServer.registration, scopes: clientRegistration.scopes, tokens: clientRegistration.tokens, verifyStatement: clientRegistration.verifyStatement, auditor }));
-  provider.use(singleUse(provider));
+  provider.use(singleUse(provider, store));
   provider.use(staticCache.capture);
   provider.use(upstreamLogout(broker));
   provider.use(router.routes());

@@ -89,21 +89,48 @@ export interface DeferredConsume {
 }
 
 /** Requests whose consumes are deferred (the Koa ctx oidc-provider runs the request under -> consumes so far). */
-const deferred = new WeakMap<object, DeferredConsume[]>();
+/** What a request defers: its consumes, and (when asked) the writes of the access and refresh tokens it saves. */
+interface Deferral {
+  consumes: DeferredConsume[];
+  /** Present when saves are deferred: the writes in call order, and each saved payload by key (read back by find). */
+  saves?: { ops: WriteOp[]; payloads: Map<string, OidcPayload> };
+}
+
+const deferred = new WeakMap<object, Deferral>();
+
+/** Models whose saves a token request may defer: oidc-provider saves them once, under fresh ids, and never reads them back. */
+const deferrableSaves = new Set(['AccessToken', 'RefreshToken']);
 
 /**
  * From now on, consume() calls made while oidc-provider handles this request (Provider.ctx === ctx) are recorded instead
- * of written; takeDeferredConsumes() hands them over. Whoever calls this must settle them.
+ * of written; takeDeferredConsumes() hands them over. Whoever calls this must settle them. With `saves`, the access and
+ * refresh tokens the request saves are held too, for takeDeferredSaves() to write in one batch before the consumes.
  */
-export function deferConsumes(ctx: object): void {
-  deferred.set(ctx, []);
+export function deferConsumes(ctx: object, options: { saves?: boolean } = {}): void {
+  deferred.set(ctx, { consumes: [], saves: options.saves ? { ops: [], payloads: new Map() } : undefined });
 }
 
-/** The consumes deferred during the request, in call order; ends the deferral. */
+/** The writes of the token saves deferred so far (one batch for the store), emptied; the deferral goes on. */
+export function takeDeferredSaves(ctx: object): WriteOp[] {
+  const saves = deferred.get(ctx)?.saves;
+  if (!saves) return [];
+  const ops = saves.ops;
+  saves.ops = [];
+  saves.payloads.clear();
+  return ops;
+}
+
+/** The consumes deferred during the request, in call order; ends the deferral (take the saves first). */
 export function takeDeferredConsumes(ctx: object): DeferredConsume[] {
-  const list = deferred.get(ctx) ?? [];
+  const list = deferred.get(ctx)?.consumes ?? [];
   deferred.delete(ctx);
   return list;
+}
+
+/** The deferred saves of the request oidc-provider is handling, when it defers them. */
+function deferredSaves(): Deferral['saves'] {
+  const ctx = Provider.ctx;
+  return ctx ? deferred.get(ctx)?.saves : undefined;
 }
 
 /** Every how many grant-member saves (per adapter factory) the grant index's expired members are dropped. */
@@ -172,10 +199,18 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
       }
       if (payload.userCode) ops.push({ op: 'set', key: userCodeKey(payload.userCode), value: id, ttlMs });
       ops.push({ op: 'set', key, value: compact(this.model, id, payload), ttlMs });
+      const held = deferrableSaves.has(this.model) && !reread ? deferredSaves() : undefined;
+      if (held) {
+        held.ops.push(...ops);
+        held.payloads.set(key, payload);
+        return;
+      }
       await store.batch(ops);
     }
 
     async find(id: string): Promise<OidcPayload | undefined> {
+      const held = deferredSaves()?.payloads.get(this.key(id));
+      if (held) return held;
       return expand(this.model, id, await store.get<OidcPayload>(this.key(id)));
     }
 
@@ -198,7 +233,7 @@ export function createOidcAdapter(store: KeyValueStore, options: OidcAdapterOpti
      */
     async consume(id: string): Promise<void> {
       const ctx = Provider.ctx;
-      const pending = ctx && deferred.get(ctx);
+      const pending = ctx && deferred.get(ctx)?.consumes;
       if (pending) {
         pending.push({ model: this.model, id, settle: (grantId) => this.claim(id, true, grantId) });
         return;

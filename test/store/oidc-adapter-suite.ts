@@ -5,7 +5,7 @@ import Provider, { errors } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import als from 'oidc-provider/lib/helpers/als.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createOidcAdapter, DEFAULT_OIDC_PREFIX, deferConsumes, PRUNE_EVERY, takeDeferredConsumes } from '../../src/store/oidc-adapter.js';
+import { createOidcAdapter, DEFAULT_OIDC_PREFIX, deferConsumes, PRUNE_EVERY, takeDeferredConsumes, takeDeferredSaves } from '../../src/store/oidc-adapter.js';
 import type { OidcAdapterClass, OidcPayload } from '../../src/store/oidc-adapter.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 
@@ -204,6 +204,37 @@ export function runOidcAdapterSuite(
       expect((await h.code.find('immediate-code'))?.consumed).toEqual(expect.any(Number));
       await als.run(first, () => h.rt.consume('immediate-rt'));
       expect((await h.rt.find('immediate-rt'))?.consumed).toEqual(expect.any(Number));
+    });
+
+    it('inside a request deferring saves, access and refresh tokens are held (readable by the request) and written in one batch', async () => {
+      const g = await grantWithTokens('held');
+      const request = {};
+      deferConsumes(request, { saves: true });
+      await als.run(request, async () => {
+        await g.rt.upsert('held-rt2', { jti: 'held-rt2', grantId: 'held' }, 86_400);
+        await g.at.upsert('held-at2', { jti: 'held-at2', grantId: 'held' }, 600);
+        // Held, not written: the request reads its own tokens back, nobody else sees them yet.
+        expect(await g.rt.find('held-rt2')).toMatchObject({ jti: 'held-rt2', grantId: 'held' });
+      });
+      expect(await g.rt.find('held-rt2')).toBeUndefined();
+      expect(await g.at.find('held-at2')).toBeUndefined();
+      const ops = takeDeferredSaves(request);
+      expect(takeDeferredSaves(request)).toEqual([]);
+      expect(takeDeferredConsumes(request)).toEqual([]);
+      await store.batch(ops);
+      expect(await g.rt.find('held-rt2')).toMatchObject({ jti: 'held-rt2', grantId: 'held' });
+      expect(await g.at.find('held-at2')).toMatchObject({ jti: 'held-at2', grantId: 'held' });
+      // Written with their grant index entries: revoking the grant takes them.
+      await g.at.revokeByGrantId('held');
+      expect(await g.rt.find('held-rt2')).toBeUndefined();
+      expect(await g.at.find('held-at2')).toBeUndefined();
+      // A request deferring consumes only writes its tokens at once.
+      const plain = {};
+      deferConsumes(plain);
+      await als.run(plain, () => g.at.upsert('plain-at', { jti: 'plain-at', grantId: 'other' }, 600));
+      expect(await g.at.find('plain-at')).toMatchObject({ jti: 'plain-at' });
+      expect(takeDeferredSaves(plain)).toEqual([]);
+      takeDeferredConsumes(plain);
     });
 
     it('a deferred claim of an entry revoked meanwhile loses and revokes the grant again, taking tokens saved after the revocation', async () => {
