@@ -122,9 +122,10 @@ describe('ACS over HTTP (a broker on Redis)', () => {
         const page = await browser.request(acsUrl, { form: { SAMLResponse: samlResponse, RelayState: relayState } });
         const verdict = m.verdict('assertion');
         // Neither the page nor the logs carry the message: no SAMLResponse, no assertion XML, no signature value.
-        const secrets = [samlResponse.slice(0, 64), '<saml:Assertion', 'SignatureValue>', nameId];
-        for (const secret of secrets) expect(page.body).not.toContain(secret);
-        for (const secret of secrets.slice(0, 3)) expect(logLines.some((line) => line.includes(secret)), `a log line holds ${secret}`).toBe(false);
+        // (A mutation may leave an empty message, whose prefix is the empty string that every text contains.)
+        const messageParts = [samlResponse.slice(0, 64), '<saml:Assertion', 'SignatureValue>'].filter((part) => part.length > 0);
+        for (const secret of [...messageParts, nameId]) expect(page.body).not.toContain(secret);
+        for (const secret of messageParts) expect(logLines.some((line) => line.includes(secret)), `a log line holds ${secret}`).toBe(false);
         // The ACS never sets the session pointer itself; the sign-in completes on a later same-site GET.
         expect(page.headers.get('set-cookie') ?? '').not.toContain(`${SESSION_COOKIE}=`);
         if (page.status === 303) {
