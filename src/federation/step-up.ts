@@ -20,9 +20,7 @@ export interface StepUpResult {
 /** The live federated session this browser's cookie names; undefined when it names none or that session has ended. */
 export async function browserFederatedSession(broker: BrokerContext, ctx: Context): Promise<FederatedSession | undefined> {
   const pointer = readSessionCookie(ctx);
-  if (!pointer) return undefined;
-  const [session, live] = await Promise.all([broker.sessions.get(pointer.accountId, pointer.sessionId), broker.sessions.sessionsOf(pointer.accountId, broker.now())]);
-  return session && live.includes(session.id) ? session : undefined;
+  return pointer ? broker.sessions.liveSession(pointer.accountId, pointer.sessionId, broker.now()) : undefined;
 }
 
 /**

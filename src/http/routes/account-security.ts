@@ -59,9 +59,8 @@ export function accountSecurityRoutes(router: Router, broker: BrokerContext): vo
   async function visit(ctx: Context): Promise<Visit | undefined> {
     ctx.state.langPath = ACCOUNT_SECURITY_PATH;
     const pointer = readSessionCookie(ctx);
-    const session = pointer ? await broker.sessions.get(pointer.accountId, pointer.sessionId) : undefined;
-    const live = session ? (await broker.sessions.sessionsOf(session.accountId, broker.now())).includes(session.id) : false;
-    if (!session || !live) {
+    const session = pointer ? await broker.sessions.liveSession(pointer.accountId, pointer.sessionId, broker.now()) : undefined;
+    if (!session) {
       if (signInUrl) {
         ctx.status = 303;
         ctx.redirect(signInUrl);
