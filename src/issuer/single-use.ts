@@ -2,7 +2,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { deferConsumes, takeDeferredConsumes, takeDeferredSaves, type DeferredConsume } from '../store/oidc-adapter.js';
+import { deferConsumes, takeDeferred, type DeferredConsume } from '../store/oidc-adapter.js';
 import type { KeyValueStore, WriteOp } from '../store/store.js';
 import { StoreUnavailableError } from '../store/store.js';
 
@@ -29,21 +29,20 @@ export function singleUse(provider: Provider, store: KeyValueStore): Middleware 
     if (koaCtx.method !== 'POST' || koaCtx.path !== tokenPath) return next();
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
     deferConsumes(ctx, { saves: true });
-    let saves: WriteOp[];
-    let pending: DeferredConsume[];
+    let deferredWrites: { saves: WriteOp[]; consumes: DeferredConsume[] };
     try {
       await next();
     } finally {
-      saves = takeDeferredSaves(ctx);
-      pending = takeDeferredConsumes(ctx);
+      deferredWrites = takeDeferred(ctx);
     }
+    const { saves, consumes } = deferredWrites;
     // A failed request hands no token out: what it would have saved is dropped, and it claims nothing.
     if (ctx.status >= 500) return;
     const grantId = ctx.oidc.entities.Grant?.jti;
     try {
       // Tokens of a refused request (4xx) are never handed out: they are not written either.
       if (saves.length > 0 && ctx.status < 400) await store.batch(saves);
-      for (const consume of pending) await consume.settle(grantId);
+      for (const consume of consumes) await consume.settle(grantId);
     } catch (error) {
       if (error instanceof errors.InvalidGrant) {
         if (grantId) provider.emit('grant.revoked', ctx, grantId);

@@ -88,7 +88,6 @@ export interface DeferredConsume {
   settle(grantId: string | undefined): Promise<void>;
 }
 
-/** Requests whose consumes are deferred (the Koa ctx oidc-provider runs the request under -> consumes so far). */
 /** What a request defers: its consumes, and (when asked) the writes of the access and refresh tokens it saves. */
 interface Deferral {
   consumes: DeferredConsume[];
@@ -96,35 +95,26 @@ interface Deferral {
   saves?: { ops: WriteOp[]; payloads: Map<string, OidcPayload> };
 }
 
+/** Requests whose writes are deferred: the Koa ctx oidc-provider runs the request under -> what it deferred so far. */
 const deferred = new WeakMap<object, Deferral>();
 
-/** Models whose saves a token request may defer: oidc-provider saves them once, under fresh ids, and never reads them back. */
+/** Models whose saves a token request may defer: oidc-provider saves them once, under fresh ids (find still sees them). */
 const deferrableSaves = new Set(['AccessToken', 'RefreshToken']);
 
 /**
  * From now on, consume() calls made while oidc-provider handles this request (Provider.ctx === ctx) are recorded instead
- * of written; takeDeferredConsumes() hands them over. Whoever calls this must settle them. With `saves`, the access and
- * refresh tokens the request saves are held too, for takeDeferredSaves() to write in one batch before the consumes.
+ * of written; takeDeferred() hands them over. Whoever calls this must settle them. With `saves`, the access and
+ * refresh tokens the request saves are held too, for the caller to write in one batch before it settles the consumes.
  */
 export function deferConsumes(ctx: object, options: { saves?: boolean } = {}): void {
   deferred.set(ctx, { consumes: [], saves: options.saves ? { ops: [], payloads: new Map() } : undefined });
 }
 
-/** The writes of the token saves deferred so far (one batch for the store), emptied; the deferral goes on. */
-export function takeDeferredSaves(ctx: object): WriteOp[] {
-  const saves = deferred.get(ctx)?.saves;
-  if (!saves) return [];
-  const ops = saves.ops;
-  saves.ops = [];
-  saves.payloads.clear();
-  return ops;
-}
-
-/** The consumes deferred during the request, in call order; ends the deferral (take the saves first). */
-export function takeDeferredConsumes(ctx: object): DeferredConsume[] {
-  const list = deferred.get(ctx)?.consumes ?? [];
+/** What the request deferred, in call order: the writes of its token saves (one batch) and its consumes; ends the deferral. */
+export function takeDeferred(ctx: object): { saves: WriteOp[]; consumes: DeferredConsume[] } {
+  const deferral = deferred.get(ctx);
   deferred.delete(ctx);
-  return list;
+  return { saves: deferral?.saves?.ops ?? [], consumes: deferral?.consumes ?? [] };
 }
 
 /** The deferred saves of the request oidc-provider is handling, when it defers them. */

@@ -5,7 +5,7 @@ import Provider, { errors } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import als from 'oidc-provider/lib/helpers/als.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createOidcAdapter, DEFAULT_OIDC_PREFIX, deferConsumes, PRUNE_EVERY, takeDeferredConsumes, takeDeferredSaves } from '../../src/store/oidc-adapter.js';
+import { createOidcAdapter, DEFAULT_OIDC_PREFIX, deferConsumes, PRUNE_EVERY, takeDeferred } from '../../src/store/oidc-adapter.js';
 import type { OidcAdapterClass, OidcPayload } from '../../src/store/oidc-adapter.js';
 import type { KeyValueStore } from '../../src/store/store.js';
 
@@ -188,12 +188,12 @@ export function runOidcAdapterSuite(
       await als.run(first, () => g.rt.consume('deferred-rt'));
       await als.run(second, () => g.rt.consume('deferred-rt'));
       expect((await g.rt.find('deferred-rt'))?.consumed).toBeUndefined();
-      const [mine] = takeDeferredConsumes(first);
+      const [mine] = takeDeferred(first).consumes;
       expect(mine).toMatchObject({ model: 'RefreshToken', id: 'deferred-rt' });
-      expect(takeDeferredConsumes(first)).toEqual([]);
+      expect(takeDeferred(first).consumes).toEqual([]);
       await mine!.settle('deferred');
       expect((await g.rt.find('deferred-rt'))?.consumed).toEqual(expect.any(Number));
-      const [theirs] = takeDeferredConsumes(second);
+      const [theirs] = takeDeferred(second).consumes;
       await expect(theirs!.settle('deferred')).rejects.toBeInstanceOf(errors.InvalidGrant);
       expect(await g.revoked()).toBe(true);
 
@@ -218,9 +218,9 @@ export function runOidcAdapterSuite(
       });
       expect(await g.rt.find('held-rt2')).toBeUndefined();
       expect(await g.at.find('held-at2')).toBeUndefined();
-      const ops = takeDeferredSaves(request);
-      expect(takeDeferredSaves(request)).toEqual([]);
-      expect(takeDeferredConsumes(request)).toEqual([]);
+      const { saves: ops, consumes } = takeDeferred(request);
+      expect(consumes).toEqual([]);
+      expect(takeDeferred(request)).toEqual({ saves: [], consumes: [] });
       await store.batch(ops);
       expect(await g.rt.find('held-rt2')).toMatchObject({ jti: 'held-rt2', grantId: 'held' });
       expect(await g.at.find('held-at2')).toMatchObject({ jti: 'held-at2', grantId: 'held' });
@@ -233,8 +233,7 @@ export function runOidcAdapterSuite(
       deferConsumes(plain);
       await als.run(plain, () => g.at.upsert('plain-at', { jti: 'plain-at', grantId: 'other' }, 600));
       expect(await g.at.find('plain-at')).toMatchObject({ jti: 'plain-at' });
-      expect(takeDeferredSaves(plain)).toEqual([]);
-      takeDeferredConsumes(plain);
+      expect(takeDeferred(plain)).toEqual({ saves: [], consumes: [] });
     });
 
     it('a deferred claim of an entry revoked meanwhile loses and revokes the grant again, taking tokens saved after the revocation', async () => {
@@ -246,7 +245,7 @@ export function runOidcAdapterSuite(
       // The request goes on and saves its new tokens into the grant that was just revoked.
       await g.rt.upsert('gone-rt2', { jti: 'gone-rt2', grantId: 'gone' }, 86_400);
       await g.at.upsert('gone-at2', { jti: 'gone-at2', grantId: 'gone' }, 600);
-      const [claim] = takeDeferredConsumes(request);
+      const [claim] = takeDeferred(request).consumes;
       await expect(claim!.settle('gone')).rejects.toBeInstanceOf(errors.InvalidGrant);
       expect(await g.rt.find('gone-rt2')).toBeUndefined();
       expect(await g.at.find('gone-at2')).toBeUndefined();
