@@ -30,7 +30,7 @@ describe.each(STORE_BACKENDS)('step-up pages on the %s store', (_name, openStore
     store = await openStore();
     broker = await startBroker({
       store,
-      providers: [await localAccounts(['keyholder', 'coder', 'prober'])],
+      providers: [await localAccounts(['keyholder', 'coder', 'prober', 'revoked'])],
       config: {
         trustProxy: ['127.0.0.1'],
         clients: [
@@ -89,6 +89,20 @@ describe.each(STORE_BACKENDS)('step-up pages on the %s store', (_name, openStore
     expect(stronger.page.body).not.toContain('name="password"');
     const silent = await authorize(broker.issuer, first.auth.browser, MFA_CLIENT, { acr_values: ACR_PHISHING_RESISTANT, prompt: 'none' });
     expect(new URL(silent.page.url).searchParams.get('error')).toBe('interaction_required');
+  });
+
+  it('a session ended elsewhere while its factor page is open: the right code is refused, no code is issued', async () => {
+    const secret = await enrolTotp(broker, localAccountId('revoked'));
+    const first = await atStepUp('revoked', MFA_CLIENT, OFFICE);
+    expect(atFactorPage(first.page)).toBe(true);
+    // Ended from elsewhere (the admin command line, or a logout reaching this session) before the code is typed.
+    const [session] = await broker.app.broker.sessions.byUpstreamSubject('local', 'revoked');
+    expect(session).toBeDefined();
+    await broker.app.broker.terminate(session!, 'admin_revoked');
+    const answered = await first.auth.browser.submit(first.page, '/mfa/totp', { code: totpCode(secret) }, MFA_CLIENT.redirectUri);
+    expect(answered.status).toBe(400);
+    expect(answered.body).not.toContain('code=');
+    expect(answered.url.startsWith(MFA_CLIENT.redirectUri)).toBe(false);
   });
 
   it('a recovery code works once; malformed, oversized and cross-site answers are refused with a safe page and audited', async () => {
