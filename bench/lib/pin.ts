@@ -1,18 +1,22 @@
 // CPU pinning with taskset: servers on core 0, the load generator (this process) on core 1, when taskset and 2+ cores exist.
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { cpus } from 'node:os';
 
 export const SERVER_CORE = 0;
 export const LOADGEN_CORE = 1;
 
 let available: boolean | undefined;
 
-/** True when `taskset` runs here and there are at least two cores to split. */
+/**
+ * True when `taskset` runs here and the machine has at least two cores to split. The machine's cores, not this
+ * process's: run-all starts each scenario already pinned to the load-generator core, where availableParallelism() is 1
+ * (it counts the affinity), and the servers would then have run on the load generator's core too.
+ */
 export function canPin(): boolean {
   if (available === undefined) {
     try {
       execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-      available = availableParallelism() >= 2 && process.env.BENCH_NO_PIN !== '1';
+      available = cpus().length >= 2 && process.env.BENCH_NO_PIN !== '1';
     } catch {
       available = false;
     }
