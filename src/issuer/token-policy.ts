@@ -28,8 +28,9 @@ export function createTokenPolicies(deps: TokenPolicyDeps) {
   async function sessionLives(token: PolicyToken): Promise<boolean> {
     if (!token.accountId) return true; // client_credentials: no user, no session
     if (!token.grantId) return false;
-    const [owner, live] = await Promise.all([deps.bindings.sessionOf(token.accountId, token.grantId), deps.sessions.sessionsOf(token.accountId, deps.now())]);
-    return owner !== undefined && live.includes(owner);
+    // The owner's one index field, as findAccount reads it: not the account's whole session index (O(its sessions) per call).
+    const owner = await deps.bindings.sessionOf(token.accountId, token.grantId);
+    return owner !== undefined && deps.sessions.isLive(token.accountId, owner, deps.now());
   }
 
   return {
